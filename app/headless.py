@@ -1,0 +1,88 @@
+"""``labqueue --no-gui FILE``: run a script's experiments without a window."""
+
+from __future__ import annotations
+
+import logging
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import TextIO
+
+import core
+from core import Experiment, ExpStatus, Manager
+
+from .demo import queue_demo
+
+#: How long Ctrl-C waits for the aborted job to return before giving up on it.
+ABORT_GRACE_SECONDS = 10.0
+
+
+def console_namespace(manager: Manager) -> dict:
+    """Names a script (or the console) finds ready: ``manager`` and the public core API."""
+    namespace = {name: getattr(core, name) for name in core.__all__}
+    namespace["manager"] = manager
+    return namespace
+
+
+def summary_line(exp: Experiment) -> str:
+    """One line per experiment: status, duration, title and result or error."""
+    duration = exp.duration
+    took = f"{duration:8.2f} s" if duration is not None else "       - "
+    status = exp.status
+    if status is ExpStatus.FINISHED:
+        outcome = "-> " + core.experiment.short_repr(exp.result())
+    elif status is ExpStatus.FAILED:
+        error = exp.exception()
+        outcome = f"!! {type(error).__name__}: {error}"
+    elif status is ExpStatus.QUEUED:
+        outcome = "(not run)"
+    else:
+        outcome = ""
+    return f"{status.name:<11} {took}  {exp.title}  {outcome}".rstrip()
+
+
+def run_headless(
+    script: Path | None,
+    data_dir: Path | None = None,
+    demo: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run ``script`` (and/or the demo) to completion. Returns the process exit code:
+    0 all finished, 1 something failed or was left unrun, 2 the script itself raised,
+    130 interrupted by Ctrl-C."""
+    if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    manager = Manager(data_dir=data_dir)
+    known = {exp.id for exp in manager.job_queue.queue}
+    exit_code = 0
+    try:
+        if demo:
+            queue_demo(manager)
+        if script is not None:
+            try:
+                runpy.run_path(str(script), init_globals=console_namespace(manager), run_name="__main__")
+            except Exception:
+                print(f"labqueue: {script} raised an error:", file=out)
+                traceback.print_exc(file=out)
+                exit_code = 2
+        # Wake up every half second so Ctrl-C is handled promptly on every platform.
+        while not manager.wait_until_idle(timeout=0.5):
+            pass
+    except KeyboardInterrupt:
+        print("labqueue: interrupted, aborting the running experiment", file=out)
+        manager.shutdown(wait=True, abort_running=True, timeout=ABORT_GRACE_SECONDS)
+        exit_code = 130
+    ours = [exp for exp in manager.job_queue.queue if exp.id not in known]
+    left = manager.job_queue.qsize("queued")
+    manager.shutdown(wait=True, abort_running=True, timeout=ABORT_GRACE_SECONDS)
+    for exp in ours:
+        print(summary_line(exp), file=out)
+    counts = {s: sum(e.status is s for e in ours) for s in ExpStatus}
+    summary = ", ".join(f"{n} {s.name.lower()}" for s, n in counts.items() if n)
+    print(f"labqueue: {summary or 'nothing was queued'}", file=out)
+    if left and exit_code != 130:
+        print(f"labqueue: the queue was paused with {left} experiment(s) not run", file=out)
+    if exit_code == 0 and (counts[ExpStatus.FAILED] or left):
+        exit_code = 1
+    return exit_code

@@ -1,0 +1,43 @@
+"""``labqueue`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.paths import DATA_DIR_ENV
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labqueue",
+        description="Queue Python calls and run them one after another on a background worker.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"keep config, journal and logs under DIR (also ${DATA_DIR_ENV})",
+    )
+    parser.add_argument("--demo", action="store_true", help="queue simulated experiments that need no hardware")
+    parser.add_argument(
+        "--no-gui",
+        metavar="FILE",
+        type=Path,
+        help="run FILE headless with `manager` in its namespace, wait until the queue is empty, print a summary",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .headless import run_headless
+
+    if args.no_gui is not None:
+        return run_headless(args.no_gui, data_dir=args.data_dir, demo=args.demo)
+    return run_headless(None, data_dir=args.data_dir, demo=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

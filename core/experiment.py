@@ -1,0 +1,321 @@
+"""Experiment: one queued Python call, and a real :class:`concurrent.futures.Future`.
+
+An :class:`Experiment` subclasses ``Future`` so that ``concurrent.futures.wait``,
+``as_completed`` and ``asyncio.wrap_future`` accept it. Its :class:`ExpStatus` is
+derived from the future's own state (plus the outcome chosen when it completes), so
+``status`` and ``done()`` can never disagree, whichever thread asks.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import logging
+import reprlib
+import threading
+import time
+import uuid
+from concurrent.futures import CancelledError, Future
+from concurrent.futures._base import (  # the states Future itself uses
+    CANCELLED,
+    CANCELLED_AND_NOTIFIED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+)
+from typing import Any, Callable
+
+__all__ = ["Aborted", "ExpStatus", "Experiment", "Interrupted"]
+
+#: Captured log records kept per experiment; older ones are dropped (and counted).
+MAX_LOG_RECORDS = 5000
+
+
+class Aborted(Exception):
+    """Raised by :meth:`Manager.checkpoint` inside a job when an abort was requested."""
+
+
+class Interrupted(CancelledError):
+    """The experiment was running when the program died; it never produced a result."""
+
+
+class ExpStatus(enum.Enum):
+    """Life cycle of an :class:`Experiment`.
+
+    QUEUED -> RUNNING -> FINISHED | FAILED | ABORTED, or QUEUED -> CANCELLED when
+    removed before it ran. INTERRUPTED marks a job that was running when the process
+    died (restored from the journal).
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (ExpStatus.QUEUED, ExpStatus.RUNNING)
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+
+#: Statuses from which :meth:`ExperimentQueue.requeue` may start a fresh copy.
+REQUEUEABLE = frozenset(
+    {
+        ExpStatus.FINISHED,
+        ExpStatus.FAILED,
+        ExpStatus.ABORTED,
+        ExpStatus.CANCELLED,
+        ExpStatus.INTERRUPTED,
+    }
+)
+
+_short_repr = reprlib.Repr()
+_short_repr.maxstring = 40
+_short_repr.maxother = 40
+_short_repr.maxlist = _short_repr.maxtuple = _short_repr.maxdict = 6
+_short_repr.maxset = _short_repr.maxfrozenset = 6
+_short_repr.maxlevel = 2
+
+
+def short_repr(value: Any) -> str:
+    """A repr short enough for a title or a table cell, whatever ``value`` is."""
+    try:
+        return _short_repr.repr(value)
+    except Exception as exc:  # a broken __repr__ must not break the queue
+        return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
+
+
+def call_title(func: Callable, args: tuple, kwargs: dict) -> str:
+    """``measure(field=3.2, n=10)``: the call with its arguments bound to the signature."""
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    if name is None:
+        name = type(func).__name__
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):  # builtins without signature, or arguments that do not bind
+        parts = [short_repr(a) for a in args]
+        parts += [f"{k}={short_repr(v)}" for k, v in kwargs.items()]
+    else:
+        parts = []
+        for param_name, value in bound.arguments.items():
+            kind = bound.signature.parameters[param_name].kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                parts += [short_repr(v) for v in value]
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                parts += [f"{k}={short_repr(v)}" for k, v in value.items()]
+            else:
+                parts.append(f"{param_name}={short_repr(value)}")
+    return f"{name}({', '.join(parts)})"
+
+
+class Experiment(Future):
+    """A scheduled call of ``func(*args, **kwargs)`` that keeps its status and result.
+
+    It is a :class:`concurrent.futures.Future`: :meth:`result` waits for the outcome
+    and raises :class:`TimeoutError` when ``timeout`` passes first,
+    :class:`~concurrent.futures.CancelledError` when the experiment was cancelled,
+    aborted without a result, or interrupted, and re-raises the call's own exception
+    (with its traceback) when it failed.
+
+    Attributes:
+        id: stable unique identifier (hex string), kept by the journal across restarts.
+        func, args, kwargs: the call.
+        queued_at, started_at, finished_at: POSIX timestamps, or None.
+        traceback: formatted traceback text of a failed or aborted call, or None.
+        progress: ``(fraction or None, message)`` as last reported by the job.
+        log_records: :class:`logging.LogRecord` objects emitted on the worker thread
+            while the call ran.
+        stored: True when the journal holds the call, False when it could not be
+            stored (see ``store_error``), None when there is no journal.
+        requeued_from: id of the experiment this one repeats, or None.
+    """
+
+    def __init__(
+        self,
+        func: Callable,
+        args: tuple | list = (),
+        kwargs: dict | None = None,
+        *,
+        title: str | None = None,
+    ) -> None:
+        if not callable(func):
+            raise TypeError(f"an experiment needs a callable, got {type(func).__name__}: {short_repr(func)}")
+        super().__init__()
+        self.func = func
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs or {})
+        self.id = uuid.uuid4().hex
+        self._title = title
+        self.queued_at: float | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.traceback: str | None = None
+        self.progress: tuple[float | None, str] = (None, "")
+        self.log_records: list[logging.LogRecord] = []
+        self.dropped_log_records = 0
+        self.stored: bool | None = None
+        self.store_error: str | None = None
+        self.requeued_from: str | None = None
+        self._final_status = ExpStatus.FINISHED
+        self._queue = None  # the ExperimentQueue holding it, set by ExperimentQueue.put
+
+    # -- descriptive -------------------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        """Readable call, e.g. ``measure(field=3.2, n=10)``; computed once, on first use."""
+        if self._title is None:
+            self._title = call_title(self.func, self.args, self.kwargs)
+        return self._title
+
+    @property
+    def func_name(self) -> str:
+        """Qualified name of the called function, used to estimate durations."""
+        return getattr(self.func, "__qualname__", None) or type(self.func).__name__
+
+    @property
+    def status(self) -> ExpStatus:
+        """Current :class:`ExpStatus`, consistent with :meth:`done` and :meth:`running`."""
+        state = self._state
+        if state == PENDING:
+            return ExpStatus.QUEUED
+        if state == RUNNING:
+            return ExpStatus.RUNNING
+        if state in (CANCELLED, CANCELLED_AND_NOTIFIED):
+            return ExpStatus.CANCELLED
+        return self._final_status
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds run so far (live while running), or None if it never started."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else time.time()
+        return max(0.0, end - self.started_at)
+
+    def log_lines(self, fmt: logging.Formatter | None = None) -> list[str]:
+        """The captured log records as text lines."""
+        formatter = fmt or _LINE_FORMATTER
+        return [formatter.format(r) for r in list(self.log_records)]
+
+    def __repr__(self) -> str:
+        return f"<Experiment {self.id[:8]} {self.status.name} {self.title}>"
+
+    # -- future API --------------------------------------------------------------------
+
+    def cancel(self) -> bool:
+        """Cancel the experiment if it is still queued; True if it is now cancelled.
+
+        A queued experiment is taken out of its queue (it becomes CANCELLED and its
+        future completes); a running or finished one cannot be cancelled.
+        """
+        queue = self._queue
+        if queue is not None:
+            return queue.cancel_experiment(self)
+        return self._complete_cancelled()
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The call's exception, None if it succeeded.
+
+        Raises CancelledError (for cancelled, aborted-without-result and interrupted
+        experiments, like :meth:`result`) and TimeoutError.
+        """
+        exc = super().exception(timeout)
+        if isinstance(exc, CancelledError):
+            raise exc
+        return exc
+
+    # -- completion, called by the queue -----------------------------------------------
+
+    def _complete_cancelled(self) -> bool:
+        if not Future.cancel(self):
+            return False
+        self.finished_at = self.finished_at or time.time()
+        # Moves CANCELLED to CANCELLED_AND_NOTIFIED, which wakes concurrent.futures.wait().
+        self.set_running_or_notify_cancel()
+        return True
+
+    def _complete(self, status: ExpStatus, result: Any = None, exception: BaseException | None = None) -> None:
+        """Finish with ``status``; ``exception`` is the call's, when it raised."""
+        self.finished_at = time.time()
+        self._final_status = status
+        if status is ExpStatus.FINISHED or (status is ExpStatus.ABORTED and exception is None):
+            self.set_result(result)
+        elif status is ExpStatus.FAILED:
+            if exception is None:
+                exception = RuntimeError("experiment failed")
+            self.set_exception(exception)
+        elif status is ExpStatus.ABORTED:
+            cancelled = CancelledError(f"{self.title} was aborted")
+            cancelled.__cause__ = exception
+            self.set_exception(cancelled)
+        elif status is ExpStatus.INTERRUPTED:
+            self.set_exception(Interrupted(f"{self.title} was running when the program stopped"))
+        else:
+            raise ValueError(f"{status} is not an outcome")
+
+
+_LINE_FORMATTER = logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+
+
+# -- the experiment running on the current thread --------------------------------------
+
+_context = threading.local()
+
+
+def current_experiment() -> Experiment | None:
+    """The experiment whose call is running on this thread, if any."""
+    return getattr(_context, "experiment", None)
+
+
+def current_manager():
+    """The manager whose worker is running on this thread, if any."""
+    return getattr(_context, "manager", None)
+
+
+def _set_current(experiment: Experiment | None, manager) -> None:
+    _context.experiment = experiment
+    _context.manager = manager
+
+
+class ExperimentLogCapture(logging.Handler):
+    """Root-logger handler that files each record under the experiment running on its thread."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        experiment = getattr(_context, "experiment", None)
+        if experiment is None:
+            return
+        records = experiment.log_records
+        if len(records) >= MAX_LOG_RECORDS:
+            del records[0]
+            experiment.dropped_log_records += 1
+        records.append(record)
+
+
+class ExperimentContextFilter(logging.Filter):
+    """Adds ``experiment_id`` (or ``-``) to every record, for log file formats."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        experiment = getattr(_context, "experiment", None)
+        if not hasattr(record, "experiment_id"):
+            record.experiment_id = experiment.id[:8] if experiment is not None else "-"
+        return True
+
+
+_capture_lock = threading.Lock()
+_capture_installed = False
+
+
+def install_log_capture() -> None:
+    """Attach the capture handler to the root logger once per process."""
+    global _capture_installed
+    with _capture_lock:
+        if not _capture_installed:
+            logging.getLogger().addHandler(ExperimentLogCapture())
+            _capture_installed = True

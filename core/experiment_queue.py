@@ -1,0 +1,399 @@
+"""ExperimentQueue: the ordered record of queued, running and finished experiments.
+
+All state changes happen under one lock; futures complete and signals fire after it
+is released, so a slow or raising subscriber can neither deadlock the queue nor see
+it half-changed. Signals may fire on any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as std_queue
+import threading
+import time
+from collections import deque
+from typing import Any, Iterable, Protocol
+
+from psygnal import Signal
+
+from .experiment import REQUEUEABLE, Experiment, ExpStatus
+
+__all__ = ["ExperimentQueue", "QueueStore"]
+
+logger = logging.getLogger("labqueue")
+
+
+class QueueStore(Protocol):
+    """Where a queue writes its changes so they survive the process (the journal).
+
+    Each method is called under the queue's lock, in the order of the changes, and
+    must have made the change durable when it returns. A method that raises leaves
+    the queue unchanged.
+    """
+
+    def record_added(self, experiments: list[Experiment], first_position: int) -> None: ...
+
+    def record_status(
+        self, experiment: Experiment, result: Any = None, exception: BaseException | None = None
+    ) -> None:
+        """RUNNING (before the call starts) or an outcome, with the call's result or exception."""
+
+    def record_cancelled(self, experiments: list[Experiment]) -> None: ...
+
+    def record_order(self, queued: list[Experiment]) -> None: ...
+
+
+class ExperimentQueue:
+    """Queue of all experiments: finished (history), running and queued, in that order.
+
+    Signals (psygnal; slots may take fewer arguments than are sent):
+
+    * ``added_signal(index, experiment)``: an experiment was put at ``index``.
+    * ``removed_signal(index, experiment)``: a queued experiment at ``index`` was
+      removed (or cleared); it is now CANCELLED and moved to the end of the history.
+    * ``status_changed_signal(index, status, experiment)``: ``experiment`` at
+      ``index`` changed to ``status``.
+    * ``moved_signal(old_index, new_index, experiment)``: a queued experiment moved.
+
+    Indices are positions in :attr:`queue` at the moment of the change and go stale
+    as soon as another thread changes the queue; key on the experiment (or its
+    ``id``) instead.
+    """
+
+    added_signal = Signal(int, object)
+    removed_signal = Signal(int, object)
+    status_changed_signal = Signal(int, object, object)
+    moved_signal = Signal(int, int, object)
+
+    def __init__(self, store: QueueStore | None = None) -> None:
+        self._lock = threading.RLock()
+        self._job_available = threading.Condition(self._lock)
+        self._history: list[Experiment] = []
+        self._running: Experiment | None = None
+        self._queued: deque[Experiment] = deque()
+        self._by_id: dict[str, Experiment] = {}
+        self._store = store
+        self._wake_count = 0
+
+    # -- inspection --------------------------------------------------------------------
+
+    @property
+    def queue(self) -> list[Experiment]:
+        """Snapshot of all experiments: history, running, queued, in that order."""
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> list[Experiment]:
+        running = [self._running] if self._running is not None else []
+        return [*self._history, *running, *self._queued]
+
+    @property
+    def queued(self) -> list[Experiment]:
+        """Snapshot of the queued experiments, next first."""
+        with self._lock:
+            return list(self._queued)
+
+    @property
+    def running_experiment(self) -> Experiment | None:
+        return self._running
+
+    @property
+    def history(self) -> list[Experiment]:
+        """Snapshot of the finished, failed, aborted, cancelled and interrupted ones."""
+        with self._lock:
+            return list(self._history)
+
+    def qsize(self, status: str | None = None) -> int:
+        """Exact number of experiments that are 'queued', 'running', in 'history', or all (None)."""
+        with self._lock:
+            if status is None:
+                return len(self._history) + (self._running is not None) + len(self._queued)
+            if status == "queued":
+                return len(self._queued)
+            if status == "running":
+                return int(self._running is not None)
+            if status == "history":
+                return len(self._history)
+        raise ValueError(f"status must be 'queued', 'running', 'history' or None, not {status!r}")
+
+    def __len__(self) -> int:
+        return self.qsize()
+
+    def get(self, experiment_id: str) -> Experiment:
+        """The experiment with this id; KeyError if the queue does not hold it."""
+        with self._lock:
+            return self._by_id[experiment_id]
+
+    def __contains__(self, experiment: object) -> bool:
+        return isinstance(experiment, Experiment) and self._by_id.get(experiment.id) is experiment
+
+    def index(self, experiment: Experiment) -> int:
+        """Current index of ``experiment`` in :attr:`queue`; ValueError if absent."""
+        with self._lock:
+            return self._index_of(experiment)
+
+    def _index_of(self, experiment: Experiment) -> int:
+        if self._by_id.get(experiment.id) is not experiment:
+            raise ValueError(f"{experiment!r} is not in this queue")
+        if experiment is self._running:
+            return len(self._history)
+        offset = len(self._history) + (self._running is not None)
+        try:
+            return offset + self._queued.index(experiment)
+        except ValueError:
+            return self._history.index(experiment)
+
+    @property
+    def _first_queued_index(self) -> int:
+        return len(self._history) + (self._running is not None)
+
+    # -- adding ------------------------------------------------------------------------
+
+    def put(self, exp: Experiment) -> None:
+        """Add ``exp`` to the end of the queue. ValueError unless it is a new QUEUED experiment."""
+        self.put_many([exp])
+
+    def put_many(self, exps: Iterable[Experiment]) -> None:
+        """Add several experiments in one step (one journal transaction).
+
+        Raises TypeError for anything that is not an Experiment and ValueError for an
+        experiment that is not QUEUED or is already in a queue; then nothing is added.
+        """
+        batch = list(exps)
+        seen: set[str] = set()
+        for exp in batch:
+            if not isinstance(exp, Experiment):
+                raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
+            if exp.status is not ExpStatus.QUEUED:
+                raise ValueError(f"{exp!r} is {exp.status.name}; only QUEUED experiments can be put")
+            if exp._queue is not None or exp.id in seen:
+                raise ValueError(f"{exp!r} is already queued")
+            seen.add(exp.id)
+        if not batch:
+            return
+        now = time.time()
+        with self._lock:
+            first = len(self._history) + (self._running is not None) + len(self._queued)
+            for exp in batch:
+                exp.queued_at = exp.queued_at or now
+            if self._store is not None:
+                self._store.record_added(batch, len(self._queued))
+            for exp in batch:
+                exp._queue = self
+                self._by_id[exp.id] = exp
+            self._queued.extend(batch)
+            self._job_available.notify()
+        for offset, exp in enumerate(batch):
+            self.added_signal.emit(first + offset, exp)
+
+    def restore(self, history: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
+        """Load experiments read back from a journal; nothing is written, no signal fires.
+
+        Only valid on an empty queue, before any worker uses it.
+        """
+        with self._lock:
+            if self._by_id:
+                raise RuntimeError("restore() needs an empty queue")
+            for exp in history:
+                self._history.append(exp)
+                self._by_id[exp.id] = exp
+            for exp in queued:
+                exp._queue = self
+                self._queued.append(exp)
+                self._by_id[exp.id] = exp
+
+    # -- the worker's side -------------------------------------------------------------
+
+    def get_next_job(self) -> Experiment:
+        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none."""
+        exp = self._take_next(block=False)
+        if exp is None:
+            raise std_queue.Empty
+        return exp
+
+    def wait_next_job(self, may_start: Any, should_stop: Any) -> Experiment | None:
+        """Block until a job can start, then take it as :meth:`get_next_job` does.
+
+        ``may_start()`` and ``should_stop()`` are checked under the lock whenever the
+        queue is woken (by put, :meth:`wake` and the like). Returns None as soon as
+        ``should_stop()`` is true or ``may_start()`` is false, so the caller can wait
+        for its own events instead.
+        """
+        return self._take_next(block=True, may_start=may_start, should_stop=should_stop)
+
+    def _take_next(self, block: bool, may_start=None, should_stop=None) -> Experiment | None:
+        with self._lock:
+            while True:
+                if should_stop is not None and should_stop():
+                    return None
+                if may_start is not None and not may_start():
+                    return None
+                if self._running is not None:
+                    raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
+                if self._queued:
+                    break
+                if not block:
+                    return None
+                self._job_available.wait()
+            exp = self._queued[0]
+            exp.started_at = time.time()
+            self._queued.popleft()
+            self._running = exp
+            exp.set_running_or_notify_cancel()
+            self._record_status(exp)
+            index = len(self._history)
+        self.status_changed_signal.emit(index, ExpStatus.RUNNING, exp)
+        return exp
+
+    def _record_status(self, exp: Experiment, result: Any = None, exception: BaseException | None = None) -> None:
+        # A journal that cannot write a status change must not stop the lab: the run
+        # goes on in memory and the error is logged where the scientist will see it.
+        if self._store is None:
+            return
+        try:
+            self._store.record_status(exp, result, exception)
+        except Exception:
+            logger.exception("Could not write the status of %s to the journal", exp.title)
+
+    def wake(self) -> None:
+        """Wake a worker blocked in :meth:`wait_next_job` so it re-checks its conditions."""
+        with self._lock:
+            self._job_available.notify_all()
+
+    def job_done(self, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None) -> None:
+        """Complete the running experiment with ``exit_status``.
+
+        ``result`` is the call's return value; for FAILED it may also be the exception
+        (as in CustomXepr). ``exception`` is the exception the call raised, if any.
+        The outcome is written to the store before this returns.
+        """
+        if not isinstance(exit_status, ExpStatus) or not exit_status.is_terminal or exit_status is ExpStatus.CANCELLED:
+            raise ValueError(f"{exit_status!r} is not an exit status")
+        if exit_status is ExpStatus.FAILED and exception is None and isinstance(result, BaseException):
+            exception, result = result, None
+        with self._lock:
+            exp = self._running
+            if exp is None:
+                raise RuntimeError("job_done() called with no running experiment")
+            index = len(self._history)
+            # The store sees the outcome before the future completes and the next job starts.
+            exp.finished_at = time.time()
+            exp._final_status = exit_status
+            self._record_status(exp, result, exception)
+            self._running = None
+            self._history.append(exp)
+        exp._complete(exit_status, result, exception)
+        self.status_changed_signal.emit(index, exit_status, exp)
+
+    # -- removing, reordering, requeueing ----------------------------------------------
+
+    def remove_item(self, i: int) -> None:
+        """Remove the queued experiment at index ``i``; it becomes CANCELLED.
+
+        ValueError if ``i`` belongs to a running or finished experiment; IndexError
+        if there is no such index.
+        """
+        self.remove_items(i, i)
+
+    def remove_items(self, i_start: int, i_end: int | None = None) -> None:
+        """Remove the queued experiments from ``i_start`` to ``i_end`` inclusive.
+
+        ValueError (and nothing removed) if the range includes a running or finished
+        experiment. Removed experiments become CANCELLED and their futures complete.
+        """
+        i_end = i_start if i_end is None else i_end
+        with self._lock:
+            size = len(self._history) + (self._running is not None) + len(self._queued)
+            if not (0 <= i_start <= i_end < size):
+                raise IndexError(f"indices {i_start}..{i_end} outside the queue of {size}")
+            first = self._first_queued_index
+            if i_start < first:
+                raise ValueError("only queued experiments can be removed, not running or finished ones")
+            victims = [self._queued[i - first] for i in range(i_start, i_end + 1)]
+            removed = self._cancel_locked(victims)
+        self._announce_cancelled(removed)
+
+    def remove(self, experiments: Iterable[Experiment]) -> list[Experiment]:
+        """Cancel these experiments if they are still queued; returns those cancelled.
+
+        Unlike :meth:`remove_items` this takes experiments, not indices, so it is
+        safe against concurrent changes; ones that already started are left alone.
+        """
+        with self._lock:
+            queued = set(self._queued)
+            victims = [e for e in experiments if e in queued]
+            removed = self._cancel_locked(victims)
+        self._announce_cancelled(removed)
+        return [exp for _, exp in removed]
+
+    def cancel_experiment(self, exp: Experiment) -> bool:
+        """Cancel one experiment (what ``Experiment.cancel()`` calls); True if cancelled."""
+        with self._lock:
+            if exp.status is ExpStatus.CANCELLED:
+                return True
+            if exp.status is not ExpStatus.QUEUED or self._by_id.get(exp.id) is not exp:
+                return False
+            removed = self._cancel_locked([exp])
+        self._announce_cancelled(removed)
+        return True
+
+    def clear(self) -> list[Experiment]:
+        """Cancel every queued experiment at once; returns them."""
+        with self._lock:
+            removed = self._cancel_locked(list(self._queued))
+        self._announce_cancelled(removed)
+        return [exp for _, exp in removed]
+
+    def _cancel_locked(self, victims: list[Experiment]) -> list[tuple[int, Experiment]]:
+        """Move ``victims`` (queued) to the history; returns (old index, exp), highest index first."""
+        if not victims:
+            return []
+        if self._store is not None:
+            self._store.record_cancelled(victims)
+        doomed = set(victims)
+        first = self._first_queued_index
+        indexed = [(first + i, e) for i, e in enumerate(self._queued) if e in doomed]
+        self._queued = deque(e for e in self._queued if e not in doomed)
+        now = time.time()
+        for _, exp in indexed:
+            exp.finished_at = now
+            self._history.append(exp)
+        indexed.reverse()  # emitted highest first, so each index is valid when it arrives
+        return indexed
+
+    def _announce_cancelled(self, removed: list[tuple[int, Experiment]]) -> None:
+        for index, exp in removed:
+            exp._complete_cancelled()
+            self.removed_signal.emit(index, exp)
+
+    def move(self, exp: Experiment, new_position: int) -> None:
+        """Move a queued experiment to ``new_position`` among the queued ones (0 = next).
+
+        Positions beyond either end are clamped. ValueError if ``exp`` is not queued here.
+        """
+        with self._lock:
+            if exp.status is not ExpStatus.QUEUED or self._by_id.get(exp.id) is not exp:
+                raise ValueError(f"{exp!r} is not queued here; only queued experiments can be moved")
+            old = self._queued.index(exp)
+            new = max(0, min(new_position, len(self._queued) - 1))
+            if new == old:
+                return
+            order = list(self._queued)
+            order.insert(new, order.pop(old))
+            if self._store is not None:
+                self._store.record_order(order)
+            self._queued = deque(order)
+            first = self._first_queued_index
+        self.moved_signal.emit(first + old, first + new, exp)
+
+    def requeue(self, exp: Experiment) -> Experiment:
+        """Queue a new experiment with the same call as ``exp`` (which must have ended).
+
+        ValueError for queued or running experiments. Returns the new experiment.
+        """
+        if exp.status not in REQUEUEABLE:
+            raise ValueError(f"{exp!r} is {exp.status.name}; only ended experiments can be requeued")
+        again = Experiment(exp.func, exp.args, exp.kwargs, title=exp._title)
+        again.requeued_from = exp.id
+        self.put(again)
+        return again

@@ -1,0 +1,360 @@
+"""Manager: the high-level interface to queue, pause, resume and abort experiments."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import queue as std_queue
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from psygnal import Signal
+
+from .experiment import (
+    Aborted,
+    Experiment,
+    ExpStatus,
+    current_experiment,
+    current_manager,
+    install_log_capture,
+)
+from .experiment_queue import ExperimentQueue
+from .worker import Worker
+
+__all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
+
+logger = logging.getLogger("labqueue")
+
+
+class WorkerState(enum.Enum):
+    """What the worker is doing, as shown in the status bar."""
+
+    IDLE = "Idle"
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    ABORTING = "Aborting"
+    STOPPED = "Stopped"
+
+
+class _WatchedEvent(threading.Event):
+    """An Event that tells its owner when it is set or cleared, even by user code."""
+
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_change = on_change
+
+    def set(self) -> None:
+        super().set()
+        self._on_change()
+
+    def clear(self) -> None:
+        super().clear()
+        self._on_change()
+
+
+class Manager:
+    """Schedules experiments on a background worker thread.
+
+    Queue calls with the :meth:`queued_exec` decorator or by putting
+    :class:`Experiment` objects on :attr:`job_queue`; results also go to
+    :attr:`result_queue`. Each Manager has its own queue, worker, events and signals.
+
+    Attributes:
+        job_queue: the :class:`ExperimentQueue` of queued, running and finished jobs.
+        result_queue: a :class:`queue.Queue` receiving every non-None result.
+        running: Event, set while the worker may start jobs; cleared = paused.
+        abort: Event set by :meth:`abort_job` while the running job should stop.
+        pause_on_failure: pause the queue after a job fails (default True).
+
+    Signals (may fire on any thread):
+        state_changed_signal(WorkerState), progress_signal(experiment, fraction, message),
+        data_signal(experiment, series, x, y).
+    """
+
+    state_changed_signal = Signal(object)
+    progress_signal = Signal(object, object, str)
+    data_signal = Signal(object, str, object, object)
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        pause_on_failure: bool = True,
+        start: bool = True,
+    ) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.pause_on_failure = pause_on_failure
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._state: WorkerState | None = None
+        self.running = _WatchedEvent(self._flags_changed)
+        self.running.set()
+        self.abort = _WatchedEvent(self._flags_changed)
+        self._abort_events: list[threading.Event] = []
+        self.result_queue: std_queue.Queue = std_queue.Queue()
+        self.job_queue = ExperimentQueue()
+        self.job_queue.status_changed_signal.connect(self._on_status_changed)
+        self._notify_address: list[str] = []
+        self._email_handler_level = logging.WARNING
+        self._log_file_dir: Path | None = None
+        install_log_capture()
+        self.worker = Worker(
+            self.job_queue,
+            self.result_queue,
+            lambda: [self.abort, *self._abort_events],
+            running=self.running,
+            pause_on_failure=lambda: self.pause_on_failure,
+            manager=self,
+        )
+        self._shut_down = False
+        self._flags_changed()
+        if start:
+            self.worker.start()
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def abort_events(self) -> list[threading.Event]:
+        """Extra events set by :meth:`abort_job` and cleared when each job ends."""
+        return list(self._abort_events)
+
+    @abort_events.setter
+    def abort_events(self, events: Iterable[threading.Event]) -> None:
+        self._abort_events = list(events)
+
+    @property
+    def paused(self) -> bool:
+        return not self.running.is_set()
+
+    @property
+    def state(self) -> WorkerState:
+        if self._shut_down:
+            return WorkerState.STOPPED
+        if self.job_queue.running_experiment is not None:
+            return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
+        return WorkerState.PAUSED if self.paused else WorkerState.IDLE
+
+    def _flags_changed(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+        self._announce_state()
+
+    def _on_status_changed(self, index: int, status: ExpStatus, exp: Experiment) -> None:
+        with self._changed:
+            self._changed.notify_all()
+        self._announce_state()
+
+    def _announce_state(self) -> None:
+        if not hasattr(self, "worker"):
+            return
+        with self._lock:
+            state = self.state
+            if state is self._state:
+                return
+            self._state = state
+        self.state_changed_signal.emit(state)
+
+    # -- queueing ----------------------------------------------------------------------
+
+    def queued_exec(self, func: Callable) -> Callable[..., Experiment]:
+        """Decorator: calling ``func`` queues it and returns the :class:`Experiment`.
+
+        Raises TypeError at once if ``func`` is not callable. Called from a job on
+        this manager's worker (one measurement calling another), the call runs inline
+        and returns an already finished Experiment instead of waiting on itself.
+        """
+        if not callable(func):
+            raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
+
+        @functools.wraps(func)
+        def queue_call(*args: Any, **kwargs: Any) -> Experiment:
+            exp = Experiment(func, args, kwargs)
+            if threading.current_thread() is self.worker:
+                exp.set_running_or_notify_cancel()
+                exp.started_at = time.time()
+                exp._complete(ExpStatus.FINISHED, func(*args, **kwargs))
+                return exp
+            self.job_queue.put(exp)
+            return exp
+
+        queue_call.__wrapped__ = func
+        return queue_call
+
+    # -- control -----------------------------------------------------------------------
+
+    def pause_worker(self) -> None:
+        """Pause after the current job; ``checkpoint()`` inside a job also waits."""
+        self.running.clear()
+        self.job_queue.wake()
+
+    def resume_worker(self) -> None:
+        """Resume running jobs."""
+        self.running.set()
+
+    def abort_job(self) -> bool:
+        """Abort the running job (sets :attr:`abort` and the abort events).
+
+        The job's outcome becomes ABORTED when it returns or raises; all abort flags
+        are cleared when it ends. Returns False if no job was running.
+        """
+        aborted = self.worker.abort_current()
+        if aborted:
+            self.job_queue.wake()
+        return aborted
+
+    def clear_all_jobs(self) -> list[Experiment]:
+        """Cancel all queued jobs; returns them."""
+        return self.job_queue.clear()
+
+    def checkpoint(self) -> None:
+        """Call inside a job: raise :class:`Aborted` if an abort was requested, and
+        wait here while the manager is paused (an abort ends the wait too)."""
+        with self._changed:
+            while True:
+                if self.abort.is_set() or any(e.is_set() for e in self._abort_events):
+                    raise Aborted("aborted by request")
+                if self.running.is_set() or self._shut_down:
+                    return
+                self._changed.wait()
+
+    def set_progress(self, fraction: float | None, message: str = "") -> None:
+        """Report progress of the running job (fraction 0..1 or None, and a message)."""
+        exp = self._current_job()
+        if fraction is not None:
+            fraction = min(1.0, max(0.0, float(fraction)))
+        if exp is not None:
+            exp.progress = (fraction, message)
+        self.progress_signal.emit(exp, fraction, message)
+
+    def publish(self, series: str, x: Any, y: Any) -> None:
+        """Publish live data points (scalars or sequences) of ``series`` for plotting."""
+        self.data_signal.emit(self._current_job(), str(series), x, y)
+
+    def _current_job(self) -> Experiment | None:
+        exp = current_experiment()
+        if exp is not None and current_manager() is self:
+            return exp
+        return self.worker.current
+
+    # -- waiting and stopping ----------------------------------------------------------
+
+    def wait_until_idle(self, timeout: float | None = None) -> bool:
+        """Block until no job runs and nothing more will start (queue empty or paused).
+
+        Returns False if ``timeout`` passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while not self._is_idle():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+        return True
+
+    def _is_idle(self) -> bool:
+        if self.job_queue.running_experiment is not None:
+            return False
+        return self.paused or self._shut_down or self.job_queue.qsize("queued") == 0
+
+    def shutdown(self, wait: bool = True, abort_running: bool = True, timeout: float | None = None) -> None:
+        """Stop the worker. Queued experiments stay QUEUED in the journal for next time
+        and are cancelled in this process, so nobody waits on them forever.
+
+        ``abort_running`` aborts the running job; ``wait`` waits (up to ``timeout``)
+        for it to end.
+        """
+        if self._shut_down:
+            return
+        self.worker.stop()
+        if abort_running:
+            self.abort_job()
+        if wait and self.worker.is_alive():
+            self.worker.join(timeout)
+        self._shut_down = True
+        self._release_queued()
+        with self._changed:
+            self._changed.notify_all()
+        self._announce_state()
+
+    def _release_queued(self) -> None:
+        # The journal (when there is one) has already closed, so these cancellations
+        # happen only in memory: the jobs come back QUEUED at the next start.
+        for exp in self.job_queue.queued:
+            exp._complete_cancelled()
+
+    def __enter__(self) -> Manager:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.wait_until_idle()
+        self.shutdown(wait=True, abort_running=True)
+
+    # -- notification settings (used by the email handler) ----------------------------
+
+    @property
+    def notify_address(self) -> list[str]:
+        """Addresses that receive email notifications."""
+        return list(self._notify_address)
+
+    @notify_address.setter
+    def notify_address(self, addresses: str | Iterable[str]) -> None:
+        if isinstance(addresses, str):
+            addresses = [addresses]
+        self._notify_address = [str(a) for a in addresses]
+
+    @property
+    def email_handler_level(self) -> int:
+        """Lowest logging level that is emailed (default ``logging.WARNING``)."""
+        return self._email_handler_level
+
+    @email_handler_level.setter
+    def email_handler_level(self, level: int | str) -> None:
+        if isinstance(level, str):
+            resolved = logging.getLevelName(level.upper())
+            if not isinstance(resolved, int):
+                raise ValueError(f"unknown logging level {level!r}")
+            level = resolved
+        self._email_handler_level = int(level)
+
+    @property
+    def log_file_dir(self) -> Path:
+        """Directory of the log files."""
+        if self._log_file_dir is not None:
+            return self._log_file_dir
+        from .paths import log_dir
+
+        return log_dir(self.data_dir)
+
+    @log_file_dir.setter
+    def log_file_dir(self, path: str | Path) -> None:
+        self._log_file_dir = Path(path)
+
+
+def _manager_of_this_job() -> Manager | None:
+    return current_manager()
+
+
+def checkpoint() -> None:
+    """Inside a job: raise :class:`Aborted` on abort, wait while paused. No-op elsewhere."""
+    manager = _manager_of_this_job()
+    if manager is not None:
+        manager.checkpoint()
+
+
+def set_progress(fraction: float | None, message: str = "") -> None:
+    """Inside a job: report its progress to its manager. No-op elsewhere."""
+    manager = _manager_of_this_job()
+    if manager is not None:
+        manager.set_progress(fraction, message)
+
+
+def publish(series: str, x: Any, y: Any) -> None:
+    """Inside a job: publish live data to its manager's plot. No-op elsewhere."""
+    manager = _manager_of_this_job()
+    if manager is not None:
+        manager.publish(series, x, y)

@@ -1,0 +1,126 @@
+"""Worker: the background thread that runs queued experiments one after another."""
+
+from __future__ import annotations
+
+import logging
+import queue as std_queue
+import threading
+import traceback
+from typing import Callable, Sequence
+
+from .experiment import Aborted, Experiment, ExpStatus, _set_current
+from .experiment_queue import ExperimentQueue
+
+__all__ = ["Worker"]
+
+logger = logging.getLogger("labqueue")
+
+
+class Worker(threading.Thread):
+    """Runs every call from ``job_q``, puts non-None results on ``result_q``.
+
+    The worker sleeps on the queue's condition while there is nothing to do, so a
+    job put on an idle worker starts at once. It pauses between jobs while
+    ``running`` is clear, and survives every exception a job raises, including
+    ``SystemExit`` and ``KeyboardInterrupt``.
+
+    Args:
+        job_q: the queue to take experiments from.
+        result_q: receives each non-None result.
+        abort_events: events that mean "abort the running job" when set; a job that
+            ends while any is set is ABORTED. All are cleared when each job ends.
+        running: set while the worker may start jobs (cleared = paused).
+        pause_on_failure: called after a FAILED job; pauses the worker if it returns True.
+        manager: made current on the worker thread during each job (for
+            ``checkpoint()``, ``publish()`` and friends).
+    """
+
+    def __init__(
+        self,
+        job_q: ExperimentQueue,
+        result_q: std_queue.Queue,
+        abort_events: Sequence[threading.Event] | Callable[[], Sequence[threading.Event]],
+        *,
+        running: threading.Event | None = None,
+        pause_on_failure: Callable[[], bool] = lambda: True,
+        manager=None,
+    ) -> None:
+        super().__init__(name="labqueue-worker", daemon=True)
+        self.job_q = job_q
+        self.result_q = result_q
+        self._abort_events = abort_events
+        self.running = running if running is not None else threading.Event()
+        if running is None:
+            self.running.set()
+        self._pause_on_failure = pause_on_failure
+        self._manager = manager
+        self._stop_requested = False
+        self._state_lock = threading.Lock()
+        self.current: Experiment | None = None
+
+    @property
+    def abort_events(self) -> list[threading.Event]:
+        events = self._abort_events
+        return list(events() if callable(events) else events)
+
+    def stop(self) -> None:
+        """Ask the worker to exit after the current job (if any); does not wait."""
+        self._stop_requested = True
+        self.running.set()
+        self.job_q.wake()
+
+    def abort_current(self) -> bool:
+        """Set the abort events if a job is running; False if there was none to abort."""
+        with self._state_lock:
+            if self.current is None:
+                return False
+            for event in self.abort_events:
+                event.set()
+            return True
+
+    def _clear_abort(self) -> None:
+        for event in self.abort_events:
+            event.clear()
+
+    def run(self) -> None:
+        while not self._stop_requested:
+            self.running.wait()
+            exp = self.job_q.wait_next_job(self.running.is_set, lambda: self._stop_requested)
+            if exp is not None:
+                self._execute(exp)
+
+    def _execute(self, exp: Experiment) -> None:
+        with self._state_lock:
+            self._clear_abort()  # an abort aimed at an earlier job must not hit this one
+            self.current = exp
+        _set_current(exp, self._manager)
+        result = exception = None
+        try:
+            result = exp.func(*exp.args, **exp.kwargs)
+        except BaseException as exc:  # the worker outlives SystemExit and KeyboardInterrupt too
+            exception = exc
+            exp.traceback = "".join(traceback.format_exception(exc))
+        finally:
+            _set_current(None, None)
+        with self._state_lock:
+            aborted = isinstance(exception, Aborted) or any(e.is_set() for e in self.abort_events)
+            self._clear_abort()
+            self.current = None
+        if aborted:
+            status = ExpStatus.ABORTED
+        elif exception is not None:
+            status = ExpStatus.FAILED
+        else:
+            status = ExpStatus.FINISHED
+        if status is ExpStatus.FAILED and self._pause_on_failure():
+            # Paused before the outcome is announced, so no queued job slips in first.
+            self.running.clear()
+            logger.warning("Queue paused after %s failed; resume to continue.", exp.title)
+        try:
+            self.job_q.job_done(status, result, exception=exception)
+        except Exception:
+            logger.exception("Could not record the outcome of %s", exp.title)
+        if result is not None and status is not ExpStatus.FAILED:
+            self.result_q.put(result)
+        if status is ExpStatus.FAILED:
+            logger.error("%s failed:\n%s", exp.title, exp.traceback)
