@@ -12,13 +12,13 @@ import queue as std_queue
 import threading
 import time
 from collections import deque
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, NamedTuple, Protocol
 
 from psygnal import Signal
 
 from .experiment import REQUEUEABLE, Experiment, ExpStatus
 
-__all__ = ["ExperimentQueue", "QueueStore"]
+__all__ = ["ExperimentQueue", "QueueSnapshot", "QueueStore"]
 
 logger = logging.getLogger("labqueue")
 
@@ -41,6 +41,19 @@ class QueueStore(Protocol):
     def record_cancelled(self, experiments: list[Experiment]) -> None: ...
 
     def record_order(self, queued: list[Experiment]) -> None: ...
+
+
+class QueueSnapshot(NamedTuple):
+    """The whole queue at one instant: every experiment in order and where each part starts."""
+
+    experiments: list[Experiment]
+    history_size: int
+    running: Experiment | None
+
+    @property
+    def first_queued(self) -> int:
+        """Index in ``experiments`` of the next queued experiment (or the length, if none)."""
+        return self.history_size + (self.running is not None)
 
 
 class ExperimentQueue:
@@ -82,6 +95,11 @@ class ExperimentQueue:
         """Snapshot of all experiments: history, running, queued, in that order."""
         with self._lock:
             return self._snapshot()
+
+    def snapshot(self) -> QueueSnapshot:
+        """Like :attr:`queue`, plus the sizes of its parts, taken under one lock."""
+        with self._lock:
+            return QueueSnapshot(self._snapshot(), len(self._history), self._running)
 
     def _snapshot(self) -> list[Experiment]:
         running = [self._running] if self._running is not None else []
