@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.no_gui is not None:
         return run_headless(args.no_gui, data_dir=args.data_dir, demo=args.demo)
-    return run_headless(None, data_dir=args.data_dir, demo=True)
+    from .gui import run_gui
+
+    return run_gui(data_dir=args.data_dir, demo=args.demo)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,68 @@
+"""Fixtures for the window tests: a real Manager and a real MainWindow, offscreen."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from core import Manager, checkpoint, set_progress
+from ui.main_window import MainWindow
+from ui.queue_model import Column
+
+
+def noop(i: int = 0) -> int:
+    return i
+
+
+def fail(message: str = "boom") -> None:
+    raise RuntimeError(message)
+
+
+def wait_for(gate: threading.Event) -> str:
+    """A job that runs until ``gate`` is set, honouring pause and abort meanwhile."""
+    while not gate.wait(0.02):
+        checkpoint()
+    return "released"
+
+
+def report_then_wait(gate: threading.Event, fraction: float, message: str) -> str:
+    """A job that reports its progress, then runs until ``gate`` is set."""
+    set_progress(fraction, message)
+    return wait_for(gate)
+
+
+@pytest.fixture
+def manager():
+    manager = Manager()
+    yield manager
+    manager.shutdown(wait=True, abort_running=True, timeout=10)
+
+
+@pytest.fixture
+def window(qtbot, manager, tmp_path):
+    window = MainWindow(manager, config_dir=tmp_path / "config")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    # Stopped first, so closing at teardown does not ask about queued jobs.
+    manager.shutdown(wait=True, abort_running=True, timeout=10)
+
+
+def row_point(window: MainWindow, row: int) -> QPoint:
+    view = window.queue_view
+    return view.visualRect(window.queue_model.index(row, Column.TITLE)).center()
+
+
+def click_row(qtbot, window: MainWindow, row: int, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """Click a row of the queue table like a user (scrolling it into view first)."""
+    view = window.queue_view
+    view.scrollTo(window.queue_model.index(row, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, row_point(window, row))
+
+
+def titles(window: MainWindow) -> list[str]:
+    model = window.queue_model
+    return [model.experiment(row).title for row in range(model.rowCount())]

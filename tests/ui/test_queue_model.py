@@ -1,0 +1,229 @@
+"""QueueModel: rows always equal the queue's snapshot, through precise row signals."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import QPersistentModelIndex
+from PySide6.QtTest import QAbstractItemModelTester
+
+from core import Experiment, ExpStatus
+from core.experiment_queue import QueueSnapshot
+from ui import queue_model
+from ui.queue_model import Column, QueueModel
+
+from .conftest import fail, noop, report_then_wait
+
+
+class ScriptedQueue:
+    """Answers snapshot() with whatever rows a test sets, to drive the diff directly."""
+
+    def __init__(self) -> None:
+        self.rows: list[Experiment] = []
+
+    def snapshot(self) -> QueueSnapshot:
+        return QueueSnapshot(list(self.rows), len(self.rows), None)
+
+
+def model_failures(qtlog, *, live_data: bool = False) -> list[str]:
+    """Complaints of QAbstractItemModelTester (it reports through Qt warnings).
+
+    With ``live_data``, leave out its checks that a neighbour row's text is the same
+    before and after an insert: statuses are read live on purpose, and the worker may
+    start that experiment in between.
+    """
+    failures = [record.message for record in qtlog.records if "FAIL" in record.message]
+    if live_data:
+        failures = [
+            message for message in failures if "(c.next)" not in message and "(c.last)" not in message
+        ]
+    return failures
+
+
+POOL = [Experiment(noop, (i,)) for i in range(24)]
+
+
+@pytest.mark.parametrize("move_limit", [64, 1], ids=["row-moves", "layout-change"])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.lists(
+        st.lists(st.integers(0, len(POOL) - 1), unique=True, max_size=len(POOL)), min_size=1, max_size=6
+    )
+)
+def test_any_change_of_rows_is_applied_exactly_and_persistent_indexes_follow(
+    qtbot, qtlog, monkeypatch, move_limit, steps
+):
+    monkeypatch.setattr(queue_model, "_MOVE_LIMIT", move_limit)
+    queue = ScriptedQueue()
+    model = QueueModel(queue)
+    tester = QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Warning)
+    for step in steps:
+        before = model.experiments()
+        anchors = [
+            (QPersistentModelIndex(model.index(row, Column.TITLE)), exp) for row, exp in enumerate(before)
+        ]
+        queue.rows = [POOL[i] for i in step]
+
+        model.sync()
+
+        assert model.experiments() == queue.rows
+        for anchor, exp in anchors:
+            if exp in queue.rows:
+                assert (anchor.row(), anchor.column()) == (queue.rows.index(exp), Column.TITLE)
+            else:
+                assert not anchor.isValid()
+    assert model_failures(qtlog) == []
+    del tester
+
+
+def test_a_single_move_is_one_row_move_and_puts_are_one_insert(qtbot):
+    queue = ScriptedQueue()
+    model = QueueModel(queue)
+    queue.rows = POOL[:10]
+    model.sync()
+    signals = []
+    model.rowsInserted.connect(lambda *args: signals.append("insert"))
+    model.rowsMoved.connect(lambda *args: signals.append("move"))
+    model.layoutChanged.connect(lambda *args: signals.append("layout"))
+
+    queue.rows = POOL[:10] + POOL[10:20]
+    model.sync()
+    order = list(queue.rows)
+    order.insert(2, order.pop(15))
+    queue.rows = order
+    model.sync()
+
+    assert signals == ["insert", "move"]
+    assert model.experiments() == order
+
+
+def test_putting_thousands_at_once_reaches_the_view_as_one_insert(qtbot, window, manager):
+    manager.pause_worker()
+    inserts = []
+    window.queue_model.rowsInserted.connect(lambda parent, first, last: inserts.append((first, last)))
+
+    manager.job_queue.put_many([Experiment(noop, (i,)) for i in range(5000)])
+
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 5000, timeout=5000)
+    assert inserts == [(0, 4999)]
+
+
+def test_model_equals_queue_snapshot_after_a_concurrent_storm(qtbot, qtlog, window, manager):
+    """Puts, removals, moves, requeues and completions from other threads, all at once."""
+    tester = QAbstractItemModelTester(
+        window.queue_model, QAbstractItemModelTester.FailureReportingMode.Warning
+    )
+    queue = manager.job_queue
+    go = threading.Barrier(5)
+    errors: list[BaseException] = []
+    putting_done = threading.Event()
+
+    def putter() -> None:
+        go.wait()
+        for batch in range(30):
+            queue.put_many([Experiment(noop, (batch * 10 + i,)) for i in range(4)])
+            queue.put(Experiment(fail, ("storm",)) if batch % 10 == 9 else Experiment(noop))
+        putting_done.set()
+
+    def remover() -> None:
+        go.wait()
+        while not putting_done.is_set():
+            queue.remove(queue.queued[1::3])
+
+    def pauser() -> None:
+        go.wait()
+        while not putting_done.is_set():
+            if manager.running.is_set():
+                manager.pause_worker()
+            else:
+                manager.resume_worker()
+        manager.resume_worker()
+
+    def mover() -> None:
+        go.wait()
+        for i in range(80):
+            queued = queue.queued
+            if len(queued) > 2:
+                try:
+                    queue.move(queued[-1 - i % 2], i % 3)
+                except ValueError:  # it started meanwhile
+                    pass
+
+    def requeuer() -> None:
+        go.wait()
+        for _ in range(25):
+            ended = [exp for exp in queue.history if exp.status.is_terminal]
+            if ended:
+                queue.requeue(ended[-1])
+
+    def guarded(job):
+        def run() -> None:
+            try:
+                job()
+            except BaseException as exc:  # reported below, not lost in a thread
+                errors.append(exc)
+
+        return run
+
+    manager.pause_on_failure = False
+    manager.pause_worker()
+    seeded = [Experiment(noop, (i,)) for i in range(20)]
+    queue.put_many(seeded)
+    queue.remove(seeded[::4])  # so every kind of change is there, whatever the threads' timing
+    threads = [threading.Thread(target=guarded(job)) for job in (putter, remover, mover, requeuer, pauser)]
+    for thread in threads:
+        thread.start()
+    qtbot.waitUntil(lambda: not any(thread.is_alive() for thread in threads), timeout=60_000)
+    assert errors == []
+    assert manager.wait_until_idle(timeout=30)
+
+    qtbot.waitUntil(lambda: window.queue_model.experiments() == queue.queue, timeout=5000)
+    snapshot = queue.snapshot()
+    model = window.queue_model
+    assert (model.history_size, model.first_queued_row) == (snapshot.history_size, snapshot.first_queued)
+    expected_counts = {}
+    for exp in snapshot.experiments:
+        expected_counts[exp.status] = expected_counts.get(exp.status, 0) + 1
+    qtbot.waitUntil(lambda: window.stats.counts == expected_counts, timeout=5000)
+    assert {ExpStatus.FAILED, ExpStatus.CANCELLED, ExpStatus.FINISHED} <= set(expected_counts)
+    assert model_failures(qtlog, live_data=True) == []
+    del tester
+
+
+def test_selection_follows_its_experiments_when_rows_move_and_get_cancelled(qtbot, window, manager):
+    manager.pause_worker()
+    queue = manager.job_queue
+    exps = [Experiment(noop, (i,)) for i in range(8)]
+    queue.put_many(exps)
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 8)
+    window.queue_view.select_rows([2, 5])
+
+    queue.move(exps[7], 0)
+    queue.remove([exps[3], exps[0]])
+    qtbot.waitUntil(lambda: window.queue_model.experiments() == queue.queue)
+
+    selected = window.queue_view.selected_experiments()
+    assert selected == [exps[2], exps[5]]
+
+
+def test_running_row_shows_its_progress_and_queued_rows_their_estimate(qtbot, window, manager):
+    gate = threading.Event()
+    first = manager.queued_exec(noop)(1)
+    first.result(timeout=10)
+    running = manager.queued_exec(report_then_wait)(gate, 0.25, "quarter")
+    queued = manager.queued_exec(noop)(2)
+    model = window.queue_model
+    qtbot.waitUntil(lambda: model.rowCount() == 3 and running.progress == (0.25, "quarter"))
+
+    running_row, queued_row = model.row_of(running.id), model.row_of(queued.id)
+    progress = model.index(running_row, Column.RESULT).data(queue_model.PROGRESS_ROLE)
+    estimate = model.index(queued_row, Column.DURATION).data()
+    position = model.index(queued_row, Column.POSITION).data()
+
+    assert progress == (0.25, "quarter")
+    assert estimate.startswith("≈ ")
+    assert position == "1"
+    gate.set()

@@ -1,0 +1,197 @@
+"""Text shown for experiments: times, durations, outcomes and bounded reprs.
+
+Every repr here is bounded *before* it is built: a result of a million items, a
+100 MB string or a huge dict is summarised from its first few items, never walked
+whole, so showing it cannot freeze the window. (``reprlib`` sorts dicts and sets
+before shortening them, which walks them whole; these reprs do not.)
+"""
+
+from __future__ import annotations
+
+import inspect
+import reprlib
+import time
+from concurrent.futures import CancelledError
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from core import Experiment, ExpStatus
+
+__all__ = [
+    "arguments_text",
+    "cell_repr",
+    "detail_repr",
+    "error_text",
+    "format_duration",
+    "format_time",
+    "outcome_text",
+]
+
+#: Longest text of one value in the details pane; more is cut with a note.
+DETAIL_MAX_CHARS = 20_000
+
+
+class _BoundedRepr(reprlib.Repr):
+    """A reprlib.Repr that never sorts or walks a whole container."""
+
+    def repr_dict(self, x: dict, level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [
+            f"{self.repr1(key, level - 1)}: {self.repr1(value, level - 1)}"
+            for key, value in islice(x.items(), self.maxdict)
+        ]
+        if len(x) > self.maxdict:
+            items.append(f"... ({len(x)} items)")
+        return "{" + ", ".join(items) + "}"
+
+    def _repr_unordered(self, x, level: int, empty: str, left: str, right: str, limit: int) -> str:
+        if not x:
+            return empty
+        if level <= 0:
+            return f"{left}...{right}"
+        items = [self.repr1(item, level - 1) for item in islice(x, limit)]
+        if len(x) > limit:
+            items.append(f"... ({len(x)} items)")
+        return left + ", ".join(items) + right
+
+    def repr_set(self, x: set, level: int) -> str:
+        return self._repr_unordered(x, level, "set()", "{", "}", self.maxset)
+
+    def repr_frozenset(self, x: frozenset, level: int) -> str:
+        return self._repr_unordered(x, level, "frozenset()", "frozenset({", "})", self.maxfrozenset)
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return self._cut(repr(x[: self.maxstring]), len(x) > self.maxstring, len(x), "bytes")
+
+    def repr_bytearray(self, x: bytearray, level: int) -> str:
+        return self._cut(repr(x[: self.maxstring]), len(x) > self.maxstring, len(x), "bytes")
+
+    def repr_str(self, x: str, level: int) -> str:
+        return self._cut(repr(x[: self.maxstring]), len(x) > self.maxstring, len(x), "characters")
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        try:
+            text = repr(x)
+        except Exception as exc:  # a broken __repr__ must not break the window
+            return f"<{type(x).__name__} (repr failed: {type(exc).__name__})>"
+        return self._cut(text[: self.maxother], len(text) > self.maxother, len(text), "characters")
+
+    @staticmethod
+    def _cut(text: str, cut: bool, size: int, unit: str) -> str:
+        return f"{text}... ({size} {unit})" if cut else text
+
+
+def _make_repr(maxstring: int, maxother: int, maxitems: int, maxlevel: int) -> _BoundedRepr:
+    shortener = _BoundedRepr()
+    shortener.maxstring = maxstring
+    shortener.maxother = maxother
+    shortener.maxlevel = maxlevel
+    for attribute in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset", "maxdeque", "maxarray"):
+        setattr(shortener, attribute, maxitems)
+    shortener.maxlong = maxother
+    return shortener
+
+
+_CELL = _make_repr(maxstring=120, maxother=120, maxitems=8, maxlevel=2)
+_DETAIL = _make_repr(maxstring=DETAIL_MAX_CHARS, maxother=DETAIL_MAX_CHARS, maxitems=200, maxlevel=4)
+
+
+def _safe_repr(shortener: _BoundedRepr, value: Any) -> str:
+    try:
+        return shortener.repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
+
+
+def cell_repr(value: Any) -> str:
+    """A one-line repr short enough for a table cell, whatever ``value`` is."""
+    return _safe_repr(_CELL, value).replace("\n", " ")
+
+
+def detail_repr(value: Any) -> str:
+    """A readable repr for the details pane, at most about :data:`DETAIL_MAX_CHARS` long."""
+    return _safe_repr(_DETAIL, value)
+
+
+def format_time(timestamp: float | None, now: float | None = None) -> str:
+    """``14:03:22`` for today, ``12 Mar 14:03`` for other days, ``""`` for None."""
+    if timestamp is None:
+        return ""
+    moment = datetime.fromtimestamp(timestamp)
+    today = datetime.fromtimestamp(time.time() if now is None else now).date()
+    if moment.date() == today:
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%d %b %H:%M")
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.35 s``, ``12.4 s``, ``3 min 05 s``, ``2 h 07 min``; ``""`` for None."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(round(seconds))
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def outcome_text(exp: Experiment, *, detailed: bool = False) -> str:
+    """What came out of ``exp``: its result, its error, or why there is none.
+
+    One line for a table cell; with ``detailed`` the full (bounded) repr of the result.
+    Never blocks: an experiment that has not ended gives its progress message or "".
+    """
+    status = exp.status
+    shorten = detail_repr if detailed else cell_repr
+    if status is ExpStatus.FINISHED:
+        return shorten(exp.result(timeout=0))
+    if status is ExpStatus.FAILED:
+        return error_text(exp.exception(timeout=0), detailed=detailed)
+    if status is ExpStatus.ABORTED:
+        try:
+            partial = exp.result(timeout=0)
+        except CancelledError:
+            return "Aborted"
+        return "Aborted" if partial is None else f"Aborted, returned {shorten(partial)}"
+    if status is ExpStatus.CANCELLED:
+        return "Cancelled before it ran"
+    if status is ExpStatus.INTERRUPTED:
+        return "Interrupted: the program stopped while it ran"
+    if status is ExpStatus.RUNNING:
+        return exp.progress[1]
+    return ""
+
+
+def error_text(error: BaseException | None, *, detailed: bool = False) -> str:
+    """``TimeoutError: lock-in did not answer``, first line only unless ``detailed``."""
+    if error is None:
+        return ""
+    try:
+        message = str(error)
+    except Exception:
+        message = "(message could not be read)"
+    message = message[:DETAIL_MAX_CHARS] if detailed else message.strip().split("\n", 1)[0][:300]
+    name = type(error).__name__
+    return f"{name}: {message}" if message else name
+
+
+def arguments_text(exp: Experiment) -> str:
+    """One line per argument, ``name = repr``, bound to the function's signature when possible."""
+    lines = [f"function: {getattr(exp.func, '__module__', '?')}.{exp.func_name}"]
+    try:
+        bound = inspect.signature(exp.func).bind(*exp.args, **exp.kwargs)
+    except (TypeError, ValueError):
+        pairs = [(f"[{i}]", value) for i, value in enumerate(exp.args)] + list(exp.kwargs.items())
+    else:
+        pairs = list(bound.arguments.items())
+    if not pairs:
+        lines.append("(no arguments)")
+    lines += [f"{name} = {detail_repr(value)}" for name, value in pairs]
+    return "\n".join(lines)

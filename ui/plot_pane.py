@@ -1,0 +1,207 @@
+"""PlotPane: live curves of what the running experiment publishes.
+
+One pyqtgraph ``PlotDataItem`` per series, created once and fed with ``setData``
+once per frame from numpy buffers that grow by doubling. Clip-to-view and peak
+downsampling keep a million points fluid. pyqtgraph is imported when the plot is
+first needed, after the window has painted, so it does not delay the start.
+"""
+
+from __future__ import annotations
+
+import logging
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from core import Experiment
+
+from .theme import is_dark
+
+__all__ = ["PlotPane", "SeriesBuffer"]
+
+logger = logging.getLogger("labqueue.ui")
+
+# Curve colours (light palette, dark palette), in the order series appear.
+_CURVE_COLORS = [
+    ("#1a6dd6", "#5ea8ff"),
+    ("#d9730d", "#ffa04d"),
+    ("#1b8a3c", "#4cc46d"),
+    ("#8e3fbf", "#c792f5"),
+    ("#d22f27", "#ff6f61"),
+    ("#00838f", "#4dd0e1"),
+]
+
+
+class SeriesBuffer:
+    """The x and y values of one series, in float arrays that double when full."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.size = 0
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        needed = self.size + len(y)
+        if needed > len(self._y):
+            capacity = max(needed, 2 * len(self._y))
+            for name in ("_x", "_y"):
+                grown = np.empty(capacity)
+                grown[: self.size] = getattr(self, name)[: self.size]
+                setattr(self, name, grown)
+        self._x[self.size : needed] = x
+        self._y[self.size : needed] = y
+        self.size = needed
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.size]
+
+
+class PlotPane(QWidget):
+    """Curves of the experiment that published last; a new experiment starts afresh."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("plot-pane")
+        self.experiment: Experiment | None = None
+        self.buffers: dict[str, SeriesBuffer] = {}
+        self.curves: dict[str, Any] = {}  # series -> pyqtgraph PlotDataItem
+        self._plot_widget = None
+        self._rejected: set[str] = set()
+        self.caption = QLabel()
+        self.caption.setObjectName("plot-caption")
+        self.caption.setWordWrap(True)
+        self.caption.setContentsMargins(8, 6, 8, 0)
+        self._placeholder = QLabel(
+            "Live data appears here while an experiment publishes it\nwith manager.publish(series, x, y)."
+        )
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setEnabled(False)
+        self._stack = QStackedWidget()
+        self._stack.addWidget(self._placeholder)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addWidget(self._stack, 1)
+        self.caption.hide()
+
+    @property
+    def plot_widget(self):
+        """The pyqtgraph PlotWidget, created (and pyqtgraph imported) on first use."""
+        if self._plot_widget is None:
+            import pyqtgraph as pg
+
+            widget = pg.PlotWidget()
+            widget.setObjectName("plot-widget")
+            widget.showGrid(x=True, y=True, alpha=0.25)
+            widget.addLegend(offset=(-10, 10))
+            widget.setMenuEnabled(True)
+            self._plot_widget = widget
+            self._stack.addWidget(widget)
+            self._apply_palette(self.palette())
+        return self._plot_widget
+
+    def add_points(self, points: list[tuple[Any, str, Any, Any]]) -> None:
+        """Append ``(experiment, series, x, y)`` points and redraw the changed curves once."""
+        if not points:
+            return
+        pending: dict[str, tuple[list, list]] = {}
+        for exp, series, x, y in points:
+            if exp is not self.experiment:
+                self._draw(pending)
+                pending = {}
+                self._start(exp)
+            buffer = self.buffers.get(series)
+            if buffer is None:
+                buffer = self.buffers[series] = SeriesBuffer()
+            xs, ys = pending.setdefault(series, ([], []))
+            if isinstance(y, Real) and (x is None or isinstance(x, Real)):
+                xs.append(buffer.size + len(ys) if x is None else x)
+                ys.append(y)
+                continue
+            arrays = self._as_arrays(series, x, y, buffer.size + len(ys))
+            if arrays is not None:
+                buffer.extend(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+                buffer.extend(*arrays)
+                xs.clear()
+                ys.clear()
+        self._draw(pending)
+
+    def _as_arrays(self, series: str, x: Any, y: Any, start: int) -> tuple[np.ndarray, np.ndarray] | None:
+        try:
+            ys = np.atleast_1d(np.asarray(y, dtype=float)).ravel()
+            xs = (
+                np.arange(start, start + len(ys), dtype=float)
+                if x is None
+                else np.atleast_1d(np.asarray(x, dtype=float)).ravel()
+            )
+            if len(xs) != len(ys):
+                raise ValueError(f"{len(xs)} x values for {len(ys)} y values")
+        except (TypeError, ValueError) as exc:
+            if series not in self._rejected:  # once per series, not once per point
+                self._rejected.add(series)
+                logger.warning("Cannot plot series %r: %s (x=%.80r, y=%.80r)", series, exc, x, y)
+            return None
+        return xs, ys
+
+    def _start(self, exp: Experiment | None) -> None:
+        """Forget the previous experiment's curves: the plot follows the newest one."""
+        self.experiment = exp
+        for curve in self.curves.values():
+            self.plot_widget.removeItem(curve)
+        self.curves.clear()
+        self.buffers.clear()
+        self._rejected.clear()
+        title = exp.title if exp is not None else "published outside an experiment"
+        self.caption.setText(title)
+        self.caption.setToolTip(title)
+        self.caption.show()
+
+    def _draw(self, pending: dict[str, tuple[list, list]]) -> None:
+        for series, (xs, ys) in pending.items():
+            buffer = self.buffers[series]
+            if xs:
+                buffer.extend(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+            self._curve(series).setData(buffer.x, buffer.y)
+        if pending:
+            self._stack.setCurrentWidget(self.plot_widget)
+
+    def _curve(self, series: str):
+        curve = self.curves.get(series)
+        if curve is None:
+            curve = self.plot_widget.plot(name=series, antialias=True)
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True, method="peak")
+            self.curves[series] = curve
+            self._color_curve(series, curve, self.palette())
+        return curve
+
+    def _color_curve(self, series: str, curve, palette: QPalette) -> None:
+        import pyqtgraph as pg
+
+        light, dark = _CURVE_COLORS[list(self.curves).index(series) % len(_CURVE_COLORS)]
+        color = QColor(dark if is_dark(palette) else light)
+        curve.setPen(pg.mkPen(color, width=1.6))
+
+    def set_palette(self, palette: QPalette) -> None:
+        if self._plot_widget is not None:
+            self._apply_palette(palette)
+
+    def _apply_palette(self, palette: QPalette) -> None:
+        widget = self._plot_widget
+        text = palette.color(QPalette.ColorRole.Text)
+        widget.setBackground(palette.color(QPalette.ColorRole.Base))
+        for side in ("left", "bottom"):
+            axis = widget.getAxis(side)
+            axis.setPen(text)
+            axis.setTextPen(text)
+        for series, curve in self.curves.items():
+            self._color_curve(series, curve, palette)

@@ -1,0 +1,436 @@
+"""QueueModel: an adapter between an :class:`~core.ExperimentQueue` and Qt's table
+model interface (https://doc.qt.io/qt-6/model-view-programming.html).
+
+The queue changes on other threads, so the model never follows its signals one by
+one. Once per frame the window calls :meth:`QueueModel.sync` on the GUI thread; it
+takes one :meth:`~core.ExperimentQueue.snapshot` and turns the difference from the
+rows it shows into precise row signals (insert, remove, move), or one layout change
+when many rows moved at once. Rows are keyed on the experiments themselves (and so
+on their ids), never on indices, so selections and the current row survive.
+"""
+
+from __future__ import annotations
+
+import enum
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFont, QGuiApplication, QPalette
+
+from core import Experiment, ExperimentQueue, ExpStatus
+
+from . import reordering
+from .display_text import format_duration, format_time, outcome_text
+from .queue_stats import QueueStats
+from .theme import status_color, status_icon
+
+__all__ = ["Column", "EXPERIMENT_ROLE", "MIME_TYPE", "PROGRESS_ROLE", "QueueModel"]
+
+#: Custom data roles: the Experiment of a row, and ``(fraction, message)`` of a running one.
+EXPERIMENT_ROLE = Qt.ItemDataRole.UserRole + 1
+PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
+
+#: Drag-and-drop payload: experiment ids, one per line.
+MIME_TYPE = "application/x-labqueue-experiment-ids"
+
+#: Reorders whose middle part is at most this long are diffed into single-row moves...
+_DIFF_LIMIT = 20_000
+#: ...when at most this many rows move; beyond either, one layout change is cheaper.
+_MOVE_LIMIT = 64
+
+
+class Column(enum.IntEnum):
+    STATUS = 0
+    POSITION = 1
+    TITLE = 2
+    QUEUED_AT = 3
+    STARTED_AT = 4
+    DURATION = 5
+    RESULT = 6
+
+
+_HEADERS = {
+    Column.STATUS: ("Status", "What the experiment is doing or how it ended"),
+    Column.POSITION: ("#", "Place in the queue (1 runs next)"),
+    Column.TITLE: ("Experiment", "The queued call"),
+    Column.QUEUED_AT: ("Queued", "When it was queued"),
+    Column.STARTED_AT: ("Started", "When it started"),
+    Column.DURATION: ("Duration", "How long it ran; ≈ an estimate from earlier runs of the same function"),
+    Column.RESULT: ("Result", "Return value, error, or progress while running"),
+}
+
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+
+class QueueModel(QAbstractTableModel):
+    """The rows of a queue: history, running, queued, as of the last :meth:`sync`."""
+
+    def __init__(self, queue: ExperimentQueue, stats: QueueStats | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self._queue = queue
+        self.stats = stats if stats is not None else QueueStats()
+        self._rows: list[Experiment] = []
+        self._history_size = 0
+        self._first_queued = 0
+        self._row_of_id: dict[str, int] | None = None  # built on demand, dropped on change
+        self._outcomes: dict[str, str] = {}  # cell text of ended experiments, built once each
+        self._palette = QGuiApplication.palette()
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._italic = QFont()
+        self._italic.setItalic(True)
+
+    # -- what the window and the actions ask -------------------------------------------
+
+    @property
+    def queue(self) -> ExperimentQueue:
+        return self._queue
+
+    @property
+    def history_size(self) -> int:
+        """Rows ``0 .. history_size - 1`` are ended experiments."""
+        return self._history_size
+
+    @property
+    def first_queued_row(self) -> int:
+        """Rows from here to the end are queued; the running one, if any, is just before."""
+        return self._first_queued
+
+    def experiment(self, row: int) -> Experiment:
+        return self._rows[row]
+
+    def experiments(self) -> list[Experiment]:
+        """The experiments in row order (a copy)."""
+        return list(self._rows)
+
+    def row_of(self, experiment_id: str) -> int | None:
+        """Row showing the experiment with this id, or None."""
+        if self._row_of_id is None:
+            self._row_of_id = {exp.id: row for row, exp in enumerate(self._rows)}
+        return self._row_of_id.get(experiment_id)
+
+    def set_palette(self, palette: QPalette) -> None:
+        """Use ``palette``'s colours (light or dark) from now on."""
+        self._palette = palette
+        self.refresh()
+
+    # -- following the queue -----------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the rows in line with the queue as it is now (GUI thread only)."""
+        snapshot = self._queue.snapshot()
+        inserted = self._apply(snapshot.experiments)
+        self._history_size = snapshot.history_size
+        self._first_queued = snapshot.first_queued
+        self.stats.update(snapshot, inserted)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Repaint every cell: statuses, progress and running durations read live."""
+        if self._rows:
+            bottom_right = self.index(len(self._rows) - 1, len(Column) - 1)
+            self.dataChanged.emit(self.index(0, 0), bottom_right)
+
+    def _apply(self, new: list[Experiment]) -> list[Experiment]:
+        """Turn the rows into ``new`` with row signals; returns the rows that are new."""
+        old = self._rows
+        if new == old:
+            return []
+        self._row_of_id = None
+        if len(new) > len(old) and new[: len(old)] == old:  # the common case: puts at the end
+            return self._insert(len(old), new[len(old) :])
+        prefix = _common_prefix(old, new)
+        suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
+        old_middle = old[prefix : len(old) - suffix]
+        new_middle = new[prefix : len(new) - suffix]
+        in_new, in_old = set(new_middle), set(old_middle)
+        gone = [prefix + i for i, exp in enumerate(old_middle) if exp not in in_new]
+        for first, last in reversed(_runs(gone)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for exp in self._rows[first : last + 1]:
+                self._outcomes.pop(exp.id, None)
+            del self._rows[first : last + 1]
+            self.endRemoveRows()
+        kept_old = [exp for exp in old_middle if exp in in_new]
+        kept_new = [exp for exp in new_middle if exp in in_old]
+        if kept_old != kept_new:
+            self._reorder(prefix, kept_old, kept_new)
+        added = [prefix + i for i, exp in enumerate(new_middle) if exp not in in_old]
+        inserted: list[Experiment] = []
+        for first, last in _runs(added):  # in ascending order, each lands at its final row
+            inserted += self._insert(first, new[first : last + 1])
+        return inserted
+
+    def _insert(self, row: int, experiments: list[Experiment]) -> list[Experiment]:
+        self.beginInsertRows(QModelIndex(), row, row + len(experiments) - 1)
+        self._rows[row:row] = experiments
+        self.endInsertRows()
+        return experiments
+
+    def _reorder(self, offset: int, old_order: list[Experiment], new_order: list[Experiment]) -> None:
+        """Reorder rows ``offset ..`` from ``old_order`` to ``new_order`` (same experiments)."""
+        moves = _single_moves(old_order, new_order)
+        if moves is not None and len(moves) <= _MOVE_LIMIT:
+            current = list(old_order)
+            for exp, after in moves:
+                source = current.index(exp)
+                destination = current.index(after) + 1 if after is not None else 0
+                if destination in (source, source + 1):
+                    continue
+                self.beginMoveRows(
+                    QModelIndex(), offset + source, offset + source, QModelIndex(), offset + destination
+                )
+                current.insert(destination - (destination > source), current.pop(source))
+                self._rows[offset : offset + len(current)] = current
+                self.endMoveRows()
+            return
+        self._relayout(offset, new_order)
+
+    def _relayout(self, offset: int, new_order: list[Experiment]) -> None:
+        """One layout change for a large reorder; persistent indexes follow their experiment."""
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        end = offset + len(new_order)
+        before = [(index.row(), index.column()) for index in persistent]
+        moved_rows = [self._rows[row] if offset <= row < end else None for row, _ in before]
+        self._rows[offset:end] = new_order
+        new_row = (
+            {exp: offset + i for i, exp in enumerate(new_order)}
+            if any(e is not None for e in moved_rows)
+            else {}
+        )
+        after = [
+            self.index(new_row[exp] if exp is not None else row, column)
+            for (row, column), exp in zip(before, moved_rows, strict=True)
+        ]
+        self.changePersistentIndexList(persistent, after)
+        self.layoutChanged.emit()
+
+    # -- Qt model interface ------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or section >= len(Column):
+            return None
+        label, tip = _HEADERS[Column(section)]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return label
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tip
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if section in (Column.POSITION, Column.DURATION) else _LEFT
+        return None
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        row = index.row()
+        if not index.isValid() or row >= len(self._rows):
+            return None
+        exp = self._rows[row]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(exp, row, column)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return status_icon(exp.status, self._palette) if column == Column.STATUS else None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._foreground(exp, column)
+        if role == Qt.ItemDataRole.FontRole:
+            return self._font(exp, column)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column in (Column.POSITION, Column.DURATION) else _LEFT
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(exp, column)
+        if role == EXPERIMENT_ROLE:
+            return exp
+        if role == PROGRESS_ROLE:
+            return exp.progress if column == Column.RESULT and exp.status is ExpStatus.RUNNING else None
+        return None
+
+    def _text(self, exp: Experiment, row: int, column: int) -> str:
+        if column == Column.STATUS:
+            return exp.status.label
+        if column == Column.POSITION:
+            return str(row - self._first_queued + 1) if row >= self._first_queued else ""
+        if column == Column.TITLE:
+            return exp.title
+        if column == Column.QUEUED_AT:
+            return format_time(exp.queued_at)
+        if column == Column.STARTED_AT:
+            return format_time(exp.started_at)
+        if column == Column.DURATION:
+            if exp.started_at is None:
+                estimate = self.stats.estimate(exp) if exp.status is ExpStatus.QUEUED else None
+                return f"≈ {format_duration(estimate)}" if estimate is not None else ""
+            return format_duration(exp.duration)
+        return self._outcome(exp)
+
+    def _outcome(self, exp: Experiment) -> str:
+        text = self._outcomes.get(exp.id)
+        if text is None:
+            text = outcome_text(exp)
+            if exp.status.is_terminal:
+                self._outcomes[exp.id] = text
+        return text
+
+    def _foreground(self, exp: Experiment, column: int) -> Any:
+        status = exp.status
+        if column == Column.STATUS or (column == Column.RESULT and status is ExpStatus.FAILED):
+            return status_color(status, self._palette)
+        if status is ExpStatus.CANCELLED or (column == Column.DURATION and exp.started_at is None):
+            return self._palette.color(QPalette.ColorRole.PlaceholderText)
+        return None
+
+    def _font(self, exp: Experiment, column: int) -> Any:
+        if exp.status is ExpStatus.RUNNING and column in (Column.STATUS, Column.TITLE):
+            return self._bold
+        if column == Column.DURATION and exp.started_at is None:
+            return self._italic
+        return None
+
+    def _tooltip(self, exp: Experiment, column: int) -> str | None:
+        if column == Column.TITLE:
+            return exp.title
+        if column == Column.RESULT:
+            return self._outcome(exp) or None
+        if column == Column.STATUS:
+            return f"{exp.status.label} · id {exp.id}"
+        if column == Column.DURATION and exp.started_at is None and exp.status is ExpStatus.QUEUED:
+            return "Estimated from earlier runs of the same function"
+        return None
+
+    # -- drag and drop among queued rows -----------------------------------------------
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled  # drops land between rows or below the last
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.row() >= self._first_queued:
+            flags |= Qt.ItemFlag.ItemIsDragEnabled
+        return flags
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME_TYPE]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        rows = sorted({index.row() for index in indexes if index.isValid()})
+        data = QMimeData()
+        ids = "\n".join(self._rows[row].id for row in rows)
+        data.setData(MIME_TYPE, QByteArray(ids.encode("ascii")))
+        return data
+
+    def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent) -> bool:
+        if not data.hasFormat(MIME_TYPE) or action != Qt.DropAction.MoveAction:
+            return False
+        return self._drop_row(row, parent) >= self._first_queued
+
+    def dropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent) -> bool:
+        """Move the dragged queued experiments, in their order, to the drop point."""
+        if not self.canDropMimeData(data, action, row, column, parent):
+            return False
+        experiments = list(
+            self._experiments_by_id(bytes(data.data(MIME_TYPE).data()).decode("ascii").split())
+        )
+        reordering.move_to(self._queue, experiments, self._drop_row(row, parent) - self._first_queued)
+        return True
+
+    def _drop_row(self, row: int, parent) -> int:
+        if row >= 0:
+            return row
+        return parent.row() if parent.isValid() else len(self._rows)
+
+    def _experiments_by_id(self, ids: Iterable[str]) -> Iterable[Experiment]:
+        for experiment_id in ids:
+            try:
+                yield self._queue.get(experiment_id)
+            except KeyError:
+                continue
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Ascending rows grouped into ``(first, last)`` runs of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
+
+
+def _common_prefix(a: list, b: list) -> int:
+    """Length of the longest common prefix, by slices compared in C (O(n) in all)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: list, b: list, limit: int) -> int:
+    """Length of the longest common suffix, at most ``limit``."""
+    low, high = 0, limit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle : len(a) - low] == b[len(b) - middle : len(b) - low]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _single_moves(
+    old: list[Experiment], new: list[Experiment]
+) -> list[tuple[Experiment, Experiment | None]] | None:
+    """Moves ``(experiment, the one it goes right after)`` turning ``old`` into ``new``.
+
+    The experiments that stay are a longest increasing subsequence of their old
+    positions; the others move, in their new order. None when the lists are too long
+    to diff (beyond ``_DIFF_LIMIT``), unless one experiment moved from one end to the
+    other, which is checked in C at any length.
+    """
+    if new[1:] == old[:-1]:  # the last moved to the front
+        return [(new[0], None)]
+    if new[:-1] == old[1:]:  # the first moved to the back
+        return [(new[-1], new[-2])]
+    if len(old) > _DIFF_LIMIT:
+        return None
+    old_position = {exp: i for i, exp in enumerate(old)}
+    sequence = [old_position[exp] for exp in new]
+    tails: list[int] = []  # smallest old position ending an increasing run of each length
+    tail_at: list[int] = []  # where in ``new`` that run ends
+    previous = [-1] * len(sequence)
+    for i, value in enumerate(sequence):
+        length = bisect_left(tails, value)
+        if length == len(tails):
+            tails.append(value)
+            tail_at.append(i)
+        else:
+            tails[length] = value
+            tail_at[length] = i
+        previous[i] = tail_at[length - 1] if length else -1
+    staying = set()
+    i = tail_at[-1] if tail_at else -1
+    while i != -1:
+        staying.add(i)
+        i = previous[i]
+    return [(new[i], new[i - 1] if i else None) for i in range(len(new)) if i not in staying]

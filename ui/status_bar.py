@@ -1,0 +1,77 @@
+"""QueueStatusBar: the worker's state, counts per status and the time left."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from core import ExpStatus, WorkerState
+
+from .display_text import format_duration
+from .queue_stats import QueueStats
+from .theme import action_icon, status_icon
+
+__all__ = ["QueueStatusBar"]
+
+# The icon shown beside each worker state.
+_STATE_ICONS = {
+    WorkerState.RUNNING: ExpStatus.RUNNING,
+    WorkerState.PAUSED: "pause",
+    WorkerState.IDLE: ExpStatus.FINISHED,
+    WorkerState.ABORTING: ExpStatus.ABORTED,
+    WorkerState.STOPPED: ExpStatus.CANCELLED,
+}
+
+
+class QueueStatusBar(QStatusBar):
+    """``● Running | 12 queued · 1 running · 340 finished | ≈ 3 min 20 s to empty``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("status-bar")
+        self.state_icon = QLabel()
+        self.state_label = QLabel()
+        self.state_label.setObjectName("worker-state")
+        self.counts_label = QLabel()
+        self.counts_label.setObjectName("status-counts")
+        self.eta_label = QLabel()
+        self.eta_label.setObjectName("time-left")
+        self.state_label.setToolTip("What the worker is doing")
+        self.counts_label.setToolTip("Experiments per status")
+        self.eta_label.setToolTip("Time until the queue is empty, from earlier runs of the same functions")
+        self.addWidget(self.state_icon)
+        self.addWidget(self.state_label)
+        self.addPermanentWidget(self.counts_label)
+        self.addPermanentWidget(self.eta_label)
+        self._shown: tuple | None = None
+
+    def show_status(self, state: WorkerState, stats: QueueStats, palette: QPalette) -> None:
+        """Show ``state`` and what ``stats`` says; cheap when nothing changed."""
+        counts = stats.counts
+        seconds, unknown = stats.time_left()
+        shown = (state, tuple(counts.items()), round(seconds), unknown, palette.cacheKey())
+        if shown == self._shown:
+            return
+        self._shown = shown
+        icon = _STATE_ICONS[state]
+        pixmap = (
+            status_icon(icon, palette) if isinstance(icon, ExpStatus) else action_icon(icon, palette)
+        ).pixmap(16, 16)
+        self.state_icon.setPixmap(pixmap)
+        self.state_label.setText(state.value)
+        parts = [f"{count} {status.name.lower()}" for status, count in counts.items()]
+        self.counts_label.setText(" · ".join(parts) if parts else "Queue empty")
+        self.eta_label.setText(
+            _time_left_text(
+                counts.get(ExpStatus.QUEUED, 0) + counts.get(ExpStatus.RUNNING, 0), seconds, unknown
+            )
+        )
+
+
+def _time_left_text(waiting: int, seconds: float, unknown: int) -> str:
+    if not waiting:
+        return ""
+    if unknown == waiting:
+        return "time left: no estimate yet"
+    text = f"≈ {format_duration(seconds)} to empty"
+    return f"{text} (+{unknown} without estimate)" if unknown else text
