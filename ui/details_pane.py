@@ -46,6 +46,7 @@ class DetailsPane(QWidget):
         self._empty.setEnabled(False)
 
         self._icon = QLabel()
+        self._icon.setFixedSize(24, 24)
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -35,6 +35,14 @@ DETAIL_MAX_CHARS = 20_000
 class _BoundedRepr(reprlib.Repr):
     """A reprlib.Repr that never sorts or walks a whole container."""
 
+    def repr1(self, x: Any, level: int) -> str:
+        # reprlib picks a method by type name, so a dict or list subclass would get the
+        # builtin repr of all its items; shorten it like its base instead.
+        for base in _SHORTENED_BASES:
+            if isinstance(x, base) and type(x) is not base:
+                return f"{type(x).__name__}({getattr(self, 'repr_' + base.__name__)(x, level)})"
+        return super().repr1(x, level)
+
     def repr_dict(self, x: dict, level: int) -> str:
         if not x:
             return "{}"
@@ -83,6 +91,9 @@ class _BoundedRepr(reprlib.Repr):
     @staticmethod
     def _cut(text: str, cut: bool, size: int, unit: str) -> str:
         return f"{text}... ({size} {unit})" if cut else text
+
+
+_SHORTENED_BASES = (dict, list, tuple, set, frozenset, str, bytes, bytearray)
 
 
 def _make_repr(maxstring: int, maxother: int, maxitems: int, maxlevel: int) -> _BoundedRepr:

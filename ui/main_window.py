@@ -172,10 +172,10 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName("dock-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"))
         dock.setWidget(widget)
-        self.addDockWidget(area, dock)
+        if not self.layout_store.restore_dock(self, dock):
+            self.addDockWidget(area, dock)
         self.view_menu.insertAction(self._view_menu_end, dock.toggleViewAction())
         self.docks[title] = dock
-        self.layout_store.restore_dock(self, dock)
         return dock
 
     def set_settings_handler(self, handler: Callable[[], None]) -> None:

@@ -102,7 +102,7 @@ class PlotPane(QWidget):
             widget = pg.PlotWidget()
             widget.setObjectName("plot-widget")
             widget.showGrid(x=True, y=True, alpha=0.25)
-            widget.addLegend(offset=(-10, 10))
+            self._legend = widget.addLegend(offset=(-10, 10))
             widget.setMenuEnabled(True)
             self._plot_widget = widget
             self._stack.addWidget(widget)
@@ -166,12 +166,15 @@ class PlotPane(QWidget):
         self.caption.show()
 
     def _draw(self, pending: dict[str, tuple[list, list]]) -> None:
+        drawn = False
         for series, (xs, ys) in pending.items():
             buffer = self.buffers[series]
             if xs:
                 buffer.extend(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
-            self._curve(series).setData(buffer.x, buffer.y)
-        if pending:
+            if buffer.size:
+                self._curve(series).setData(buffer.x, buffer.y)
+                drawn = True
+        if drawn:
             self._stack.setCurrentWidget(self.plot_widget)
 
     def _curve(self, series: str):
@@ -198,7 +201,11 @@ class PlotPane(QWidget):
     def _apply_palette(self, palette: QPalette) -> None:
         widget = self._plot_widget
         text = palette.color(QPalette.ColorRole.Text)
-        widget.setBackground(palette.color(QPalette.ColorRole.Base))
+        base = palette.color(QPalette.ColorRole.Base)
+        widget.setBackground(base)
+        base.setAlpha(200)  # the legend stays readable over a curve
+        self._legend.setBrush(base)
+        self._legend.setLabelTextColor(text)
         for side in ("left", "bottom"):
             axis = widget.getAxis(side)
             axis.setPen(text)

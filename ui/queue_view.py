@@ -16,10 +16,10 @@ __all__ = ["QueueView"]
 _WIDEST_TEXT = {
     Column.STATUS: "Interrupted",
     Column.POSITION: "100000",
-    Column.TITLE: "resonance_sweep(f_start=9.35, f_stop=9.45)",
+    Column.TITLE: "resonance_sweep(f_start=9.35, f_",
     Column.QUEUED_AT: "00:00:00",
     Column.STARTED_AT: "00:00:00",
-    Column.DURATION: "≈ 12 min 05 s",
+    Column.DURATION: "≈ 2 min 05 s",
 }
 _ICON_SPACE = 28  # icon and cell margins
 

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
 
 from core import Manager, checkpoint, set_progress
 from ui.main_window import MainWindow
@@ -66,3 +67,19 @@ def click_row(qtbot, window: MainWindow, row: int, modifier=Qt.KeyboardModifier.
 def titles(window: MainWindow) -> list[str]:
     model = window.queue_model
     return [model.experiment(row).title for row in range(model.rowCount())]
+
+
+def answer(qtbot, window, name: str, button_text: str) -> str:
+    """Click ``button_text`` in the open message box ``name``; returns the box's text."""
+    qtbot.waitUntil(
+        lambda: (
+            window.findChild(QMessageBox, name) is not None
+            and window.findChild(QMessageBox, name).isVisible()
+        )
+    )
+    box = window.findChild(QMessageBox, name)
+    text = f"{box.text()} {box.informativeText()}"
+    button = next(b for b in box.buttons() if b.text().replace("&", "") == button_text)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, name) is None)
+    return text

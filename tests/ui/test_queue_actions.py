@@ -6,12 +6,12 @@ import threading
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from core import Experiment, ExpStatus
 from ui.queue_model import Column
 
-from .conftest import click_row, fail, noop, row_point, titles, wait_for
+from .conftest import answer, click_row, fail, noop, row_point, titles, wait_for
 
 
 def queue_with(qtbot, window, manager, finished: int = 0, queued: int = 0):
@@ -36,22 +36,6 @@ def press(qtbot, window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     window.queue_view.setFocus()
     qtbot.keyClick(window.queue_view, key, modifier)
-
-
-def answer(qtbot, window, name: str, button_text: str) -> str:
-    """Click ``button_text`` in the open message box ``name``; returns the box's text."""
-    qtbot.waitUntil(
-        lambda: (
-            window.findChild(QMessageBox, name) is not None
-            and window.findChild(QMessageBox, name).isVisible()
-        )
-    )
-    box = window.findChild(QMessageBox, name)
-    text = f"{box.text()} {box.informativeText()}"
-    button = next(b for b in box.buttons() if b.text().replace("&", "") == button_text)
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.findChild(QMessageBox, name) is None)
-    return text
 
 
 def drag_rows_to(window, rows: list[int], point: QPointF) -> bool:

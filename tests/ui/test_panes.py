@@ -1,0 +1,237 @@
+"""The details, log and plot panes and the status bar, fed by real experiments."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from core import ExpStatus, publish
+from ui.display_text import DETAIL_MAX_CHARS
+from ui.queue_model import Column
+
+from .conftest import click_row, noop, wait_for
+
+job_logger = logging.getLogger("labqueue.test_job")
+
+
+def warn_then_fail(sample: str, repeat: int = 2) -> None:
+    job_logger.warning("sample %s looks wet", sample)
+    raise RuntimeError(f"the cryostat lost {sample}")
+
+
+class CountingKey:
+    """A dict key that counts how often anyone compares it (sorting a dict would)."""
+
+    comparisons = 0
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CountingKey) and other.value == self.value
+
+    def __lt__(self, other: CountingKey) -> bool:
+        CountingKey.comparisons += 1
+        return self.value < other.value
+
+    def __repr__(self) -> str:
+        return f"K{self.value}"
+
+
+class Samples(list):
+    """A list whose own repr would walk (and here refuse) all of its items."""
+
+    def __repr__(self) -> str:
+        raise AssertionError("the whole result was walked")
+
+
+def huge_mapping() -> dict:
+    return {CountingKey(i): i for i in range(200_000)}
+
+
+def huge_samples() -> Samples:
+    return Samples(range(1_000_000))
+
+
+def sweep(points: int) -> int:
+    for i in range(points):
+        publish("signal", None, float(i * i))  # x=None: a running index
+    publish("signal", np.arange(points, points + 3), np.array([1.0, 2.0, 3.0]))
+    publish("reference", [0.5, 1.5], [7.0, 8.0])
+    publish("broken", "left", "right")  # not numbers: said once in the log, not plotted
+    return points
+
+
+def test_details_show_everything_about_a_failed_experiment(qtbot, window, manager):
+    exp = manager.queued_exec(warn_then_fail)("B-12", repeat=3)
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1 and exp.done())
+
+    click_row(qtbot, window, 0)
+
+    details = window.details
+    qtbot.waitUntil(lambda: details.fields["Status"].text() == "Failed")
+    assert details.title.text() == "warn_then_fail(sample='B-12', repeat=3)"
+    assert "sample = 'B-12'" in details.texts["Arguments"].toPlainText()
+    assert "RuntimeError: the cryostat lost B-12" in details.texts["Traceback"].toPlainText()
+    assert details.tabs.currentWidget() is details.texts["Traceback"]
+    assert "sample B-12 looks wet" in details.texts["Log"].toPlainText()
+    assert details.fields["Journal"].text() == "no journal: kept in memory only"
+    assert details.fields["Started"].text() and details.fields["Finished"].text()
+    assert window.queue_model.index(0, Column.RESULT).data() == "RuntimeError: the cryostat lost B-12"
+
+
+def test_details_follow_the_selected_experiment_as_it_runs_and_ends(qtbot, window, manager):
+    gate = threading.Event()
+    exp = manager.queued_exec(wait_for)(gate)
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1 and exp.status is ExpStatus.RUNNING)
+    click_row(qtbot, window, 0)
+    qtbot.waitUntil(lambda: window.details.fields["Status"].text() == "Running")
+
+    gate.set()
+
+    qtbot.waitUntil(lambda: window.details.fields["Status"].text() == "Finished")
+    assert window.details.texts["Result"].toPlainText() == "'released'"
+
+
+def test_huge_results_are_shown_shortened_without_being_walked(qtbot, window, manager):
+    mapping = manager.queued_exec(huge_mapping)()
+    samples = manager.queued_exec(huge_samples)()
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 2 and samples.done())
+    CountingKey.comparisons = 0
+
+    click_row(qtbot, window, 0)
+    qtbot.waitUntil(lambda: window.details.fields["Status"].text() == "Finished")
+    mapping_text = window.details.texts["Result"].toPlainText()
+    click_row(qtbot, window, 1)
+    qtbot.waitUntil(lambda: window.details.experiment is samples)
+    samples_text = window.details.texts["Result"].toPlainText()
+    cells = [window.queue_model.index(row, Column.RESULT).data() for row in (0, 1)]
+
+    assert mapping.status is ExpStatus.FINISHED and samples.status is ExpStatus.FINISHED
+    assert CountingKey.comparisons == 0
+    assert mapping_text.startswith("{K0: 0, K1: 1") and "(200000 items)" in mapping_text
+    assert samples_text.startswith("Samples([0, 1, 2")
+    assert all(len(text) <= DETAIL_MAX_CHARS for text in (mapping_text, samples_text))
+    assert all(len(cell) < 300 for cell in cells)
+
+
+def test_log_pane_shows_records_from_any_thread_with_level_filter_and_search(qtbot, window, caplog):
+    caplog.set_level(logging.DEBUG, logger="labqueue.test_job")
+    pane = window.log_pane
+    pane.level.setCurrentIndex(pane.level.findText("Debug"))
+
+    def chatter() -> None:
+        job_logger.debug("probe temperature 4.2 K")
+        job_logger.info("magnet ramp done")
+        job_logger.warning("helium level low")
+
+    thread = threading.Thread(target=chatter)
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: pane.filter.rowCount() == 3)
+
+    pane.level.setCurrentIndex(pane.level.findText("Warning"))
+    assert [pane.filter.index(r, 4).data() for r in range(pane.filter.rowCount())] == ["helium level low"]
+
+    pane.level.setCurrentIndex(pane.level.findText("Debug"))
+    qtbot.keyClicks(pane.search, "MAGNET")
+    qtbot.waitUntil(lambda: pane.filter.rowCount() == 1)
+    assert pane.filter.index(0, 4).data() == "magnet ramp done"
+    assert pane.filter.index(0, 3).data() == "labqueue.test_job"
+
+
+def test_log_pane_names_the_experiment_a_record_came_from(qtbot, window, manager):
+    exp = manager.queued_exec(warn_then_fail)("C-3")
+    pane = window.log_pane
+
+    def warning_rows():
+        rows = (pane.model.row(r) for r in range(pane.model.rowCount()))
+        return [row for row in rows if row.message == "sample C-3 looks wet"]
+
+    qtbot.waitUntil(lambda: len(warning_rows()) == 1)
+    assert warning_rows()[0].experiment == exp.id[:8]
+
+
+def test_plot_pane_draws_each_published_series_as_one_curve(qtbot, window, manager, caplog):
+    first = manager.queued_exec(sweep)(5)
+    pane = window.plot_pane
+    qtbot.waitUntil(lambda: first.done() and "reference" in pane.curves)
+
+    assert list(pane.buffers["signal"].x) == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert list(pane.buffers["signal"].y) == [0, 1, 4, 9, 16, 1, 2, 3]
+    assert list(pane.buffers["reference"].x) == [0.5, 1.5]
+    assert "broken" not in pane.curves and pane.buffers["broken"].size == 0
+    assert sum("Cannot plot series 'broken'" in r.getMessage() for r in caplog.records) == 1
+    curve = pane.curves["signal"]
+    assert (
+        curve.opts["clipToView"] and curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak"
+    )
+    assert pane.caption.text() == first.title
+
+    second = manager.queued_exec(sweep)(2)  # a new experiment starts a new plot
+    qtbot.waitUntil(lambda: pane.experiment is second and second.done())
+    qtbot.waitUntil(lambda: pane.buffers["signal"].size == 5)
+    assert list(pane.buffers["signal"].y) == [0, 1, 1, 2, 3]
+
+
+def test_plot_pane_takes_a_million_points(qtbot, window, manager):
+    def big_scan() -> None:
+        publish("scan", None, np.sin(np.linspace(0, 100, 1_000_000)))
+
+    manager.queued_exec(big_scan)()
+    pane = window.plot_pane
+
+    qtbot.waitUntil(lambda: pane.buffers.get("scan") is not None and pane.buffers["scan"].size == 1_000_000)
+    curve = pane.curves["scan"]
+    assert len(curve.xData) == 1_000_000 and curve.xData[-1] == 999_999
+
+
+def test_status_bar_shows_state_counts_and_time_left(qtbot, window, manager):
+    status = window.status
+    qtbot.waitUntil(lambda: status.state_label.text() == "Idle")
+    manager.queued_exec(noop)(1).result(timeout=10)
+    manager.pause_worker()
+    for i in range(3):
+        manager.queued_exec(noop)(i)
+    gate = threading.Event()
+    manager.queued_exec(wait_for)(gate)  # never ran before: no estimate
+
+    qtbot.waitUntil(lambda: status.state_label.text() == "Paused")
+    qtbot.waitUntil(lambda: status.counts_label.text() == "4 queued · 1 finished")
+    assert status.eta_label.text().startswith("≈ ")
+    assert status.eta_label.text().endswith("to empty (+1 without estimate)")
+
+    manager.resume_worker()
+    qtbot.waitUntil(lambda: status.state_label.text() == "Running")
+    qtbot.waitUntil(lambda: status.counts_label.text() == "1 running · 4 finished")
+    assert status.eta_label.text() == "time left: no estimate yet"
+    gate.set()
+    qtbot.waitUntil(lambda: status.state_label.text() == "Idle")
+    assert status.counts_label.text() == "5 finished" and status.eta_label.text() == ""
+
+
+def test_a_dark_palette_recolours_statuses_and_icons(qtbot, window, manager):
+    manager.queued_exec(noop)(1).result(timeout=10)
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1)
+    cell = window.queue_model.index(0, Column.STATUS)
+    light_color = cell.data(Qt.ItemDataRole.ForegroundRole).name()
+    light_icon = window.queue_actions.abort.icon().cacheKey()
+
+    dark = window.palette()
+    for role, color in (
+        (dark.ColorRole.Window, "#202124"),
+        (dark.ColorRole.WindowText, "#e8eaed"),
+        (dark.ColorRole.Base, "#171717"),
+    ):
+        dark.setColor(role, color)
+    window.setPalette(dark)
+
+    assert cell.data(Qt.ItemDataRole.ForegroundRole).name() != light_color
+    assert window.queue_actions.abort.icon().cacheKey() != light_icon
+    assert window.queue_model.index(0, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole).lightness() > 128

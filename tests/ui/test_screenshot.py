@@ -1,0 +1,49 @@
+"""The window with the demo running, rendered offscreen to a PNG."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from PySide6.QtGui import QImage
+
+from app.demo import queue_demo
+from core import ExpStatus
+
+from .conftest import click_row
+
+#: Set to a path to keep the picture (the README's screenshot is made this way).
+SAVE_AS_ENV = "LABQUEUE_SCREENSHOT"
+
+
+def test_window_with_the_demo_running_renders_to_a_png(qtbot, window, manager, tmp_path):
+    window.resize(1280, 800)
+    sweep, ramp, baseline, second_sweep, faulty = queue_demo(manager)
+    plot = window.plot_pane
+    qtbot.waitUntil(
+        lambda: (
+            second_sweep.status is ExpStatus.RUNNING
+            and plot.experiment is second_sweep
+            and plot.buffers.get("resonance") is not None
+            and plot.buffers["resonance"].size >= 60
+        ),
+        timeout=30_000,
+    )
+    click_row(qtbot, window, 0)
+    qtbot.waitUntil(
+        lambda: (
+            window.details.experiment is sweep and window.status.counts_label.text().startswith("1 queued")
+        )
+    )
+
+    path = tmp_path / "labqueue-demo.png"
+    assert window.grab().save(str(path))
+
+    picture = QImage(str(path))
+    assert (picture.width(), picture.height()) == (window.width(), window.height())
+    sampled = {
+        picture.pixel(x, y) for x in range(0, picture.width(), 16) for y in range(0, picture.height(), 16)
+    }
+    assert len(sampled) > 50  # text, icons, a curve and a progress bar, not a blank frame
+    if os.environ.get(SAVE_AS_ENV):
+        shutil.copyfile(path, os.environ[SAVE_AS_ENV])
