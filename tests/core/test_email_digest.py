@@ -7,7 +7,6 @@ arrive (or for the handler to settle) with generous timeouts.
 
 import base64
 import logging
-import threading
 import time
 
 import keyring
@@ -19,6 +18,7 @@ from core.email_digest import EmailDigestHandler
 from core.log_setup import LOG_FILE_NAME, configure_logging, remove_logging
 from core.settings import EMAIL_OFF
 from core.smtp_delivery import PASSWORD_ENV, SmtpSettings
+from tests.log_records import RecordWaiter
 from tests.smtp_server import (
     ALLOW_PLAIN_AUTH,
     GOOD_PASSWORD,
@@ -40,32 +40,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class RecordWaiter(logging.Handler):
-    """Collects records and lets a test wait for one containing some text."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-        self._arrived = threading.Condition()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with self._arrived:
-            self.records.append(record)
-            self._arrived.notify_all()
-
-    def messages(self) -> list[str]:
-        with self._arrived:
-            return [r.getMessage() for r in self.records]
-
-    def wait_for(self, text: str, timeout: float = 15.0) -> str:
-        def found():
-            return next((m for m in self.messages() if text in m), None)
-
-        with self._arrived:
-            assert self._arrived.wait_for(found, timeout), f"no log message with {text!r}: {self.messages()}"
-        return found()
 
 
 @pytest.fixture
