@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class RecordWaiter(logging.Handler):
@@ -37,3 +39,15 @@ class RecordWaiter(logging.Handler):
         with self._arrived:
             arrived = self._arrived.wait_for(lambda: len(self.records) >= count, timeout)
             assert arrived, f"expected {count} record(s), got {self.messages()}"
+
+
+@contextmanager
+def records_of(logger_name: str) -> Iterator[RecordWaiter]:
+    """A :class:`RecordWaiter` attached to ``logger_name`` for the duration of the block."""
+    waiter = RecordWaiter()
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(waiter)
+    try:
+        yield waiter
+    finally:
+        logger.removeHandler(waiter)

@@ -18,7 +18,7 @@ from core.email_digest import EmailDigestHandler
 from core.log_setup import LOG_FILE_NAME, configure_logging, remove_logging
 from core.settings import EMAIL_OFF
 from core.smtp_delivery import PASSWORD_ENV, SmtpSettings
-from tests.log_records import RecordWaiter
+from tests.log_records import records_of
 from tests.smtp_server import (
     ALLOW_PLAIN_AUTH,
     GOOD_PASSWORD,
@@ -45,11 +45,8 @@ class FakeClock:
 @pytest.fixture
 def email_log():
     """Records of the handler's own logger ``labqueue.email``."""
-    waiter = RecordWaiter()
-    logger = logging.getLogger("labqueue.email")
-    logger.addHandler(waiter)
-    yield waiter
-    logger.removeHandler(waiter)
+    with records_of("labqueue.email") as waiter:
+        yield waiter
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from core import Manager, set_progress
 from core.experiment import Experiment
 from core.run_watch import QueueDoneNotifier, StallWatchdog, quiet_seconds
-from tests.log_records import RecordWaiter
+from tests.log_records import records_of
 
 
 class Outbox:
@@ -79,11 +79,8 @@ def test_quiet_seconds_counts_from_the_latest_sign_of_life():
 
 @pytest.fixture
 def watchdog_log():
-    waiter = RecordWaiter()
-    logger = logging.getLogger("labqueue.watchdog")
-    logger.addHandler(waiter)
-    yield waiter
-    logger.removeHandler(waiter)
+    with records_of("labqueue.watchdog") as waiter:
+        yield waiter
 
 
 def test_a_quiet_experiment_is_warned_about_once_per_silence(watchdog_log):
