@@ -13,6 +13,7 @@ import core
 from core import Experiment, ExpStatus, Manager
 
 from .demo import queue_demo
+from .services import start_services
 
 #: How long Ctrl-C waits for the aborted job to return before giving up on it.
 ABORT_GRACE_SECONDS = 10.0
@@ -54,6 +55,7 @@ def run_headless(
     if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     manager = Manager(data_dir=data_dir)
+    services = start_services(manager, data_dir)
     known = {exp.id for exp in manager.job_queue.queue}
     exit_code = 0
     try:
@@ -76,6 +78,7 @@ def run_headless(
     ours = [exp for exp in manager.job_queue.queue if exp.id not in known]
     left = manager.job_queue.qsize("queued")
     manager.shutdown(wait=True, abort_running=True, timeout=ABORT_GRACE_SECONDS)
+    services.stop()
     for exp in ours:
         print(summary_line(exp), file=out)
     counts = {s: sum(e.status is s for e in ours) for s in ExpStatus}
