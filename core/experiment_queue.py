@@ -12,7 +12,8 @@ import queue as std_queue
 import threading
 import time
 from collections import deque
-from typing import Any, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from psygnal import Signal
 
@@ -21,6 +22,10 @@ from .experiment import REQUEUEABLE, Experiment, ExpStatus
 __all__ = ["ExperimentQueue", "QueueStore"]
 
 logger = logging.getLogger("labqueue")
+
+
+def _nothing() -> None:
+    pass
 
 
 class QueueStore(Protocol):
@@ -33,9 +38,7 @@ class QueueStore(Protocol):
 
     def record_added(self, experiments: list[Experiment], first_position: int) -> None: ...
 
-    def record_status(
-        self, experiment: Experiment, result: Any = None, exception: BaseException | None = None
-    ) -> None:
+    def record_status(self, experiment: Experiment, result: Any = None, exception: BaseException | None = None) -> None:
         """RUNNING (before the call starts) or an outcome, with the call's result or exception."""
 
     def record_cancelled(self, experiments: list[Experiment]) -> None: ...
@@ -65,7 +68,10 @@ class ExperimentQueue:
     status_changed_signal = Signal(int, object, object)
     moved_signal = Signal(int, int, object)
 
-    def __init__(self, store: QueueStore | None = None) -> None:
+    def __init__(self, store: QueueStore | None = None, on_change: Callable[[], None] | None = None) -> None:
+        """``store`` makes changes durable; ``on_change()`` is called (outside the lock)
+        after every change, before the signals: the Manager uses it to track its state
+        without paying for a signal slot per job."""
         self._lock = threading.RLock()
         self._job_available = threading.Condition(self._lock)
         self._history: list[Experiment] = []
@@ -73,7 +79,7 @@ class ExperimentQueue:
         self._queued: deque[Experiment] = deque()
         self._by_id: dict[str, Experiment] = {}
         self._store = store
-        self._wake_count = 0
+        self._on_change = on_change or _nothing
 
     # -- inspection --------------------------------------------------------------------
 
@@ -96,6 +102,11 @@ class ExperimentQueue:
     @property
     def running_experiment(self) -> Experiment | None:
         return self._running
+
+    @property
+    def has_queued(self) -> bool:
+        """True if any experiment is queued (lock-free: one atomic read)."""
+        return bool(self._queued)
 
     @property
     def history(self) -> list[Experiment]:
@@ -183,6 +194,7 @@ class ExperimentQueue:
                 self._by_id[exp.id] = exp
             self._queued.extend(batch)
             self._job_available.notify()
+        self._on_change()
         for offset, exp in enumerate(batch):
             self.added_signal.emit(first + offset, exp)
 
@@ -242,6 +254,7 @@ class ExperimentQueue:
             exp.set_running_or_notify_cancel()
             self._record_status(exp)
             index = len(self._history)
+        self._on_change()
         self.status_changed_signal.emit(index, ExpStatus.RUNNING, exp)
         return exp
 
@@ -283,6 +296,7 @@ class ExperimentQueue:
             self._running = None
             self._history.append(exp)
         exp._complete(exit_status, result, exception)
+        self._on_change()
         self.status_changed_signal.emit(index, exit_status, exp)
 
     # -- removing, reordering, requeueing ----------------------------------------------
@@ -362,8 +376,12 @@ class ExperimentQueue:
         return indexed
 
     def _announce_cancelled(self, removed: list[tuple[int, Experiment]]) -> None:
-        for index, exp in removed:
+        if not removed:
+            return
+        for _, exp in removed:
             exp._complete_cancelled()
+        self._on_change()
+        for index, exp in removed:
             self.removed_signal.emit(index, exp)
 
     def move(self, exp: Experiment, new_position: int) -> None:
@@ -384,6 +402,7 @@ class ExperimentQueue:
                 self._store.record_order(order)
             self._queued = deque(order)
             first = self._first_queued_index
+        self._on_change()
         self.moved_signal.emit(first + old, first + new, exp)
 
     def requeue(self, exp: Experiment) -> Experiment:
