@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from psygnal import Signal
 
 from .experiment import REQUEUEABLE, Experiment, ExpStatus
+from .signals import emit_safely
 
 __all__ = ["ExperimentQueue", "QueueStore"]
 
@@ -80,6 +81,7 @@ class ExperimentQueue:
         self._by_id: dict[str, Experiment] = {}
         self._store = store
         self._on_change = on_change or _nothing
+        self._idle_workers = 0
 
     # -- inspection --------------------------------------------------------------------
 
@@ -193,10 +195,11 @@ class ExperimentQueue:
                 exp._queue = self
                 self._by_id[exp.id] = exp
             self._queued.extend(batch)
-            self._job_available.notify()
+            if self._idle_workers:
+                self._job_available.notify()
         self._on_change()
         for offset, exp in enumerate(batch):
-            self.added_signal.emit(first + offset, exp)
+            emit_safely(self.added_signal, first + offset, exp)
 
     def restore(self, history: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
         """Load experiments read back from a journal; nothing is written, no signal fires.
@@ -246,7 +249,11 @@ class ExperimentQueue:
                     break
                 if not block:
                     return None
-                self._job_available.wait()
+                self._idle_workers += 1
+                try:
+                    self._job_available.wait()
+                finally:
+                    self._idle_workers -= 1
             exp = self._queued[0]
             exp.started_at = time.time()
             self._queued.popleft()
@@ -255,7 +262,7 @@ class ExperimentQueue:
             self._record_status(exp)
             index = len(self._history)
         self._on_change()
-        self.status_changed_signal.emit(index, ExpStatus.RUNNING, exp)
+        emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
 
     def _record_status(self, exp: Experiment, result: Any = None, exception: BaseException | None = None) -> None:
@@ -297,7 +304,7 @@ class ExperimentQueue:
             self._history.append(exp)
         exp._complete(exit_status, result, exception)
         self._on_change()
-        self.status_changed_signal.emit(index, exit_status, exp)
+        emit_safely(self.status_changed_signal, index, exit_status, exp)
 
     # -- removing, reordering, requeueing ----------------------------------------------
 
@@ -338,7 +345,7 @@ class ExperimentQueue:
             victims = [e for e in experiments if e in queued]
             removed = self._cancel_locked(victims)
         self._announce_cancelled(removed)
-        return [exp for _, exp in removed]
+        return [exp for _, exp in reversed(removed)]
 
     def cancel_experiment(self, exp: Experiment) -> bool:
         """Cancel one experiment (what ``Experiment.cancel()`` calls); True if cancelled."""
@@ -356,7 +363,7 @@ class ExperimentQueue:
         with self._lock:
             removed = self._cancel_locked(list(self._queued))
         self._announce_cancelled(removed)
-        return [exp for _, exp in removed]
+        return [exp for _, exp in reversed(removed)]
 
     def _cancel_locked(self, victims: list[Experiment]) -> list[tuple[int, Experiment]]:
         """Move ``victims`` (queued) to the history; returns (old index, exp), highest index first."""
@@ -382,7 +389,7 @@ class ExperimentQueue:
             exp._complete_cancelled()
         self._on_change()
         for index, exp in removed:
-            self.removed_signal.emit(index, exp)
+            emit_safely(self.removed_signal, index, exp)
 
     def move(self, exp: Experiment, new_position: int) -> None:
         """Move a queued experiment to ``new_position`` among the queued ones (0 = next).
@@ -403,7 +410,7 @@ class ExperimentQueue:
             self._queued = deque(order)
             first = self._first_queued_index
         self._on_change()
-        self.moved_signal.emit(first + old, first + new, exp)
+        emit_safely(self.moved_signal, first + old, first + new, exp)
 
     def requeue(self, exp: Experiment) -> Experiment:
         """Queue a new experiment with the same call as ``exp`` (which must have ended).

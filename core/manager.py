@@ -23,6 +23,7 @@ from .experiment import (
     install_log_capture,
 )
 from .experiment_queue import ExperimentQueue
+from .signals import emit_safely
 from .worker import Worker
 
 __all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
@@ -167,7 +168,7 @@ class Manager:
             if state is self._state:
                 return
             self._state = state
-        self.state_changed_signal.emit(state)
+        emit_safely(self.state_changed_signal, state)
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -239,11 +240,11 @@ class Manager:
             fraction = min(1.0, max(0.0, float(fraction)))
         if exp is not None:
             exp.progress = (fraction, message)
-        self.progress_signal.emit(exp, fraction, message)
+        emit_safely(self.progress_signal, exp, fraction, message)
 
     def publish(self, series: str, x: Any, y: Any) -> None:
         """Publish live data points (scalars or sequences) of ``series`` for plotting."""
-        self.data_signal.emit(self._current_job(), str(series), x, y)
+        emit_safely(self.data_signal, self._current_job(), str(series), x, y)
 
     def _current_job(self) -> Experiment | None:
         exp = current_experiment()
