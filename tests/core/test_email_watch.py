@@ -73,7 +73,7 @@ def test_quiet_seconds_counts_from_the_latest_sign_of_life():
     exp.started_at = 100.0
     assert quiet_seconds(exp, None, 130.0) == 30.0
     assert quiet_seconds(exp, 120.0, 130.0) == 10.0
-    exp.log_records.append(logging.makeLogRecord({"created": 125.0}))
+    exp.add_log_record(logging.makeLogRecord({"created": 125.0}))
     assert quiet_seconds(exp, 120.0, 130.0) == 5.0
 
 
