@@ -1,9 +1,6 @@
 """One email over real SMTP (aiosmtpd on 127.0.0.1): success, and each failure said exactly."""
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.backends import fail
 
 from core.smtp_delivery import (
     PASSWORD_ENV,
@@ -14,6 +11,7 @@ from core.smtp_delivery import (
     smtp_password,
     store_password,
 )
+from tests.keyrings import MemoryKeyring, swapped_keyring
 from tests.smtp_server import (
     ALLOW_PLAIN_AUTH,
     GOOD_PASSWORD,
@@ -31,37 +29,10 @@ def plain(port: int, **changes) -> SmtpSettings:
     return SmtpSettings(**options)
 
 
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self, broken: bool = False) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-        self.broken = broken
-
-    def get_password(self, service, username):
-        if self.broken:
-            raise RuntimeError("keyring is locked")
-        return self.passwords.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.passwords.pop((service, username), None)
-
-
 @pytest.fixture
 def system_keyring():
-    """Swap the process-wide keyring backend for one test and put the original back."""
-    original = keyring.get_keyring()
-
-    def use(backend):
-        keyring.set_keyring(backend)
-        return backend
-
-    yield use
-    keyring.set_keyring(original)
+    with swapped_keyring() as use:
+        yield use
 
 
 def test_a_message_arrives_with_sender_recipients_subject_and_body():
@@ -117,7 +88,6 @@ def test_wrong_password_is_an_authentication_failure_without_the_password():
 
 
 def test_login_with_the_password_from_the_environment_when_there_is_no_keyring(monkeypatch, system_keyring):
-    system_keyring(fail.Keyring())
     monkeypatch.setenv(PASSWORD_ENV, GOOD_PASSWORD)
     assert not keyring_available()
     with running_server(require_login=True) as server:
@@ -126,7 +96,6 @@ def test_login_with_the_password_from_the_environment_when_there_is_no_keyring(m
 
 
 def test_no_password_anywhere_says_where_to_put_it(system_keyring):
-    system_keyring(fail.Keyring())
     with running_server(require_login=True) as server, pytest.raises(SmtpFailure) as caught:
         send_email(plain(server.port, username=GOOD_USER), ["a@b.org"], "s", "b")
     assert "keyring" in str(caught.value) and PASSWORD_ENV in str(caught.value)
@@ -168,7 +137,6 @@ def test_a_broken_keyring_falls_back_to_the_environment(monkeypatch, system_keyr
 
 
 def test_storing_without_a_keyring_points_to_the_environment_variable(system_keyring):
-    system_keyring(fail.Keyring())
     with pytest.raises(SmtpFailure, match=PASSWORD_ENV):
         store_password(plain(25, username="ana"), "pw")
     assert smtp_password(plain(25, username="ana")) is None

@@ -9,15 +9,14 @@ import base64
 import logging
 import time
 
-import keyring
 import pytest
-from keyring.backends import fail
 
 from core import ExpStatus, Manager
 from core.email_digest import EmailDigestHandler
 from core.log_setup import LOG_FILE_NAME, configure_logging, remove_logging
 from core.settings import EMAIL_OFF
 from core.smtp_delivery import PASSWORD_ENV, SmtpSettings
+from tests.keyrings import swapped_keyring
 from tests.log_records import records_of
 from tests.smtp_server import (
     ALLOW_PLAIN_AUTH,
@@ -260,13 +259,12 @@ def test_refused_connection_is_retried_and_its_failure_never_emailed(make_handle
 def test_wrong_credentials_are_a_clear_error_in_the_log_and_the_password_is_nowhere(
     make_handler, email_log, monkeypatch, tmp_path
 ):
-    original_keyring = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())  # as on a headless machine: the password comes from the env
     log_dir = tmp_path / "logs"
     configure_logging(log_dir)
     monkeypatch.setenv(PASSWORD_ENV, "wrong-Pa55word")
     try:
-        with running_server(require_login=True) as server:
+        # No usable keyring, as on a headless machine: the password comes from the environment.
+        with swapped_keyring(), running_server(require_login=True) as server:
             handler = make_handler(server.port, username=GOOD_USER, digest_seconds=0)
             log.warning("Sample heater unstable")
             email_log.wait_for("authentication failed")
@@ -274,7 +272,6 @@ def test_wrong_credentials_are_a_clear_error_in_the_log_and_the_password_is_nowh
             handler.configure()  # new credentials: try again now, not after the backoff
             (mail,) = server.wait_for(1)
     finally:
-        keyring.set_keyring(original_keyring)
         remove_logging()
     assert "Sample heater unstable" in mail.body
     text = (log_dir / LOG_FILE_NAME).read_text(encoding="utf-8")
