@@ -94,9 +94,11 @@ class SettingsDialog(QDialog):
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         if self._keyring:
-            self.password_edit.setPlaceholderText("unchanged (kept in the system keyring)")
+            hint = "unchanged (kept in the system keyring)"
         else:
-            self.password_edit.setPlaceholderText(f"for the test only: no keyring here, set {PASSWORD_ENV}")
+            hint = f"for the test only: no keyring here, set {PASSWORD_ENV}"
+        self.password_edit.setPlaceholderText(hint)
+        self.password_edit.setToolTip(f"The password is never written to config.toml; {hint}.")
         self.sender_edit = QLineEdit(email.sender)
         self.sender_edit.setPlaceholderText("labqueue@<this computer>")
         self.digest_spin = _double_spin(0, 86400, email.digest_seconds, " s")
@@ -108,19 +110,24 @@ class SettingsDialog(QDialog):
         self.pause_check = QCheckBox("Pause the queue when an experiment fails")
         self.pause_check.setChecked(settings.queue.pause_on_failure)
 
+        # key in [email], label, widget, and how to read the widget's value
+        self._email_fields = [
+            ("to", "To", self.to_edit, lambda: [a for a in re.split(r"[,;\s]+", self.to_edit.text()) if a]),
+            ("level", "Level", self.level_combo, self.level_combo.currentText),
+            ("host", "Server", self.host_edit, self.host_edit.text),
+            ("port", "Port", self.port_spin, self.port_spin.value),
+            ("security", "Security", self.security_combo, self.security_combo.currentText),
+            ("username", "Username", self.username_edit, lambda: self.username_edit.text().strip()),
+            ("sender", "Sender", self.sender_edit, lambda: self.sender_edit.text().strip()),
+            ("digest_seconds", "Digest window", self.digest_spin, self.digest_spin.value),
+            ("max_per_hour", "Emails per hour", self.max_spin, self.max_spin.value),
+            ("queue_done", "Queue done", self.queue_done_check, self.queue_done_check.isChecked),
+            ("stall_minutes", "Warn when silent for", self.stall_spin, self.stall_spin.value),
+        ]
         email_form = QFormLayout()
-        email_form.addRow("To:", self.to_edit)
-        email_form.addRow("Level:", self.level_combo)
-        email_form.addRow("Server:", self.host_edit)
-        email_form.addRow("Port:", self.port_spin)
-        email_form.addRow("Security:", self.security_combo)
-        email_form.addRow("Username:", self.username_edit)
-        email_form.addRow("Password:", self.password_edit)
-        email_form.addRow("Sender:", self.sender_edit)
-        email_form.addRow("Digest window:", self.digest_spin)
-        email_form.addRow("Emails per hour:", self.max_spin)
-        email_form.addRow("", self.queue_done_check)
-        email_form.addRow("Warn when silent for:", self.stall_spin)
+        for key, label, widget, _ in self._email_fields:
+            email_form.addRow("" if key == "queue_done" else f"{label}:", widget)
+        email_form.insertRow(6, "Password:", self.password_edit)
         email_box = QGroupBox("Email")
         email_box.setLayout(email_form)
 
@@ -160,24 +167,10 @@ class SettingsDialog(QDialog):
 
         Raises SettingError naming the field when one holds an invalid value.
         """
-        addresses = [a for a in re.split(r"[,;\s]+", self.to_edit.text()) if a]
-        fields = [
-            ("to", "To", addresses, self.to_edit),
-            ("level", "Level", self.level_combo.currentText(), self.level_combo),
-            ("host", "Server", self.host_edit.text(), self.host_edit),
-            ("port", "Port", self.port_spin.value(), self.port_spin),
-            ("security", "Security", self.security_combo.currentText(), self.security_combo),
-            ("username", "Username", self.username_edit.text().strip(), self.username_edit),
-            ("sender", "Sender", self.sender_edit.text().strip(), self.sender_edit),
-            ("digest_seconds", "Digest window", self.digest_spin.value(), self.digest_spin),
-            ("max_per_hour", "Emails per hour", self.max_spin.value(), self.max_spin),
-            ("queue_done", "Queue done", self.queue_done_check.isChecked(), self.queue_done_check),
-            ("stall_minutes", "Warn when silent", self.stall_spin.value(), self.stall_spin),
-        ]
         values = {}
-        for key, label, raw, widget in fields:
+        for key, label, widget, read in self._email_fields:
             try:
-                values[key] = check_setting("email", key, raw)
+                values[key] = check_setting("email", key, read())
             except SettingError as exc:
                 widget.setFocus()
                 raise SettingError(f"{label}: {exc}") from None
