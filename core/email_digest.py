@@ -178,9 +178,7 @@ class Digest:
         firsts = [e.first for e in self.entries.values()]
         lasts = [e.last for e in self.entries.values()]
         span = f" from {_local_time(min(firsts))} to {_local_time(max(lasts))}" if firsts else ""
-        head = [
-            f"labqueue on {host} logged {self.count} message(s){span}, highest level {self.highest_name}."
-        ]
+        head = [f"labqueue on {host} logged {self.count} message(s){span}, highest level {self.highest_name}."]
         if held_note:
             head.append(held_note)
         parts = ["\n".join(head), *(entry.text() for entry in self.entries.values())]
@@ -432,18 +430,13 @@ class EmailDigestHandler(logging.Handler):
     def _settle(self, outgoing: _Outgoing, error: str | None) -> tuple | None:
         """Under the lock: record the attempt; returns what to log (level, message...)."""
         now = self._clock()
-        what = f"{outgoing.digest.count} log message(s)" if outgoing.digest else f"{outgoing.subject!r}"
         if error is None:
             if outgoing.digest is not None:
                 self._sent_at.append(now)
             self._failures, self._retry_at, self.last_error = 0, None, None
             return None
         self.last_error = error
-        if self._closing:
-            return (logging.ERROR, "Could not email %s at shutdown (%s); see the log file.", what, error)
-        self._failures += 1
-        delay = self._retry_delays[min(self._failures, len(self._retry_delays)) - 1]
-        self._retry_at = now + delay
+        what = f"{outgoing.digest.count} log message(s)" if outgoing.digest else repr(outgoing.subject)
         if outgoing.digest is None:
             self._direct.appendleft(outgoing)
         elif outgoing.held:
@@ -452,6 +445,17 @@ class EmailDigestHandler(logging.Handler):
             # Due again as soon as the retry delay has passed, whatever arrived meanwhile.
             self._pending = _merged(outgoing.digest, self._pending)
             self._pending_since = now - self._digest_seconds
+        if self._closing:
+            # The server has just failed: another attempt would only add a timeout to the shutdown.
+            self._absorb_incoming(now)
+            lost = sum(digest.count for digest in (self._pending, self._held) if digest)
+            what = f"{lost} log message(s)" + (f" and {len(self._direct)} other email(s)" if self._direct else "")
+            self._pending = self._held = None
+            self._direct.clear()
+            return (logging.ERROR, "Could not email %s at shutdown (%s); see the log file.", what, error)
+        self._failures += 1
+        delay = self._retry_delays[min(self._failures, len(self._retry_delays)) - 1]
+        self._retry_at = now + delay
         return (
             logging.WARNING,
             "Could not email %s (%s); attempt %d, next in %g s.",
