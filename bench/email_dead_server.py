@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import sys
 import time
 from contextlib import contextmanager
@@ -21,50 +20,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiosmtpd.controller import Controller  # noqa: E402
-
 from core import Manager  # noqa: E402
 from core.email_digest import EmailDigestHandler  # noqa: E402
 from core.smtp_delivery import SmtpSettings  # noqa: E402
+from tests.smtp_server import closed_port, free_port, running_server, silent_server  # noqa: E402
 
 log = logging.getLogger("labqueue.bench")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Sink:
-    async def handle_DATA(self, server, session, envelope):
-        return "250 OK"
-
-
 @contextmanager
 def live_server():
-    controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port
-    finally:
-        controller.stop()
+    with running_server() as server:
+        yield server.port
 
 
 @contextmanager
-def closed_port():
-    yield free_port()
-
-
-@contextmanager
-def silent_server():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
+def dead_port():
+    yield closed_port()
 
 
 def job(i: int) -> int:
@@ -132,7 +104,7 @@ def main() -> None:
     logging.getLogger("labqueue.email").propagate = False
     baseline = max(jobs_per_second(args.jobs) for _ in range(args.repeats))
     print(f"{'no email handler':<28} {baseline:10.0f} jobs/s   ratio 1.00")
-    for name, server in [("live server", live_server), ("closed port", closed_port), ("never answers", silent_server)]:
+    for name, server in [("live server", live_server), ("closed port", dead_port), ("never answers", silent_server)]:
         rate = with_handler(server, args.jobs, args.repeats)
         print(f"{'handler, ' + name:<28} {rate:10.0f} jobs/s   ratio {rate / baseline:.2f}")
     without, with_handler_ = emit_cost(args.jobs * 10)
