@@ -266,7 +266,7 @@ class EmailDigestHandler(logging.Handler):
             sighting = _Sighting.of(record)
             with self._changed:
                 self._incoming.append(sighting)
-                self._changed.notify()
+                self._changed.notify_all()
         except Exception:
             self.handleError(record)
 
@@ -274,14 +274,14 @@ class EmailDigestHandler(logging.Handler):
         """Send the pending digest now instead of at the end of its window (returns at once)."""
         with self._changed:
             self._flush_requested = True
-            self._changed.notify()
+            self._changed.notify_all()
 
     def send_now(self, subject: str, body: str) -> None:
         """Queue an email outside the digest and the hourly limit (e.g. "queue done")."""
         with self._changed:
             if not self._closing:
                 self._direct.append(_Outgoing(subject=subject, body=body))
-                self._changed.notify()
+                self._changed.notify_all()
 
     def configure(
         self,
@@ -299,7 +299,7 @@ class EmailDigestHandler(logging.Handler):
             if max_per_hour is not None:
                 self._max_per_hour = int(max_per_hour)
             self._retry_at = None
-            self._changed.notify()
+            self._changed.notify_all()
 
     @property
     def held_count(self) -> int:
