@@ -5,6 +5,24 @@ in a message naming the file, the table and the key, and that key takes its defa
 The SMTP password is deliberately not a setting: it lives in the system keyring or
 in ``$LABQUEUE_SMTP_PASSWORD`` (see :mod:`core.smtp_delivery`), and the writer can
 only write the fields below, so it can never put a password in the file.
+
+An example, with the defaults where a value is not obvious::
+
+    [email]
+    to = ["ana@lab.example"]     # nobody is emailed while this is empty
+    level = "WARNING"            # INFO, WARNING, ERROR, CRITICAL or OFF
+    host = "smtp.lab.example"
+    port = 587
+    security = "starttls"        # starttls, ssl or none
+    username = "ana"             # empty: no login
+    sender = ""                  # empty: labqueue@<this computer>
+    digest_seconds = 60          # records within this window go into one email
+    max_per_hour = 10            # the rest wait for one summary email
+    queue_done = false           # email a summary when the queue is done
+    stall_minutes = 0            # warn when a run is silent this long; 0 = never
+
+    [queue]
+    pause_on_failure = true
 """
 
 from __future__ import annotations

@@ -187,3 +187,13 @@ def test_email_level_numbers():
     assert email_level_number("OFF") == EMAIL_OFF > logging.CRITICAL
     with pytest.raises(SettingError):
         email_level_number("LOUD")
+
+
+def test_the_example_in_the_module_documentation_is_valid(config):
+    import core.settings
+
+    example = core.settings.__doc__.split("::\n", 1)[1]
+    config.write_text("\n".join(line[4:] for line in example.splitlines()), encoding="utf-8")
+    loaded, problems = load_settings(config)
+    assert problems == []
+    assert loaded.email.host == "smtp.lab.example" and loaded.queue.pause_on_failure is True
