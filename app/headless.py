@@ -47,11 +47,12 @@ def run_headless(
     script: Path | None,
     data_dir: Path | None = None,
     demo: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Run ``script`` (and/or the demo) to completion. Returns the process exit code:
     0 all finished, 1 something failed or was left unrun, 2 the script itself raised,
     130 interrupted by Ctrl-C."""
+    out = out or sys.stdout
     if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     manager = Manager(data_dir=data_dir)
