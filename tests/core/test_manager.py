@@ -409,8 +409,10 @@ def test_notification_settings(manager):
     assert manager.notify_address == ["lab@example.org"]
     manager.email_handler_level = "error"
     assert manager.email_handler_level == logging.ERROR
-    with pytest.raises(ValueError, match="unknown logging level"):
+    with pytest.raises(ValueError, match="LOUD"):
         manager.email_handler_level = "LOUD"
+    manager.email_handler_level = "off"
+    assert manager.email_handler_level > logging.CRITICAL
     assert manager.log_file_dir.name in {"logs", "log", "labqueue"}
 
 
