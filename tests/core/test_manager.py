@@ -409,7 +409,7 @@ def test_notification_settings(manager):
     assert manager.notify_address == ["lab@example.org"]
     manager.email_handler_level = "error"
     assert manager.email_handler_level == logging.ERROR
-    with pytest.raises(ValueError, match="LOUD"):
+    with pytest.raises(ValueError, match="must be one of INFO, WARNING"):
         manager.email_handler_level = "LOUD"
     manager.email_handler_level = "off"
     assert manager.email_handler_level > logging.CRITICAL
