@@ -15,16 +15,18 @@ from ui.main_window import QUIT_ABORT_SECONDS, MainWindow
 from ui.theme import app_icon
 
 from .demo import queue_demo
+from .services import Services, start_services
 
 __all__ = ["GuiSession", "run_gui", "start_gui"]
 
 
 @dataclass
 class GuiSession:
-    """A started program: the application, the manager and its shown window."""
+    """A started program: the application, the manager, its services and its window."""
 
     app: QApplication
     manager: Manager
+    services: Services
     window: MainWindow
 
     def run(self) -> int:
@@ -34,6 +36,7 @@ class GuiSession:
         finally:
             # The window shuts the manager down when it closes; this covers other exits.
             self.manager.shutdown(wait=True, abort_running=True, timeout=QUIT_ABORT_SECONDS)
+            self.services.stop()
 
 
 def start_gui(data_dir: Path | None = None, demo: bool = False) -> GuiSession:
@@ -46,6 +49,7 @@ def start_gui(data_dir: Path | None = None, demo: bool = False) -> GuiSession:
     app.setDesktopFileName("labqueue")
     app.setWindowIcon(app_icon())
     manager = Manager(data_dir=paths.data_dir(data_dir))
+    services = start_services(manager, data_dir)
     window = MainWindow(manager, config_dir=paths.config_dir(data_dir))
     window.show()
     if demo:
@@ -53,7 +57,7 @@ def start_gui(data_dir: Path | None = None, demo: bool = False) -> GuiSession:
     # Ctrl-C in the terminal closes the window (asking first if work is left); the
     # window's frame timer runs Python often enough for the handler to fire.
     signal.signal(signal.SIGINT, lambda *_: window.close())
-    return GuiSession(app, manager, window)
+    return GuiSession(app, manager, services, window)
 
 
 def run_gui(data_dir: Path | None = None, demo: bool = False) -> int:
