@@ -39,6 +39,7 @@ class DetailsPane(QWidget):
         self.setObjectName("details-pane")
         self._experiment: Experiment | None = None
         self._signature: tuple | None = None
+        self._duration_shown = ""
 
         self._empty = QLabel("Select an experiment to see its details.")
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -124,7 +125,10 @@ class DetailsPane(QWidget):
         if exp is None:
             return
         status = exp.status
-        self.fields["Duration"].setText(format_duration(exp.duration) or "not started")
+        duration = format_duration(exp.duration) or "not started"
+        if duration != self._duration_shown:  # compared here: a call into Qt costs even when equal
+            self._duration_shown = duration
+            self.fields["Duration"].setText(duration)
         signature = (status, exp.progress, len(exp.log_records), exp.stored, exp.traceback is not None)
         if signature == self._signature:
             return
@@ -133,9 +137,7 @@ class DetailsPane(QWidget):
         self._icon.setPixmap(status_icon(status, palette).pixmap(24, 24))
         self.title.setText(exp.title)
         self.fields["Status"].setText(status.label)
-        self.fields["Status"].setStyleSheet(
-            f"color: {status_color(status, palette).name()}; font-weight: bold"
-        )
+        self.fields["Status"].setStyleSheet(f"color: {status_color(status, palette).name()}; font-weight: bold")
         self.fields["Queued"].setText(format_time(exp.queued_at))
         self.fields["Started"].setText(format_time(exp.started_at) or "not yet")
         self.fields["Finished"].setText(

@@ -16,6 +16,7 @@ from core.paths import config_dir as default_config_dir
 
 from .details_pane import DetailsPane
 from .inbox import CoreInbox
+from .interpreter_sharing import InterpreterSharing
 from .log_pane import LogPane
 from .plot_pane import PlotPane
 from .queue_actions import QueueActions
@@ -30,6 +31,8 @@ __all__ = ["MainWindow"]
 
 #: Frame period: the queue, log and plot are brought up to date at most this often.
 FRAME_MS = 33
+#: Counts and time left are refreshed at most this often while the queue churns.
+STATUS_SECONDS = 0.25
 #: On quit, how long to wait for the aborted running experiment to return.
 QUIT_ABORT_SECONDS = 10.0
 
@@ -48,9 +51,7 @@ class MainWindow(QMainWindow):
 
     first_painted = Signal()
 
-    def __init__(
-        self, manager: Manager, *, config_dir: Path | None = None, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, manager: Manager, *, config_dir: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("labqueue-main-window")
         self.manager = manager
@@ -59,11 +60,13 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.resize(1280, 800)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self._sharing = InterpreterSharing(self)
         self._inbox = CoreInbox(manager)
         self._built = False
         self._close_confirmed = False
         self._painted = False
         self._last_tick = 0.0
+        self._last_status = 0.0
 
         self.stats = QueueStats()
         self.queue_model = QueueModel(manager.job_queue, self.stats, self)
@@ -76,9 +79,7 @@ class MainWindow(QMainWindow):
         self.status = QueueStatusBar()
         self.setStatusBar(self.status)
 
-        self.layout_store = WindowLayout(
-            config_dir if config_dir is not None else default_config_dir(manager.data_dir)
-        )
+        self.layout_store = WindowLayout(config_dir if config_dir is not None else default_config_dir(manager.data_dir))
         self._build_menus_and_toolbar()
         self.docks: dict[str, QDockWidget] = {}
         self.add_dock(self.details, "Details", Qt.DockWidgetArea.RightDockWidgetArea)
@@ -116,9 +117,7 @@ class MainWindow(QMainWindow):
                 self.toolbar.addSeparator()
             self.toolbar.addActions(group)
         for action in groups[0]:  # the run controls read best with their words
-            self.toolbar.widgetForAction(action).setToolButtonStyle(
-                Qt.ToolButtonStyle.ToolButtonTextBesideIcon
-            )
+            self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
 
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setObjectName("action-settings")
@@ -196,7 +195,7 @@ class MainWindow(QMainWindow):
     def apply_pending(self) -> None:
         """Apply what the core announced since the last frame; cheap when nothing did."""
         inbox = self._inbox
-        queue_changed = inbox.take_queue_changed()
+        queue_changed = inbox.take_queue_changed() or self.stats.catching_up
         progress_changed = inbox.take_progress_changed()
         state_changed = inbox.take_state_changed()
         now = time.monotonic()
@@ -204,20 +203,20 @@ class MainWindow(QMainWindow):
         if queue_changed:
             self.queue_model.sync()
         elif progress_changed or (second_passed and self.queue_model.queue.running_experiment is not None):
-            self.queue_model.refresh()  # progress bars and running durations
+            self.queue_model.refresh_running()  # its progress bar and duration
         if queue_changed or state_changed:
             self.queue_actions.refresh()
-        if queue_changed or state_changed or second_passed:
-            self._last_tick = now
+        if state_changed or second_passed or (queue_changed and now - self._last_status >= STATUS_SECONDS):
+            self._last_status = now
             self.status.show_status(self.manager.state, self.stats, self.palette())
+        if second_passed:
+            self._last_tick = now
         self.plot_pane.add_points(inbox.take_points())
         self.log_pane.flush()
         self.details.refresh()
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.details.show_experiment(
-            self.queue_model.experiment(current.row()) if current.isValid() else None
-        )
+        self.details.show_experiment(self.queue_model.experiment(current.row()) if current.isValid() else None)
 
     # -- palette, first paint, closing -------------------------------------------------
 
@@ -262,6 +261,7 @@ class MainWindow(QMainWindow):
         self._frame_timer.stop()
         self._inbox.close()
         self.log_pane.detach()
+        self._sharing.stop()
         if running:
             self.status.showMessage("Aborting the running experiment…")
             self.repaint()
@@ -272,9 +272,7 @@ class MainWindow(QMainWindow):
         parts = ["an experiment is running"] if running else []
         if queued:
             parts.append(f"{queued} {'is' if queued == 1 else 'are'} queued")
-        box = QMessageBox(
-            QMessageBox.Icon.Warning, "Quit labqueue", f"Quit while {' and '.join(parts)}?", parent=self
-        )
+        box = QMessageBox(QMessageBox.Icon.Warning, "Quit labqueue", f"Quit while {' and '.join(parts)}?", parent=self)
         box.setObjectName("confirm-close")
         details = []
         if running:

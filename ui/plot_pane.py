@@ -74,6 +74,7 @@ class PlotPane(QWidget):
         self.experiment: Experiment | None = None
         self.buffers: dict[str, SeriesBuffer] = {}
         self.curves: dict[str, Any] = {}  # series -> pyqtgraph PlotDataItem
+        self._spare_curves: list[Any] = []  # emptied curves of earlier experiments
         self._plot_widget = None
         self._rejected: set[str] = set()
         self.caption = QLabel()
@@ -153,10 +154,17 @@ class PlotPane(QWidget):
         return xs, ys
 
     def _start(self, exp: Experiment | None) -> None:
-        """Forget the previous experiment's curves: the plot follows the newest one."""
+        """Forget the previous experiment's data: the plot follows the newest one.
+
+        Its curves are emptied and kept for the next series, never removed: a removed
+        item would belong to Python again and could be destroyed off the GUI thread.
+        """
         self.experiment = exp
         for curve in self.curves.values():
-            self.plot_widget.removeItem(curve)
+            curve.setData([], [])
+            curve.hide()
+            self._legend.removeItem(curve)
+            self._spare_curves.append(curve)
         self.curves.clear()
         self.buffers.clear()
         self._rejected.clear()
@@ -180,9 +188,15 @@ class PlotPane(QWidget):
     def _curve(self, series: str):
         curve = self.curves.get(series)
         if curve is None:
-            curve = self.plot_widget.plot(name=series, antialias=True)
-            curve.setClipToView(True)
-            curve.setDownsampling(auto=True, method="peak")
+            if self._spare_curves:
+                curve = self._spare_curves.pop(0)
+                curve.show()
+            else:
+                curve = self.plot_widget.plot(antialias=True)
+                curve.setClipToView(True)
+                curve.setDownsampling(auto=True, method="peak")
+            curve.setData(name=series)
+            self._legend.addItem(curve, series)
             self.curves[series] = curve
             self._color_curve(series, curve, self.palette())
         return curve

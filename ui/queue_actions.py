@@ -36,11 +36,10 @@ class QueueActions(QObject):
         self._window = window
         self._palette = window.palette()
         self._shown_paused: bool | None = None
+        self._enabled: dict[QAction, bool] = {}
         self._icons: dict[QAction, str] = {}
         self.pause_resume = self._make("Pause", "pause", "Ctrl+P", _PAUSE_TIP, self.toggle_pause)
-        self.abort = self._make(
-            "Abort", "abort", "Ctrl+Shift+A", "Abort the running experiment", self.abort_running
-        )
+        self.abort = self._make("Abort", "abort", "Ctrl+Shift+A", "Abort the running experiment", self.abort_running)
         self.clear = self._make(
             "Clear queue…",
             "clear-queue",
@@ -138,26 +137,32 @@ class QueueActions(QObject):
         runs = self._view.selected_row_runs()
         queued_runs = [(max(top, first_queued), bottom) for top, bottom in runs if bottom >= first_queued]
         state = self._manager.state
-        self.abort.setEnabled(state is WorkerState.RUNNING)
-        self.clear.setEnabled(rows > first_queued and state is not WorkerState.STOPPED)
-        self.remove.setEnabled(bool(queued_runs))
         at_top = len(queued_runs) == 1 and queued_runs[0][0] == first_queued
         at_bottom = len(queued_runs) == 1 and queued_runs[0][1] == rows - 1
+        self._enable(self.pause_resume, state is not WorkerState.STOPPED)
+        self._enable(self.abort, state is WorkerState.RUNNING)
+        self._enable(self.clear, rows > first_queued and state is not WorkerState.STOPPED)
+        self._enable(self.remove, bool(queued_runs))
         for action in (self.move_up, self.move_top):
-            action.setEnabled(bool(queued_runs) and not at_top)
+            self._enable(action, bool(queued_runs) and not at_top)
         for action in (self.move_down, self.move_bottom):
-            action.setEnabled(bool(queued_runs) and not at_bottom)
-        self.requeue.setEnabled(any(top < model.history_size for top, _ in runs))
-        self.copy.setEnabled(bool(runs))
+            self._enable(action, bool(queued_runs) and not at_bottom)
+        self._enable(self.requeue, any(top < model.history_size for top, _ in runs))
+        self._enable(self.copy, bool(runs))
         self._show_pause_state()
+
+    def _enable(self, action: QAction, enabled: bool) -> None:
+        # Compared here, not in Qt: see QueueStatusBar._set.
+        if self._enabled.get(action) != enabled:
+            self._enabled[action] = enabled
+            action.setEnabled(enabled)
 
     def _show_pause_state(self) -> None:
         paused = self._manager.paused
-        action = self.pause_resume
-        action.setEnabled(self._manager.state is not WorkerState.STOPPED)
         if paused is self._shown_paused:
             return
         self._shown_paused = paused
+        action = self.pause_resume
         action.setText("Resume" if paused else "Pause")
         _set_tip(action, _RESUME_TIP if paused else _PAUSE_TIP)
         action.setIcon(action_icon("resume" if paused else "pause", self._palette))
@@ -173,7 +178,7 @@ class QueueActions(QObject):
 
     def abort_running(self) -> None:
         self._manager.abort_job()
-        self.abort.setEnabled(False)
+        self._enable(self.abort, False)
 
     def confirm_clear(self) -> None:
         """Ask (showing how many) before cancelling every queued experiment."""

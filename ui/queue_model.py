@@ -14,10 +14,18 @@ from __future__ import annotations
 import enum
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QFont, QGuiApplication, QPalette
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QModelRoleDataSpan,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette
 
 from core import Experiment, ExperimentQueue, ExpStatus
 
@@ -26,11 +34,7 @@ from .display_text import format_duration, format_time, outcome_text
 from .queue_stats import QueueStats
 from .theme import status_color, status_icon
 
-__all__ = ["Column", "EXPERIMENT_ROLE", "MIME_TYPE", "PROGRESS_ROLE", "QueueModel"]
-
-#: Custom data roles: the Experiment of a row, and ``(fraction, message)`` of a running one.
-EXPERIMENT_ROLE = Qt.ItemDataRole.UserRole + 1
-PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
+__all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel"]
 
 #: Drag-and-drop payload: experiment ids, one per line.
 MIME_TYPE = "application/x-labqueue-experiment-ids"
@@ -39,6 +43,17 @@ MIME_TYPE = "application/x-labqueue-experiment-ids"
 _DIFF_LIMIT = 20_000
 #: ...when at most this many rows move; beyond either, one layout change is cheaper.
 _MOVE_LIMIT = 64
+
+
+class Cell(NamedTuple):
+    """What one table cell shows; None where the view's defaults apply."""
+
+    text: str
+    icon: QIcon | None
+    color: QColor | None
+    font: QFont | None
+    alignment: Qt.AlignmentFlag
+    progress: tuple[float | None, str] | None  # (fraction, message) of the running experiment
 
 
 class Column(enum.IntEnum):
@@ -51,7 +66,8 @@ class Column(enum.IntEnum):
     RESULT = 6
 
 
-_HEADERS = {
+#: Column labels and their tooltips.
+HEADERS = {
     Column.STATUS: ("Status", "What the experiment is doing or how it ended"),
     Column.POSITION: ("#", "Place in the queue (1 runs next)"),
     Column.TITLE: ("Experiment", "The queued call"),
@@ -120,19 +136,38 @@ class QueueModel(QAbstractTableModel):
     # -- following the queue -----------------------------------------------------------
 
     def sync(self) -> None:
-        """Bring the rows in line with the queue as it is now (GUI thread only)."""
+        """Bring the rows in line with the queue as it is now (GUI thread only).
+
+        Only cells that can have changed are announced, so a view repaints nothing
+        when the rows it shows did not move on (painting calls back into Python for
+        every cell, which is slow while the worker is busy in Python).
+        """
         snapshot = self._queue.snapshot()
+        old_history_size = self._history_size
         inserted = self._apply(snapshot.experiments)
         self._history_size = snapshot.history_size
         self._first_queued = snapshot.first_queued
         self.stats.update(snapshot, inserted)
-        self.refresh()
+        # Ended, started or cancelled since the last sync: between the old end of the
+        # history and the running row.
+        self._announce(min(old_history_size, snapshot.history_size), snapshot.first_queued - 1)
+        # Queued rows: their place and their estimate.
+        self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
 
     def refresh(self) -> None:
-        """Repaint every cell: statuses, progress and running durations read live."""
-        if self._rows:
-            bottom_right = self.index(len(self._rows) - 1, len(Column) - 1)
-            self.dataChanged.emit(self.index(0, 0), bottom_right)
+        """Announce every cell as changed (a new palette)."""
+        self._announce(0, len(self._rows) - 1)
+
+    def refresh_running(self) -> None:
+        """Announce the running row: its progress and its duration move on by themselves."""
+        if self._first_queued > self._history_size:
+            self._announce(self._history_size, self._history_size)
+
+    def _announce(
+        self, first_row: int, last_row: int, first_column: int = 0, last_column: int = len(Column) - 1
+    ) -> None:
+        if 0 <= first_row <= last_row < len(self._rows):
+            self.dataChanged.emit(self.index(first_row, first_column), self.index(last_row, last_column))
 
     def _apply(self, new: list[Experiment]) -> list[Experiment]:
         """Turn the rows into ``new`` with row signals; returns the rows that are new."""
@@ -180,9 +215,7 @@ class QueueModel(QAbstractTableModel):
                 destination = current.index(after) + 1 if after is not None else 0
                 if destination in (source, source + 1):
                     continue
-                self.beginMoveRows(
-                    QModelIndex(), offset + source, offset + source, QModelIndex(), offset + destination
-                )
+                self.beginMoveRows(QModelIndex(), offset + source, offset + source, QModelIndex(), offset + destination)
                 current.insert(destination - (destination > source), current.pop(source))
                 self._rows[offset : offset + len(current)] = current
                 self.endMoveRows()
@@ -197,11 +230,7 @@ class QueueModel(QAbstractTableModel):
         before = [(index.row(), index.column()) for index in persistent]
         moved_rows = [self._rows[row] if offset <= row < end else None for row, _ in before]
         self._rows[offset:end] = new_order
-        new_row = (
-            {exp: offset + i for i, exp in enumerate(new_order)}
-            if any(e is not None for e in moved_rows)
-            else {}
-        )
+        new_row = {exp: offset + i for i, exp in enumerate(new_order)} if any(e is not None for e in moved_rows) else {}
         after = [
             self.index(new_row[exp] if exp is not None else row, column)
             for (row, column), exp in zip(before, moved_rows, strict=True)
@@ -217,28 +246,50 @@ class QueueModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(Column)
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
+    def index(self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        # Qt's own version asks rowCount() and columnCount(): two calls into Python per
+        # cell painted instead of this one.
+        if parent.isValid() or not (0 <= row < len(self._rows) and 0 <= column < len(Column)):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation != Qt.Orientation.Horizontal or section >= len(Column):
             return None
-        label, tip = _HEADERS[Column(section)]
+        label, tip = HEADERS[Column(section)]
         if role == Qt.ItemDataRole.DisplayRole:
             return label
         if role == Qt.ItemDataRole.ToolTipRole:
             return tip
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if section in (Column.POSITION, Column.DURATION) else _LEFT
+            return self.alignment(section)
         return None
 
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = index.row()
         if not index.isValid() or row >= len(self._rows):
             return None
-        exp = self._rows[row]
-        column = index.column()
+        return self._value(self._rows[row], row, index.column(), role)
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
+        """All the roles a delegate asks for a cell, in one call.
+
+        A view paints a cell by asking for about eight roles. With the worker busy in
+        Python, each call from Qt into Python waits for the interpreter lock, so one
+        call per cell instead of eight keeps the window smooth during fast runs.
+        """
+        row = index.row()
+        if not index.isValid() or row >= len(self._rows):
+            return
+        exp, column = self._rows[row], index.column()
+        for role_data in roles:
+            value = self._value(exp, row, column, role_data.role())
+            if value is None:
+                role_data.clearData()
+            else:
+                role_data.setData(value)
+
+    def _value(self, exp: Experiment, row: int, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(exp, row, column)
         if role == Qt.ItemDataRole.DecorationRole:
@@ -248,14 +299,28 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.FontRole:
             return self._font(exp, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column in (Column.POSITION, Column.DURATION) else _LEFT
+            return self.alignment(column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(exp, column)
-        if role == EXPERIMENT_ROLE:
-            return exp
-        if role == PROGRESS_ROLE:
-            return exp.progress if column == Column.RESULT and exp.status is ExpStatus.RUNNING else None
         return None
+
+    @staticmethod
+    def alignment(column: int) -> Qt.AlignmentFlag:
+        """Numbers and durations line up on the right, words on the left."""
+        return _RIGHT if column in (Column.POSITION, Column.DURATION) else _LEFT
+
+    def cell(self, row: int, column: int) -> Cell:
+        """Everything a view paints in one cell, in one call (see QueueView.paintEvent)."""
+        exp = self._rows[row]
+        running = exp.status is ExpStatus.RUNNING
+        return Cell(
+            self._text(exp, row, column),
+            status_icon(exp.status, self._palette) if column == Column.STATUS else None,
+            self._foreground(exp, column),
+            self._font(exp, column),
+            self.alignment(column),
+            exp.progress if running and column == Column.RESULT else None,
+        )
 
     def _text(self, exp: Experiment, row: int, column: int) -> str:
         if column == Column.STATUS:
@@ -344,9 +409,7 @@ class QueueModel(QAbstractTableModel):
         """Move the dragged queued experiments, in their order, to the drop point."""
         if not self.canDropMimeData(data, action, row, column, parent):
             return False
-        experiments = list(
-            self._experiments_by_id(bytes(data.data(MIME_TYPE).data()).decode("ascii").split())
-        )
+        experiments = list(self._experiments_by_id(bytes(data.data(MIME_TYPE).data()).decode("ascii").split()))
         reordering.move_to(self._queue, experiments, self._drop_row(row, parent) - self._first_queued)
         return True
 
@@ -398,9 +461,7 @@ def _common_suffix(a: list, b: list, limit: int) -> int:
     return low
 
 
-def _single_moves(
-    old: list[Experiment], new: list[Experiment]
-) -> list[tuple[Experiment, Experiment | None]] | None:
+def _single_moves(old: list[Experiment], new: list[Experiment]) -> list[tuple[Experiment, Experiment | None]] | None:
     """Moves ``(experiment, the one it goes right after)`` turning ``old`` into ``new``.
 
     The experiments that stay are a longest increasing subsequence of their old

@@ -8,12 +8,21 @@ follows the number of changes, not the size of the queue.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from operator import attrgetter
 
 from core import Experiment, ExpStatus
 from core.experiment_queue import QueueSnapshot
 
 __all__ = ["DurationEstimator", "QueueStats"]
+
+_func_of = attrgetter("func")
+_status_of = attrgetter("status")
+#: New experiments taken in per update (a few milliseconds of work).
+_CHUNK = 10_000
+#: Finished runs fed to the estimator per update, the newest (it keeps 50 per function).
+_ESTIMATE_SAMPLES = 50
+_ENDED = [status for status in ExpStatus if status.is_terminal]
 
 
 class DurationEstimator:
@@ -40,57 +49,85 @@ class QueueStats:
 
     def __init__(self) -> None:
         self.estimator = DurationEstimator()
-        self._func_names: dict[Callable, str] = {}  # func_name is computed; one lookup per function
+        self._func_names: dict[Callable, str] = {}  # Experiment.func_name, looked up once per function
         self._reset()
 
     def _reset(self) -> None:
         self._history_counts: Counter[ExpStatus] = Counter()
         self._history_seen = 0
         self._queued_members: set[Experiment] = set()
-        self._queued_funcs: Counter[str] = Counter()
+        self._queued_funcs: Counter[Callable] = Counter()
         self._queued_size = 0
         self._running: Experiment | None = None
+        self._incoming: list[Experiment] = []  # new experiments not taken in yet
 
-    def update(self, snapshot: QueueSnapshot, inserted: Iterable[Experiment]) -> None:
-        """Take in ``snapshot``; ``inserted`` are the experiments new since the last one."""
+    def update(self, snapshot: QueueSnapshot, inserted: list[Experiment]) -> None:
+        """Take in ``snapshot``; ``inserted`` are the experiments new since the last one.
+
+        Bulk work runs in set and Counter operations, not in a Python loop per
+        experiment, and at most :data:`_CHUNK` new experiments are taken in per call:
+        after 100,000 puts at once the time left is complete a few frames later,
+        rather than one frame taking long.
+        """
         experiments = snapshot.experiments
         if snapshot.history_size < self._history_seen:  # a different queue: start over
             self._reset()
             inserted = experiments
-        for exp in inserted:
-            if exp.status is ExpStatus.QUEUED and exp not in self._queued_members:
-                self._queued_members.add(exp)
-                self._queued_funcs[self._func_name(exp)] += 1
-        seen = self._history_seen
-        while seen < snapshot.history_size:
-            exp = experiments[seen]
-            status = exp.status
-            if not status.is_terminal:  # its outcome is being announced; count it next time
-                break
-            self._history_counts[status] += 1
-            if status is ExpStatus.FINISHED and exp.duration is not None:
-                self.estimator.add(exp.func_name, exp.duration)
-            self._leave_queued(exp)
-            seen += 1
-        self._history_seen = seen
-        if snapshot.running is not None:
-            self._leave_queued(snapshot.running)
-        self._running = snapshot.running
         self._queued_size = len(experiments) - snapshot.first_queued
+        self._incoming.extend(inserted)
+        batch = self._incoming[:_CHUNK]
+        del self._incoming[:_CHUNK]
+        # Every new one counts as queued; those that already ran or were cancelled are
+        # in the history part, read below, which takes them out again. So the history
+        # is read only once every new one is in.
+        self._queued_members.update(batch)
+        self._queued_funcs.update(map(_func_of, batch))
+        for func, exp in dict(zip(map(_func_of, batch), batch, strict=True)).items():
+            if func not in self._func_names:
+                self._func_names[func] = exp.func_name
+        if self._incoming:
+            return
+        self._take_in_history(experiments[self._history_seen : snapshot.history_size])
+        running = snapshot.running
+        if running is not None:
+            self._leave_queued([running])
+        self._running = running
 
-    def _leave_queued(self, exp: Experiment) -> None:
-        if exp in self._queued_members:
-            self._queued_members.discard(exp)
-            name = self._func_name(exp)
-            self._queued_funcs[name] -= 1
-            if not self._queued_funcs[name]:
-                del self._queued_funcs[name]
+    def _take_in_history(self, entries: list[Experiment]) -> None:
+        statuses = list(map(_status_of, entries))
+        # An entry whose outcome is still being announced reads QUEUED or RUNNING for
+        # a moment: count up to it now, and it and the rest next time.
+        end = len(statuses)
+        for unfinished in (ExpStatus.QUEUED, ExpStatus.RUNNING):
+            if unfinished in statuses:
+                end = min(end, statuses.index(unfinished))
+        entries, statuses = entries[:end], statuses[:end]
+        self._history_seen += end
+        # list.count compares by identity in C; a Counter would hash each enum in Python.
+        for status in _ENDED:
+            self._history_counts[status] += statuses.count(status)
+        self._leave_queued(entries)
+        sampled = 0
+        for exp, status in zip(reversed(entries), reversed(statuses), strict=True):
+            if sampled == _ESTIMATE_SAMPLES:  # the estimator keeps only the latest runs anyway
+                break
+            if status is ExpStatus.FINISHED:
+                self.estimator.add(self._func_name(exp.func), exp.duration or 0.0)
+                sampled += 1
 
-    def _func_name(self, exp: Experiment) -> str:
-        name = self._func_names.get(exp.func)
-        if name is None:
-            name = self._func_names[exp.func] = exp.func_name
-        return name
+    def _leave_queued(self, experiments: list[Experiment]) -> None:
+        left = self._queued_members.intersection(experiments)
+        if left:
+            self._queued_members.difference_update(left)
+            self._queued_funcs -= Counter(map(_func_of, left))  # also drops the functions with none left
+
+    def _func_name(self, func: Callable) -> str:
+        return self._func_names[func]  # named when its first experiment came in
+
+    @property
+    def catching_up(self) -> bool:
+        """True while new experiments wait to be taken in (call :meth:`update` again)."""
+        return bool(self._incoming)
 
     @property
     def counts(self) -> dict[ExpStatus, int]:
@@ -101,13 +138,13 @@ class QueueStats:
 
     def estimate(self, exp: Experiment) -> float | None:
         """Expected duration of ``exp`` from earlier runs of the same function."""
-        return self.estimator.estimate(self._func_name(exp))
+        return self.estimator.estimate(self._func_name(exp.func))
 
     def time_left(self) -> tuple[float, int]:
         """Seconds until the queue is empty, and how many experiments have no estimate."""
         seconds, unknown = 0.0, 0
-        for func_name, count in self._queued_funcs.items():
-            estimate = self.estimator.estimate(func_name)
+        for func, count in self._queued_funcs.items():
+            estimate = self.estimator.estimate(self._func_name(func))
             if estimate is None:
                 unknown += count
             else:

@@ -43,29 +43,30 @@ class QueueStatusBar(QStatusBar):
         self.addWidget(self.state_label)
         self.addPermanentWidget(self.counts_label)
         self.addPermanentWidget(self.eta_label)
-        self._shown: tuple | None = None
+        self._shown_state: tuple | None = None
+        self._texts: dict[QLabel, str] = {}
 
     def show_status(self, state: WorkerState, stats: QueueStats, palette: QPalette) -> None:
-        """Show ``state`` and what ``stats`` says; cheap when nothing changed."""
+        """Show ``state`` and what ``stats`` says; touches only the labels whose text changed."""
         counts = stats.counts
         seconds, unknown = stats.time_left()
-        shown = (state, tuple(counts.items()), round(seconds), unknown, palette.cacheKey())
-        if shown == self._shown:
-            return
-        self._shown = shown
-        icon = _STATE_ICONS[state]
-        pixmap = (
-            status_icon(icon, palette) if isinstance(icon, ExpStatus) else action_icon(icon, palette)
-        ).pixmap(16, 16)
-        self.state_icon.setPixmap(pixmap)
-        self.state_label.setText(state.value)
+        if (state, palette.cacheKey()) != self._shown_state:
+            self._shown_state = (state, palette.cacheKey())
+            icon = _STATE_ICONS[state]
+            icon = status_icon(icon, palette) if isinstance(icon, ExpStatus) else action_icon(icon, palette)
+            self.state_icon.setPixmap(icon.pixmap(16, 16))
+        waiting = counts.get(ExpStatus.QUEUED, 0) + counts.get(ExpStatus.RUNNING, 0)
         parts = [f"{count} {status.name.lower()}" for status, count in counts.items()]
-        self.counts_label.setText(" · ".join(parts) if parts else "Queue empty")
-        self.eta_label.setText(
-            _time_left_text(
-                counts.get(ExpStatus.QUEUED, 0) + counts.get(ExpStatus.RUNNING, 0), seconds, unknown
-            )
-        )
+        self._set(self.state_label, state.value)
+        self._set(self.counts_label, " · ".join(parts) if parts else "Queue empty")
+        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown))
+
+    def _set(self, label: QLabel, text: str) -> None:
+        # Compared here: each call into Qt waits for the interpreter lock while the
+        # worker runs Python, even when the text is the same.
+        if self._texts.get(label) != text:
+            self._texts[label] = text
+            label.setText(text)
 
 
 def _time_left_text(waiting: int, seconds: float, unknown: int) -> str:

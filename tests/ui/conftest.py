@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -32,6 +33,15 @@ def report_then_wait(gate: threading.Event, fraction: float, message: str) -> st
     """A job that reports its progress, then runs until ``gate`` is set."""
     set_progress(fraction, message)
     return wait_for(gate)
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_gui_thread(qapp):
+    """After each test, once its windows are closed, collect their reference cycles
+    here on the GUI thread (pyqtgraph keeps menus owned by Python), not later in some
+    worker thread's automatic collection, where destroying Qt objects can hang."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture
@@ -72,10 +82,7 @@ def titles(window: MainWindow) -> list[str]:
 def answer(qtbot, window, name: str, button_text: str) -> str:
     """Click ``button_text`` in the open message box ``name``; returns the box's text."""
     qtbot.waitUntil(
-        lambda: (
-            window.findChild(QMessageBox, name) is not None
-            and window.findChild(QMessageBox, name).isVisible()
-        )
+        lambda: window.findChild(QMessageBox, name) is not None and window.findChild(QMessageBox, name).isVisible()
     )
     box = window.findChild(QMessageBox, name)
     text = f"{box.text()} {box.informativeText()}"

@@ -124,9 +124,7 @@ def test_closing_with_work_left_asks_first_then_aborts_the_running_experiment(qt
     assert manager.state is WorkerState.STOPPED
 
 
-def test_quitting_gives_up_on_a_job_that_ignores_abort_after_the_time_limit(
-    qtbot, window, manager, monkeypatch
-):
+def test_quitting_gives_up_on_a_job_that_ignores_abort_after_the_time_limit(qtbot, window, manager, monkeypatch):
     monkeypatch.setattr(main_window, "QUIT_ABORT_SECONDS", 0.2)
     stubborn = threading.Event()
 

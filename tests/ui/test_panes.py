@@ -169,15 +169,16 @@ def test_plot_pane_draws_each_published_series_as_one_curve(qtbot, window, manag
     assert "broken" not in pane.curves and pane.buffers["broken"].size == 0
     assert sum("Cannot plot series 'broken'" in r.getMessage() for r in caplog.records) == 1
     curve = pane.curves["signal"]
-    assert (
-        curve.opts["clipToView"] and curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak"
-    )
+    assert curve.opts["clipToView"] and curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak"
     assert pane.caption.text() == first.title
 
     second = manager.queued_exec(sweep)(2)  # a new experiment starts a new plot
     qtbot.waitUntil(lambda: pane.experiment is second and second.done())
     qtbot.waitUntil(lambda: pane.buffers["signal"].size == 5)
     assert list(pane.buffers["signal"].y) == [0, 1, 1, 2, 3]
+    items = pane.plot_widget.getPlotItem().listDataItems()
+    assert len(items) == 2  # the first experiment's curves were reused, not piled up
+    assert sorted(item.name() for item in items) == ["reference", "signal"]
 
 
 def test_plot_pane_takes_a_million_points(qtbot, window, manager):

@@ -125,11 +125,7 @@ def test_actions_apply_only_where_they_make_sense(qtbot, window, manager):
 
     click_row(qtbot, window, 2)  # first queued
     assert actions.remove.isEnabled() and actions.move_down.isEnabled() and actions.move_bottom.isEnabled()
-    assert (
-        not actions.move_up.isEnabled()
-        and not actions.move_top.isEnabled()
-        and not actions.requeue.isEnabled()
-    )
+    assert not actions.move_up.isEnabled() and not actions.move_top.isEnabled() and not actions.requeue.isEnabled()
 
     click_row(qtbot, window, 4)  # last queued
     assert actions.move_up.isEnabled() and not actions.move_down.isEnabled()

@@ -37,9 +37,7 @@ def model_failures(qtlog, *, live_data: bool = False) -> list[str]:
     """
     failures = [record.message for record in qtlog.records if "FAIL" in record.message]
     if live_data:
-        failures = [
-            message for message in failures if "(c.next)" not in message and "(c.last)" not in message
-        ]
+        failures = [message for message in failures if "(c.next)" not in message and "(c.last)" not in message]
     return failures
 
 
@@ -48,11 +46,7 @@ POOL = [Experiment(noop, (i,)) for i in range(24)]
 
 @pytest.mark.parametrize("move_limit", [64, 1], ids=["row-moves", "layout-change"])
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    steps=st.lists(
-        st.lists(st.integers(0, len(POOL) - 1), unique=True, max_size=len(POOL)), min_size=1, max_size=6
-    )
-)
+@given(steps=st.lists(st.lists(st.integers(0, len(POOL) - 1), unique=True, max_size=len(POOL)), min_size=1, max_size=6))
 def test_any_change_of_rows_is_applied_exactly_and_persistent_indexes_follow(
     qtbot, qtlog, monkeypatch, move_limit, steps
 ):
@@ -62,9 +56,7 @@ def test_any_change_of_rows_is_applied_exactly_and_persistent_indexes_follow(
     tester = QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Warning)
     for step in steps:
         before = model.experiments()
-        anchors = [
-            (QPersistentModelIndex(model.index(row, Column.TITLE)), exp) for row, exp in enumerate(before)
-        ]
+        anchors = [(QPersistentModelIndex(model.index(row, Column.TITLE)), exp) for row, exp in enumerate(before)]
         queue.rows = [POOL[i] for i in step]
 
         model.sync()
@@ -113,9 +105,7 @@ def test_putting_thousands_at_once_reaches_the_view_as_one_insert(qtbot, window,
 
 def test_model_equals_queue_snapshot_after_a_concurrent_storm(qtbot, qtlog, window, manager):
     """Puts, removals, moves, requeues and completions from other threads, all at once."""
-    tester = QAbstractItemModelTester(
-        window.queue_model, QAbstractItemModelTester.FailureReportingMode.Warning
-    )
+    tester = QAbstractItemModelTester(window.queue_model, QAbstractItemModelTester.FailureReportingMode.Warning)
     queue = manager.job_queue
     go = threading.Barrier(5)
     errors: list[BaseException] = []
@@ -219,7 +209,7 @@ def test_running_row_shows_its_progress_and_queued_rows_their_estimate(qtbot, wi
     qtbot.waitUntil(lambda: model.rowCount() == 3 and running.progress == (0.25, "quarter"))
 
     running_row, queued_row = model.row_of(running.id), model.row_of(queued.id)
-    progress = model.index(running_row, Column.RESULT).data(queue_model.PROGRESS_ROLE)
+    progress = model.cell(running_row, Column.RESULT).progress
     estimate = model.index(queued_row, Column.DURATION).data()
     position = model.index(queued_row, Column.POSITION).data()
 

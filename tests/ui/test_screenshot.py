@@ -31,9 +31,7 @@ def test_window_with_the_demo_running_renders_to_a_png(qtbot, window, manager, t
     )
     click_row(qtbot, window, 0)
     qtbot.waitUntil(
-        lambda: (
-            window.details.experiment is sweep and window.status.counts_label.text().startswith("1 queued")
-        )
+        lambda: window.details.experiment is sweep and window.status.counts_label.text().startswith("1 queued")
     )
 
     path = tmp_path / "labqueue-demo.png"
@@ -41,9 +39,7 @@ def test_window_with_the_demo_running_renders_to_a_png(qtbot, window, manager, t
 
     picture = QImage(str(path))
     assert (picture.width(), picture.height()) == (window.width(), window.height())
-    sampled = {
-        picture.pixel(x, y) for x in range(0, picture.width(), 16) for y in range(0, picture.height(), 16)
-    }
+    sampled = {picture.pixel(x, y) for x in range(0, picture.width(), 16) for y in range(0, picture.height(), 16)}
     assert len(sampled) > 50  # text, icons, a curve and a progress bar, not a blank frame
     if os.environ.get(SAVE_AS_ENV):
         shutil.copyfile(path, os.environ[SAVE_AS_ENV])
