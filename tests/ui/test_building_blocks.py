@@ -1,0 +1,179 @@
+"""The window's Qt-free parts (reordering, stats, texts) and its interpreter settings."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import Experiment, ExperimentQueue, ExpStatus
+from core.experiment_queue import QueueSnapshot
+from ui import reordering
+from ui.display_text import cell_repr, format_duration, format_time, outcome_text
+from ui.interpreter_sharing import InterpreterSharing
+from ui.queue_stats import QueueStats
+
+from .conftest import fail, noop
+
+
+def queue_of(count: int) -> tuple[ExperimentQueue, list[Experiment]]:
+    queue = ExperimentQueue()
+    experiments = [Experiment(noop, (i,)) for i in range(count)]
+    queue.put_many(experiments)
+    return queue, experiments
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), count=st.integers(1, 9))
+def test_move_to_puts_the_chosen_together_in_order_before_the_position(data, count):
+    queue, experiments = queue_of(count)
+    chosen = data.draw(
+        st.lists(st.sampled_from(experiments), unique=True).map(lambda c: [e for e in experiments if e in c])
+    )
+    position = data.draw(st.integers(0, count))
+
+    reordering.move_to(queue, chosen, position)
+
+    others = [e for e in experiments if e not in chosen]
+    kept_in_front = sum(1 for e in experiments[:position] if e not in chosen)
+    assert queue.queued == others[:kept_in_front] + chosen + others[kept_in_front:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), count=st.integers(1, 9))
+def test_move_up_and_down_shift_each_chosen_one_place_and_keep_their_order(data, count):
+    queue, experiments = queue_of(count)
+    chosen = data.draw(st.lists(st.sampled_from(experiments), unique=True))
+    before = queue.queued
+
+    reordering.move_up(queue, chosen)
+    after_up = queue.queued
+    reordering.move_down(queue, chosen)
+
+    for exp in chosen:
+        old, new = before.index(exp), after_up.index(exp)
+        assert new in (old, old - 1)
+    assert [e for e in after_up if e in chosen] == [e for e in before if e in chosen]
+    assert sorted(after_up, key=id) == sorted(before, key=id)
+
+
+def test_moves_skip_experiments_that_are_no_longer_queued():
+    queue, (first, second, third) = queue_of(3)
+    queue.get_next_job()  # first starts meanwhile
+
+    reordering.move_to_bottom(queue, [first, second])
+
+    assert queue.queued == [third, second]
+
+
+def test_stats_count_statuses_estimate_durations_and_time_left():
+    queue, experiments = queue_of(4)
+    stats = QueueStats()
+    stats.update(queue.snapshot(), experiments)
+    assert stats.counts == {ExpStatus.QUEUED: 4}
+    assert stats.time_left() == (0.0, 4)
+
+    first = queue.get_next_job()
+    first.started_at -= 2.0  # as if it had run for two seconds
+    queue.job_done(ExpStatus.FINISHED)
+    queue.remove([experiments[3]])
+    stats.update(queue.snapshot(), [])
+
+    assert stats.counts == {ExpStatus.QUEUED: 2, ExpStatus.FINISHED: 1, ExpStatus.CANCELLED: 1}
+    assert round(stats.estimate(experiments[1]), 1) == 2.0
+    seconds, unknown = stats.time_left()
+    assert (round(seconds, 1), unknown) == (4.0, 0)
+
+
+def test_stats_take_in_a_huge_put_over_several_updates_and_stay_exact():
+    queue, experiments = queue_of(25_000)
+    stats = QueueStats()
+
+    stats.update(queue.snapshot(), experiments)
+    updates = 1
+    while stats.catching_up:
+        stats.update(queue.snapshot(), [])
+        updates += 1
+
+    assert updates == 3
+    assert stats.counts == {ExpStatus.QUEUED: 25_000}
+    assert stats.time_left() == (0.0, 25_000)
+
+
+def test_stats_wait_for_an_outcome_that_is_still_being_announced():
+    queue, (exp,) = queue_of(1)
+    queue.get_next_job()
+    stats = QueueStats()
+    # A snapshot taken just as the job ends: in the history already, still RUNNING.
+    stats.update(QueueSnapshot([exp], 1, None), [exp])
+    assert stats.counts == {}
+
+    queue.job_done(ExpStatus.FINISHED)
+    stats.update(queue.snapshot(), [])
+
+    assert stats.counts == {ExpStatus.FINISHED: 1}
+
+
+def test_texts_for_cells_and_details():
+    assert format_duration(None) == ""
+    assert format_duration(0.5) == "0.50 s"
+    assert format_duration(75) == "1 min 15 s"
+    assert format_duration(7500) == "2 h 05 min"
+    assert format_time(None) == ""
+    assert len(format_time(0.0, now=86_400.0 * 400)) > len("00:00:00")  # another day shows the date
+    assert cell_repr("x" * 10_000).endswith("... (10000 characters)")
+    assert cell_repr(b"\0" * 5000).endswith("... (5000 bytes)")
+
+    class BrokenRepr:
+        def __repr__(self):
+            raise RuntimeError("no")
+
+    assert cell_repr(BrokenRepr()) == "<BrokenRepr (repr failed: RuntimeError)>"
+
+
+def test_outcome_texts_say_what_came_out_or_why_nothing_did():
+    queue = ExperimentQueue()
+    good, bad, dropped = Experiment(noop, (7,)), Experiment(fail, ("line one\nline two",)), Experiment(noop)
+    queue.put_many([good, bad, dropped])
+    queue.get_next_job()
+    queue.job_done(ExpStatus.FINISHED, 7)
+    queue.get_next_job()
+    queue.job_done(ExpStatus.FAILED, exception=RuntimeError("line one\nline two"))
+    queue.remove([dropped])
+
+    assert outcome_text(good) == "7"
+    assert outcome_text(bad) == "RuntimeError: line one"
+    assert outcome_text(bad, detailed=True) == "RuntimeError: line one\nline two"
+    assert outcome_text(dropped) == "Cancelled before it ran"
+
+
+def test_interpreter_settings_are_taken_while_windows_are_open_and_given_back(qtbot):
+    gc.enable()
+    interval = sys.getswitchinterval()
+    first, second = InterpreterSharing(), InterpreterSharing()
+    assert not gc.isenabled() and sys.getswitchinterval() < interval
+
+    first.stop()
+    assert not gc.isenabled()  # the second window still needs it
+    second.stop()
+
+    assert gc.isenabled() and sys.getswitchinterval() == interval
+    assert gc.get_freeze_count() == 0
+
+
+def test_garbage_is_collected_on_the_gui_thread_while_a_window_is_open(qtbot):
+    sharing = InterpreterSharing()
+    try:
+        cycles = []
+        for _ in range(3000):  # enough new containers to pass the youngest threshold
+            node: list = []
+            node.append(node)
+            cycles.append(node)
+        del cycles, node
+        before = gc.get_count()[0]
+        sharing.collect_due()
+        assert gc.get_count()[0] < before
+    finally:
+        sharing.stop()
