@@ -272,12 +272,9 @@ class QueueModel(QAbstractTableModel):
         return self._value(self._rows[row], row, index.column(), role)
 
     def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
-        """All the roles a delegate asks for a cell, in one call.
-
-        A view paints a cell by asking for about eight roles. With the worker busy in
-        Python, each call from Qt into Python waits for the interpreter lock, so one
-        call per cell instead of eight keeps the window smooth during fast runs.
-        """
+        """All the roles a delegate asks for a cell, in one call into Python instead of
+        about eight (each call waits for the interpreter lock while the worker runs
+        Python). QueueView paints from :meth:`cell` instead, except during a drag."""
         row = index.row()
         if not index.isValid() or row >= len(self._rows):
             return

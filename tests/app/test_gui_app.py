@@ -41,9 +41,7 @@ def test_demo_opens_the_window_on_the_data_dir_with_the_demo_queued(qtbot, tmp_p
 
 def test_labqueue_without_arguments_opens_the_window_and_demo_adds_the_demo(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(
-        app.gui, "run_gui", lambda data_dir=None, demo=False: calls.append((data_dir, demo)) or 0
-    )
+    monkeypatch.setattr(app.gui, "run_gui", lambda data_dir=None, demo=False: calls.append((data_dir, demo)) or 0)
 
     assert main([]) == 0
     assert main(["--demo", "--data-dir", str(tmp_path)]) == 0
