@@ -364,7 +364,7 @@ class ExperimentQueue:
         self._queued = deque(e for e in self._queued if e not in doomed)
         now = time.time()
         for _, exp in indexed:
-            exp.finished_at = now
+            exp.finished_at = exp.finished_at or now  # the store may have set it
             self._history.append(exp)
         indexed.reverse()  # emitted highest first, so each index is valid when it arrives
         return indexed

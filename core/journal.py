@@ -237,6 +237,7 @@ class Journal:
             )
         self._next_history += len(rows)
         for exp in experiments:
+            exp.finished_at = now  # the time on disk, so that memory and journal agree
             del self._seqs[exp.id]
             del self._positions[exp.id]
 
