@@ -139,10 +139,7 @@ def _configure_and_check(conn: sqlite3.Connection, path: Path) -> str | None:
     # Exclusive locking: one program owns the data directory anyway (the instance
     # lock), and it spares the shared-memory file and a file lock per transaction.
     conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        raise JournalError(f"cannot put the journal {path} in WAL mode (SQLite answered {mode!r})")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    # Read-only checks first: a file that is refused or moved aside stays as it was.
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > schema_version():
         raise JournalError(
@@ -154,6 +151,10 @@ def _configure_and_check(conn: sqlite3.Connection, path: Path) -> str | None:
     check = conn.execute("PRAGMA quick_check").fetchone()[0]
     if check != "ok":
         return f"integrity check failed: {check}"
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise JournalError(f"cannot put the journal {path} in WAL mode (SQLite answered {mode!r})")
+    conn.execute("PRAGMA synchronous = NORMAL")
     return None
 
 
