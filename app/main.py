@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.instance_lock import DataDirectoryInUse
 from core.journal import JournalError
-from core.paths import DATA_DIR_ENV, data_dir
+from core.paths import DATA_DIR_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,12 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .headless import run_headless
 
-    # The program always keeps a journal: --data-dir, else $LABQUEUE_DATA_DIR, else platformdirs'.
-    directory = data_dir(args.data_dir)
     try:
         if args.no_gui is not None:
-            return run_headless(args.no_gui, data_dir=directory, demo=args.demo)
-        return run_headless(None, data_dir=directory, demo=True)
+            return run_headless(args.no_gui, data_dir=args.data_dir, demo=args.demo)
+        return run_headless(None, data_dir=args.data_dir, demo=True)
     except (DataDirectoryInUse, JournalError) as exc:
         print(f"labqueue: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START

@@ -17,11 +17,19 @@ from typing import Any, Protocol
 
 from psygnal import Signal
 
-from .experiment import REQUEUEABLE, Experiment, ExpStatus
+from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
+from .signals import emit_safely
 
 __all__ = ["ExperimentQueue", "QueueStore"]
 
 logger = logging.getLogger("labqueue")
+
+
+def _nothing() -> None:
+    pass
+
+
+_EXIT_STATUSES = frozenset({ExpStatus.FINISHED, ExpStatus.FAILED, ExpStatus.ABORTED, ExpStatus.INTERRUPTED})
 
 
 class QueueStore(Protocol):
@@ -73,7 +81,10 @@ class ExperimentQueue:
     status_changed_signal = Signal(int, object, object)
     moved_signal = Signal(int, int, object)
 
-    def __init__(self, store: QueueStore | None = None) -> None:
+    def __init__(self, store: QueueStore | None = None, on_change: Callable[[], None] | None = None) -> None:
+        """``store`` makes changes durable; ``on_change()`` is called (outside the lock)
+        after every change, before the signals: the Manager uses it to track its state
+        without paying for a signal slot per job."""
         self._lock = threading.RLock()
         self._job_available = threading.Condition(self._lock)
         self._history: list[Experiment] = []
@@ -81,7 +92,8 @@ class ExperimentQueue:
         self._queued: deque[Experiment] = deque()
         self._by_id: dict[str, Experiment] = {}
         self._store = store
-        self._wake_count = 0
+        self._on_change = on_change or _nothing
+        self._idle_workers = 0
 
     # -- inspection --------------------------------------------------------------------
 
@@ -104,6 +116,11 @@ class ExperimentQueue:
     @property
     def running_experiment(self) -> Experiment | None:
         return self._running
+
+    @property
+    def has_queued(self) -> bool:
+        """True if any experiment is queued (lock-free: one atomic read)."""
+        return bool(self._queued)
 
     @property
     def history(self) -> list[Experiment]:
@@ -168,19 +185,14 @@ class ExperimentQueue:
         experiment that is not QUEUED or is already in a queue; then nothing is added.
         """
         batch = list(exps)
-        seen: set[str] = set()
         for exp in batch:
             if not isinstance(exp, Experiment):
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
-            if exp.status is not ExpStatus.QUEUED:
-                raise ValueError(f"{exp!r} is {exp.status.name}; only QUEUED experiments can be put")
-            if exp._queue is not None or exp.id in seen:
-                raise ValueError(f"{exp!r} is already queued")
-            seen.add(exp.id)
         if not batch:
             return
         now = time.time()
         with self._lock:
+            self._check_new(batch)
             first = len(self._history) + (self._running is not None) + len(self._queued)
             for exp in batch:
                 exp.queued_at = exp.queued_at or now
@@ -190,9 +202,21 @@ class ExperimentQueue:
                 exp._queue = self
                 self._by_id[exp.id] = exp
             self._queued.extend(batch)
-            self._job_available.notify()
+            if self._idle_workers:
+                self._job_available.notify()
+        self._on_change()
         for offset, exp in enumerate(batch):
-            self.added_signal.emit(first + offset, exp)
+            emit_safely(self.added_signal, first + offset, exp)
+
+    @staticmethod
+    def _check_new(batch: list[Experiment]) -> None:
+        seen: set[str] = set()
+        for exp in batch:
+            if exp._state != PENDING:
+                raise ValueError(f"{exp!r} is {exp.status.name}; only QUEUED experiments can be put")
+            if exp._queue is not None or exp.id in seen:
+                raise ValueError(f"{exp!r} is already queued")
+            seen.add(exp.id)
 
     def restore(self, history: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
         """Load experiments read back from a journal; nothing is written, no signal fires.
@@ -242,7 +266,11 @@ class ExperimentQueue:
                     break
                 if not block:
                     return None
-                self._job_available.wait()
+                self._idle_workers += 1
+                try:
+                    self._job_available.wait()
+                finally:
+                    self._idle_workers -= 1
             exp = self._queued[0]
             exp.started_at = time.time()
             self._queued.popleft()
@@ -251,7 +279,8 @@ class ExperimentQueue:
             if self._store is not None:
                 self._record(self._store.record_started, exp)
             index = len(self._history)
-        self.status_changed_signal.emit(index, ExpStatus.RUNNING, exp)
+        self._on_change()
+        emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
 
     def _record(self, write: Callable[..., None], exp: Experiment, *details: Any) -> None:
@@ -274,7 +303,7 @@ class ExperimentQueue:
         (as in CustomXepr). ``exception`` is the exception the call raised, if any.
         The outcome is written to the store before this returns.
         """
-        if not isinstance(exit_status, ExpStatus) or not exit_status.is_terminal or exit_status is ExpStatus.CANCELLED:
+        if exit_status not in _EXIT_STATUSES:
             raise ValueError(f"{exit_status!r} is not an exit status")
         if exit_status is ExpStatus.FAILED and exception is None and isinstance(result, BaseException):
             exception, result = result, None
@@ -291,7 +320,8 @@ class ExperimentQueue:
             self._running = None
             self._history.append(exp)
         exp._complete(exit_status, result, exception)
-        self.status_changed_signal.emit(index, exit_status, exp)
+        self._on_change()
+        emit_safely(self.status_changed_signal, index, exit_status, exp)
 
     # -- removing, reordering, requeueing ----------------------------------------------
 
@@ -332,7 +362,7 @@ class ExperimentQueue:
             victims = [e for e in experiments if e in queued]
             removed = self._cancel_locked(victims)
         self._announce_cancelled(removed)
-        return [exp for _, exp in removed]
+        return [exp for _, exp in reversed(removed)]
 
     def cancel_experiment(self, exp: Experiment) -> bool:
         """Cancel one experiment (what ``Experiment.cancel()`` calls); True if cancelled."""
@@ -350,17 +380,17 @@ class ExperimentQueue:
         with self._lock:
             removed = self._cancel_locked(list(self._queued))
         self._announce_cancelled(removed)
-        return [exp for _, exp in removed]
+        return [exp for _, exp in reversed(removed)]
 
     def _cancel_locked(self, victims: list[Experiment]) -> list[tuple[int, Experiment]]:
         """Move ``victims`` (queued) to the history; returns (old index, exp), highest index first."""
         if not victims:
             return []
-        if self._store is not None:
-            self._store.record_cancelled(victims)
         doomed = set(victims)
         first = self._first_queued_index
         indexed = [(first + i, e) for i, e in enumerate(self._queued) if e in doomed]
+        if self._store is not None:
+            self._store.record_cancelled([exp for _, exp in indexed])  # in the order they join the history
         self._queued = deque(e for e in self._queued if e not in doomed)
         now = time.time()
         for _, exp in indexed:
@@ -370,9 +400,13 @@ class ExperimentQueue:
         return indexed
 
     def _announce_cancelled(self, removed: list[tuple[int, Experiment]]) -> None:
-        for index, exp in removed:
+        if not removed:
+            return
+        for _, exp in removed:
             exp._complete_cancelled()
-            self.removed_signal.emit(index, exp)
+        self._on_change()
+        for index, exp in removed:
+            emit_safely(self.removed_signal, index, exp)
 
     def move(self, exp: Experiment, new_position: int) -> None:
         """Move a queued experiment to ``new_position`` among the queued ones (0 = next).
@@ -392,7 +426,8 @@ class ExperimentQueue:
                 self._store.record_moved(exp, order)
             self._queued = deque(order)
             first = self._first_queued_index
-        self.moved_signal.emit(first + old, first + new, exp)
+        self._on_change()
+        emit_safely(self.moved_signal, first + old, first + new, exp)
 
     def requeue(self, exp: Experiment) -> Experiment:
         """Queue a new experiment with the same call as ``exp`` (which must have ended).

@@ -467,7 +467,7 @@ class _ExperimentBuilder:
         exp.queued_at, exp.started_at, exp.finished_at = queued_at, started_at, finished_at
         exp.traceback = traceback_text
         exp.progress = (fraction, message or "")
-        exp.log_records = decode_log(log_lines)
+        exp._log_records = decode_log(log_lines) or None
         return exp
 
     def warn_unloadable(self) -> None:

@@ -9,8 +9,9 @@ import logging
 import queue as std_queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from psygnal import Signal
 
@@ -26,6 +27,8 @@ from .experiment_queue import ExperimentQueue
 from .history_filter import HistoryFilter, Moment, as_timestamp
 from .instance_lock import InstanceLock
 from .journal import JOURNAL_FILE, Journal, JournalError, Restored
+from .settings import email_level_number
+from .signals import emit_safely
 from .worker import Worker
 
 __all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
@@ -104,27 +107,18 @@ class Manager:
         self.pause_on_failure = pause_on_failure
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        self._waiters = 0
         self._state: WorkerState | None = None
-        self.running = _WatchedEvent(self._flags_changed)
-        self.running.set()
-        self.abort = _WatchedEvent(self._flags_changed)
-        self._abort_events: list[threading.Event] = []
-        self.result_queue: std_queue.Queue = std_queue.Queue()
+        self._shut_down = False
         self._instance_lock: InstanceLock | None = None
         self._journal: Journal | None = None
         restored = self._open_journal() if self.data_dir is not None else Restored()
-        self.job_queue = ExperimentQueue(store=self._journal)
+        self.job_queue = ExperimentQueue(store=self._journal, on_change=self._flags_changed)
         self.job_queue.restore(restored.history + restored.interrupted, restored.queued)
-        if restored.queued or restored.interrupted:
-            self.running.clear()
-            logger.warning(
-                "Restored %d queued and %d interrupted experiment(s) from %s. The queue is paused: "
-                "Resume starts the queued ones.",
-                len(restored.queued),
-                len(restored.interrupted),
-                self._journal.path,
-            )
-        self.job_queue.status_changed_signal.connect(self._on_status_changed)
+        self.running = _WatchedEvent(self._flags_changed)
+        self.abort = _WatchedEvent(self._flags_changed)
+        self._abort_events: list[threading.Event] = []
+        self.result_queue: std_queue.Queue = std_queue.Queue()
         self._notify_address: list[str] = []
         self._email_handler_level = logging.WARNING
         self._log_file_dir: Path | None = None
@@ -137,8 +131,17 @@ class Manager:
             pause_on_failure=lambda: self.pause_on_failure,
             manager=self,
         )
-        self._shut_down = False
-        self._flags_changed()
+        if restored.queued or restored.interrupted:
+            self.running.clear()  # a human decides when restored work goes on
+            logger.warning(
+                "Restored %d queued and %d interrupted experiment(s) from %s. The queue is paused: "
+                "Resume starts the queued ones.",
+                len(restored.queued),
+                len(restored.interrupted),
+                self._journal.path,
+            )
+        else:
+            self.running.set()
         if start:
             self.worker.start()
 
@@ -188,27 +191,39 @@ class Manager:
             return WorkerState.STOPPED
         if self.job_queue.running_experiment is not None:
             return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
-        return WorkerState.PAUSED if self.paused else WorkerState.IDLE
+        if self.paused:
+            return WorkerState.PAUSED
+        # Between two jobs of a busy queue the worker is still "running", not idle.
+        return WorkerState.RUNNING if self.job_queue.has_queued else WorkerState.IDLE
 
     def _flags_changed(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
+        self._wake_waiters()
         self._announce_state()
 
-    def _on_status_changed(self, index: int, status: ExpStatus, exp: Experiment) -> None:
-        with self._changed:
-            self._changed.notify_all()
-        self._announce_state()
+    def _wake_waiters(self) -> None:
+        # Waiters register under the lock before checking their condition, so a change
+        # made before this unlocked read cannot be missed; it keeps the hot path cheap.
+        if self._waiters:
+            with self._changed:
+                self._changed.notify_all()
+
+    def _wait_changed(self, timeout: float | None = None) -> None:
+        """Wait for a state change; call with ``self._changed`` held."""
+        self._waiters += 1
+        try:
+            self._changed.wait(timeout)
+        finally:
+            self._waiters -= 1
 
     def _announce_state(self) -> None:
-        if not hasattr(self, "worker"):
+        if self.state is self._state:
             return
         with self._lock:
             state = self.state
             if state is self._state:
                 return
             self._state = state
-        self.state_changed_signal.emit(state)
+        emit_safely(self.state_changed_signal, state)
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -271,7 +286,7 @@ class Manager:
                     raise Aborted("aborted by request")
                 if self.running.is_set() or self._shut_down:
                     return
-                self._changed.wait()
+                self._wait_changed()
 
     def set_progress(self, fraction: float | None, message: str = "") -> None:
         """Report progress of the running job (fraction 0..1 or None, and a message)."""
@@ -285,11 +300,11 @@ class Manager:
                     self._journal.record_progress(exp)
                 except JournalError as exc:
                     logger.error("%s", exc)
-        self.progress_signal.emit(exp, fraction, message)
+        emit_safely(self.progress_signal, exp, fraction, message)
 
     def publish(self, series: str, x: Any, y: Any) -> None:
         """Publish live data points (scalars or sequences) of ``series`` for plotting."""
-        self.data_signal.emit(self._current_job(), str(series), x, y)
+        emit_safely(self.data_signal, self._current_job(), str(series), x, y)
 
     def _current_job(self) -> Experiment | None:
         exp = current_experiment()
@@ -310,7 +325,7 @@ class Manager:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._changed.wait(remaining)
+                self._wait_changed(remaining)
         return True
 
     def _is_idle(self) -> bool:
@@ -335,9 +350,7 @@ class Manager:
         self._shut_down = True
         self._close_journal()
         self._release_queued()
-        with self._changed:
-            self._changed.notify_all()
-        self._announce_state()
+        self._flags_changed()
 
     def _close_journal(self) -> None:
         if self._journal is not None:
@@ -440,16 +453,17 @@ class Manager:
 
     @property
     def email_handler_level(self) -> int:
-        """Lowest logging level that is emailed (default ``logging.WARNING``)."""
+        """Lowest logging level that is emailed (default ``logging.WARNING``).
+
+        Takes a number or a name ("INFO", "WARNING", "ERROR", "CRITICAL", "OFF");
+        ValueError for any other name.
+        """
         return self._email_handler_level
 
     @email_handler_level.setter
     def email_handler_level(self, level: int | str) -> None:
         if isinstance(level, str):
-            resolved = logging.getLevelName(level.upper())
-            if not isinstance(resolved, int):
-                raise ValueError(f"unknown logging level {level!r}")
-            level = resolved
+            level = email_level_number(level)  # "WARNING", "error", "OFF", ...
         self._email_handler_level = int(level)
 
     @property
