@@ -89,11 +89,17 @@ class HistoryFilter:
             return False
         if self.until is not None and (finished is None or finished >= self.until):
             return False
+        return self.matches_title(exp)
+
+    def matches_title(self, exp: Experiment) -> bool:
         return self.title_contains is None or self.title_contains.lower() in exp.title.lower()
+
+    def most_recent(self, found: list[Experiment]) -> list[Experiment]:
+        """The last ``limit`` of ``found`` (all of them without a limit)."""
+        if self.limit is None:
+            return found
+        return found[len(found) - self.limit :] if self.limit else []
 
     def apply(self, history: Iterable[Experiment]) -> list[Experiment]:
         """The matching experiments of ``history`` (oldest first), limited to the most recent."""
-        found = [exp for exp in history if self.matches(exp)]
-        if self.limit is not None:
-            found = found[len(found) - self.limit :] if self.limit else []
-        return found
+        return self.most_recent([exp for exp in history if self.matches(exp)])

@@ -26,7 +26,7 @@ import pickle
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,11 @@ RESTORED_HISTORY = 1000
 
 #: Least time between two progress writes of a running job.
 PROGRESS_INTERVAL_S = 1.0
+
+_INSERT_EXPERIMENT = (
+    "INSERT INTO experiments (seq, id, status, queue_position, title, func_name, func_digest, arguments, "
+    "store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
@@ -102,6 +107,7 @@ class Journal:
         # the sparse positions of the queued ones.
         self._seqs: dict[str, int] = {}
         self._positions: dict[str, float] = {}
+        self._stored_functions: set[bytes] = set()  # digests known to be in the file
         seq, position, history = self._conn.execute(
             "SELECT max(seq), max(queue_position), max(history_order) FROM experiments"
         ).fetchone()
@@ -175,14 +181,14 @@ class Journal:
                  arguments, error, exp.requeued_from, exp.queued_at)
             )
             seq += 1
-        with self._transaction(f"queue {len(rows)} experiment(s)") as conn:
-            conn.executemany("INSERT OR IGNORE INTO functions (digest, pickle) VALUES (?, ?)",
-                             encoder.functions.items())
-            conn.executemany(
-                "INSERT INTO experiments (seq, id, status, queue_position, title, func_name, func_digest, "
-                "arguments, store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        functions = [item for item in encoder.functions.items() if item[0] not in self._stored_functions]
+        if len(rows) == 1 and not functions:  # the common single put: one statement, no BEGIN/COMMIT
+            self._write("queue an experiment", _INSERT_EXPERIMENT, rows[0])
+        else:
+            with self._transaction(f"queue {len(rows)} experiment(s)") as conn:
+                conn.executemany("INSERT OR IGNORE INTO functions (digest, pickle) VALUES (?, ?)", functions)
+                conn.executemany(_INSERT_EXPERIMENT, rows)
+        self._stored_functions.update(digest for digest, _ in functions)
         self._next_seq, self._last_position = seq, position
         for exp, row in zip(experiments, rows, strict=True):
             self._seqs[exp.id] = row[0]
@@ -195,7 +201,7 @@ class Journal:
     def record_started(self, experiment: Experiment) -> None:
         """Store RUNNING (before the call starts)."""
         self._write(
-            f"mark {experiment.title} running",
+            "mark an experiment running",
             "UPDATE experiments SET status = ?, started_at = ? WHERE seq = ?",
             (ExpStatus.RUNNING.value, experiment.started_at, self._seqs[experiment.id]),
         )
@@ -209,11 +215,11 @@ class Journal:
         result_data, result_repr, result_error = encode_result(result)
         fraction, message = experiment.progress
         self._write(
-            f"store the outcome of {experiment.title}",
+            "store an outcome",
             "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
             "progress_fraction = ?, progress_message = ?, result = ?, result_repr = ?, result_pickled = ?, "
             "exception = ?, traceback = ?, log_lines = ? WHERE seq = ?",
-            (status.value, self._next_history, experiment.title, experiment.finished_at, fraction, message,
+            (status.value, self._next_history, experiment._title, experiment.finished_at, fraction, message,
              result_data, result_repr, int(result_error is None), encode_exception(exception),
              experiment.traceback, encode_log(experiment.log_records), self._seqs.pop(experiment.id)),
         )
@@ -227,7 +233,7 @@ class Journal:
         """Store queued experiments as CANCELLED, at the end of the history, in one transaction."""
         now = time.time()
         order = self._next_history
-        rows = [(ExpStatus.CANCELLED.value, order + i, exp.title, now, self._seqs[exp.id])
+        rows = [(ExpStatus.CANCELLED.value, order + i, exp._title, now, self._seqs[exp.id])
                 for i, exp in enumerate(experiments)]
         with self._transaction(f"cancel {len(rows)} experiment(s)") as conn:
             conn.executemany(
@@ -261,7 +267,7 @@ class Journal:
             if not before < position < after:
                 self._renumber(queued)
                 return
-        self._write(f"move {experiment.title}", "UPDATE experiments SET queue_position = ? WHERE seq = ?",
+        self._write("move an experiment", "UPDATE experiments SET queue_position = ? WHERE seq = ?",
                     (position, self._seqs[experiment.id]))
         self._positions[experiment.id] = position
         self._last_position = max(self._last_position, position)
@@ -284,7 +290,7 @@ class Journal:
             return
         self._progress_due = now + PROGRESS_INTERVAL_S
         fraction, message = experiment.progress
-        self._write(f"store the progress of {experiment.title}",
+        self._write("store progress",
                     "UPDATE experiments SET progress_fraction = ?, progress_message = ? WHERE seq = ?",
                     (fraction, message, seq))
 
@@ -321,29 +327,33 @@ class Journal:
             interrupted=[builder.build(row) for row in running_rows],
             queued=[builder.build(row) for row in queued_rows],
         )
-        self._store_interrupted(restored.interrupted)
+        self._store_interrupted(list(zip(restored.interrupted, (row[0] for row in running_rows), strict=True)))
         for exp, row in zip(restored.queued, queued_rows, strict=True):
             self._seqs[exp.id] = row[0]
             self._positions[exp.id] = row[3]
         builder.warn_unloadable()
         return restored
 
-    def _store_interrupted(self, experiments: list[Experiment]) -> None:
+    def _store_interrupted(self, experiments: list[tuple[Experiment, int]]) -> None:
         if not experiments:
             return
         order = self._next_history
-        rows = [(ExpStatus.INTERRUPTED.value, order + i, exp.title, exp.finished_at, exp.id)
-                for i, exp in enumerate(experiments)]
+        rows = [(ExpStatus.INTERRUPTED.value, order + i, exp.title, exp.finished_at, seq)
+                for i, (exp, seq) in enumerate(experiments)]
         with self._transaction("mark the interrupted experiment") as conn:
             conn.executemany(
                 "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ? "
-                "WHERE id = ?",
+                "WHERE seq = ?",
                 rows,
             )
         self._next_history += len(rows)
 
-    def find(self, criteria: HistoryFilter) -> list[str]:
-        """Ids of the ended experiments that match ``criteria``, in history order."""
+    def find(self, criteria: HistoryFilter, known: Callable[[str], Experiment | None]) -> list[Experiment]:
+        """The ended experiments that match ``criteria``, in history order.
+
+        ``known(id)`` gives the experiment if the caller already holds it (the
+        running queue), so that one comes back instead of a copy read from the file.
+        """
         where, params = ["history_order IS NOT NULL"], []
         if criteria.statuses is not None:
             where.append(f"status IN ({', '.join('?' * len(criteria.statuses))})")
@@ -355,33 +365,29 @@ class Journal:
             where.append("finished_at < ?")
             params.append(criteria.until)
         if criteria.title_contains is not None:
-            where.append("contains_text(title, ?)")
+            # A title not yet stored is made from the call below.
+            where.append("(title IS NULL OR contains_text(title, ?))")
             params.append(criteria.title_contains)
-        sql = f"SELECT id FROM experiments WHERE {' AND '.join(where)} ORDER BY history_order DESC"
-        if criteria.limit is not None:
+        sql = f"SELECT {_COLUMNS} FROM experiments WHERE {' AND '.join(where)} ORDER BY history_order DESC"
+        if criteria.limit is not None and criteria.title_contains is None:
             sql += " LIMIT ?"
             params.append(criteria.limit)
         with self._lock:
-            ids = [row[0] for row in self._connection("search the history").execute(sql, params)]
-        ids.reverse()
-        return ids
-
-    def load(self, ids: list[str]) -> list[Experiment]:
-        """The experiments with these ids, as stored (ids not in the journal are skipped).
-
-        These are new objects, not the ones in a running queue.
-        """
-        rows = []
-        with self._lock:
-            conn = self._connection("read experiments")
-            for start in range(0, len(ids), 500):  # SQLite caps the number of parameters
-                chunk = ids[start:start + 500]
-                rows += conn.execute(
-                    f"SELECT {_COLUMNS} FROM experiments WHERE id IN ({', '.join('?' * len(chunk))})", chunk
-                ).fetchall()
-        by_id = {row[1]: row for row in rows}
+            rows = self._connection("search the history").execute(sql, params).fetchall()
+        rows.reverse()
         builder = _ExperimentBuilder(self)
-        return [builder.build(by_id[i]) for i in ids if i in by_id]
+        found = [known(row[1]) or builder.build(row) for row in rows]
+        if criteria.title_contains is not None:
+            found = [exp for exp in found if criteria.matches_title(exp)]
+        return criteria.most_recent(found)
+
+    def load(self, experiment_id: str) -> Experiment | None:
+        """The experiment with this id as stored (a new object), or None."""
+        with self._lock:
+            row = self._connection("read an experiment").execute(
+                f"SELECT {_COLUMNS} FROM experiments WHERE id = ?", (experiment_id,)
+            ).fetchone()
+        return None if row is None else _ExperimentBuilder(self).build(row)
 
     def purge(self, older_than: float) -> int:
         """Delete ended experiments that finished before ``older_than`` (POSIX seconds),
@@ -395,6 +401,7 @@ class Journal:
                 "DELETE FROM functions WHERE digest NOT IN "
                 "(SELECT func_digest FROM experiments WHERE func_digest IS NOT NULL)"
             )
+            self._stored_functions.clear()
         return deleted
 
     def _function_pickle(self, digest: bytes) -> bytes | None:

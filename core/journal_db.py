@@ -37,12 +37,12 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     conn.execute(
         """
         CREATE TABLE experiments (
-            seq INTEGER PRIMARY KEY,       -- row key; the worker's updates go through it
-            id TEXT NOT NULL UNIQUE,       -- Experiment.id, kept across restarts
+            seq INTEGER PRIMARY KEY,       -- row key: every write goes through it
+            id TEXT NOT NULL,              -- Experiment.id, kept across restarts
             status TEXT NOT NULL,          -- ExpStatus value
             queue_position REAL NOT NULL,  -- order among the queued (sparse: a move rewrites one row)
             history_order INTEGER,         -- order in the history, once ended
-            title TEXT,                    -- NULL until known; computed from the call when needed
+            title TEXT,                    -- NULL until computed (it costs a signature lookup per job)
             func_name TEXT NOT NULL,
             func_digest BLOB REFERENCES functions (digest),  -- NULL when the call was not stored
             arguments BLOB,                -- pickled (args, kwargs); NULL when not stored
@@ -62,9 +62,9 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         )
         """
     )
-    # Not partial on status: moving QUEUED -> RUNNING -> ended leaves this index alone,
-    # so the worker's two writes per job touch one table page, not index pages.
-    conn.execute("CREATE INDEX experiments_by_position ON experiments (queue_position)")
+    # No index: a put then writes one table page instead of three (ids are random, so
+    # an index on them is written all over). Reads by id or by order scan the table,
+    # which they do rarely: at start, and for history searches.
 
 
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.

@@ -389,28 +389,25 @@ class Manager:
         criteria = HistoryFilter.from_arguments(status, since, until, title_contains, limit)
         if self._journal is None:
             return criteria.apply(self.job_queue.history)
-        ids = self._journal.find(criteria)
-        in_queue = {}
-        for exp_id in ids:
-            try:
-                in_queue[exp_id] = self.job_queue.get(exp_id)
-            except KeyError:
-                pass
-        loaded = {exp.id: exp for exp in self._journal.load([i for i in ids if i not in in_queue])}
-        return [in_queue.get(i) or loaded[i] for i in ids if i in in_queue or i in loaded]
+        return self._journal.find(criteria, self._in_queue)
+
+    def _in_queue(self, experiment_id: str) -> Experiment | None:
+        try:
+            return self.job_queue.get(experiment_id)
+        except KeyError:
+            return None
 
     def get(self, experiment_id: str) -> Experiment:
         """The experiment with this id: from :attr:`job_queue`, else from the journal.
 
         Raises KeyError if neither holds it.
         """
-        try:
-            return self.job_queue.get(experiment_id)
-        except KeyError:
-            found = self._journal.load([experiment_id]) if self._journal is not None else []
-        if not found:
+        found = self._in_queue(experiment_id)
+        if found is None and self._journal is not None:
+            found = self._journal.load(experiment_id)
+        if found is None:
             raise KeyError(f"no experiment with id {experiment_id!r}")
-        return found[0]
+        return found
 
     def purge(self, older_than: Moment | dt.timedelta) -> int:
         """Delete from the journal the ended experiments that finished before

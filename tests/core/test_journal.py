@@ -203,7 +203,7 @@ def test_progress_is_stored_while_the_job_runs(open_manager):
 
     exp = manager.queued_exec(slow)()
     assert reported.wait(10)
-    (stored,) = manager._journal.load([exp.id])
+    stored = manager._journal.load(exp.id)
     assert stored.progress == (0.25, "quarter")
     release.set()
     exp.result(timeout=10)
