@@ -195,8 +195,8 @@ class Journal:
             self._positions[exp.id] = row[3]
             exp.stored, exp.store_error = row[6] is not None, row[8]
         for exp, error in unstored:
-            logger.warning("%s will run, but is not stored in the journal and will not come back "
-                           "after a restart: %s", exp.title, error)
+            logger.warning("%s will run, but its call is not stored in the journal, so it cannot run "
+                           "again after a restart: %s", exp.title, error)
 
     def record_started(self, experiment: Experiment) -> None:
         """Store RUNNING (before the call starts)."""
