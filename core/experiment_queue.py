@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from psygnal import Signal
 
 from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
+from .locks import YieldingRLock
 from .signals import emit_safely
 
 __all__ = ["ExperimentQueue", "QueueStore"]
@@ -85,8 +86,8 @@ class ExperimentQueue:
         """``store`` makes changes durable; ``on_change()`` is called (outside the lock)
         after every change, before the signals: the Manager uses it to track its state
         without paying for a signal slot per job."""
-        self._lock = threading.RLock()
-        self._job_available = threading.Condition(self._lock)
+        self._lock = YieldingRLock()
+        self._job_available = threading.Condition(self._lock.raw)
         self._history: list[Experiment] = []
         self._running: Experiment | None = None
         self._queued: deque[Experiment] = deque()

@@ -91,8 +91,9 @@ class InstanceLock:
         previous = _read_holder(fd)
         if previous is not None:
             # A clean release empties the file: a description left here is a program that died.
-            logger.warning("Taking over the lock of %s, left by %s, which is no longer running.",
-                           self.path.parent, previous)
+            logger.warning(
+                "Taking over the lock of %s, left by %s, which is no longer running.", self.path.parent, previous
+            )
         try:
             _write_holder(fd)
         except OSError:

@@ -177,8 +177,19 @@ class Journal:
                 unstored.append((exp, error))
             position += 1.0
             rows.append(
-                (seq, exp.id, ExpStatus.QUEUED.value, position, title, exp.func_name, digest,
-                 arguments, error, exp.requeued_from, exp.queued_at)
+                (
+                    seq,
+                    exp.id,
+                    ExpStatus.QUEUED.value,
+                    position,
+                    title,
+                    exp.func_name,
+                    digest,
+                    arguments,
+                    error,
+                    exp.requeued_from,
+                    exp.queued_at,
+                )
             )
             seq += 1
         functions = [item for item in encoder.functions.items() if item[0] not in self._stored_functions]
@@ -195,8 +206,11 @@ class Journal:
             self._positions[exp.id] = row[3]
             exp.stored, exp.store_error = row[6] is not None, row[8]
         for exp, error in unstored:
-            logger.warning("%s will run, but its call is not stored in the journal, so it cannot run "
-                           "again after a restart: %s", exp.title, error)
+            logger.warning(
+                "%s will run, but its call is not stored in the journal, so it cannot run again after a restart: %s",
+                exp.title,
+                error,
+            )
 
     def record_started(self, experiment: Experiment) -> None:
         """Store RUNNING (before the call starts)."""
@@ -219,26 +233,42 @@ class Journal:
             "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
             "progress_fraction = ?, progress_message = ?, result = ?, result_repr = ?, result_pickled = ?, "
             "exception = ?, traceback = ?, log_lines = ? WHERE seq = ?",
-            (status.value, self._next_history, experiment._title, experiment.finished_at, fraction, message,
-             result_data, result_repr, int(result_error is None), encode_exception(exception),
-             experiment.traceback, encode_log(experiment.log_records), self._seqs.pop(experiment.id)),
+            (
+                status.value,
+                self._next_history,
+                experiment._title,
+                experiment.finished_at,
+                fraction,
+                message,
+                result_data,
+                result_repr,
+                int(result_error is None),
+                encode_exception(exception),
+                experiment.traceback,
+                encode_log(experiment.log_records),
+                self._seqs.pop(experiment.id),
+            ),
         )
         self._next_history += 1
         if result_error is not None:
             experiment.store_error = experiment.store_error or f"the result was not stored ({result_error})"
-            logger.warning("The result of %s cannot be stored in the journal (%s); its repr is kept instead.",
-                           experiment.title, result_error)
+            logger.warning(
+                "The result of %s cannot be stored in the journal (%s); its repr is kept instead.",
+                experiment.title,
+                result_error,
+            )
 
     def record_cancelled(self, experiments: list[Experiment]) -> None:
         """Store queued experiments as CANCELLED, at the end of the history, in one transaction."""
         now = time.time()
         order = self._next_history
-        rows = [(ExpStatus.CANCELLED.value, order + i, exp._title, now, self._seqs[exp.id])
-                for i, exp in enumerate(experiments)]
+        rows = [
+            (ExpStatus.CANCELLED.value, order + i, exp._title, now, self._seqs[exp.id])
+            for i, exp in enumerate(experiments)
+        ]
         with self._transaction(f"cancel {len(rows)} experiment(s)") as conn:
             conn.executemany(
-                "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ? "
-                "WHERE seq = ?",
+                "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ? WHERE seq = ?",
                 rows,
             )
         self._next_history += len(rows)
@@ -267,8 +297,11 @@ class Journal:
             if not before < position < after:
                 self._renumber(queued)
                 return
-        self._write("move an experiment", "UPDATE experiments SET queue_position = ? WHERE seq = ?",
-                    (position, self._seqs[experiment.id]))
+        self._write(
+            "move an experiment",
+            "UPDATE experiments SET queue_position = ? WHERE seq = ?",
+            (position, self._seqs[experiment.id]),
+        )
         self._positions[experiment.id] = position
         self._last_position = max(self._last_position, position)
 
@@ -290,9 +323,11 @@ class Journal:
             return
         self._progress_due = now + PROGRESS_INTERVAL_S
         fraction, message = experiment.progress
-        self._write("store progress",
-                    "UPDATE experiments SET progress_fraction = ?, progress_message = ? WHERE seq = ?",
-                    (fraction, message, seq))
+        self._write(
+            "store progress",
+            "UPDATE experiments SET progress_fraction = ?, progress_message = ? WHERE seq = ?",
+            (fraction, message, seq),
+        )
 
     # -- reading back ------------------------------------------------------------------
 
@@ -338,12 +373,13 @@ class Journal:
         if not experiments:
             return
         order = self._next_history
-        rows = [(ExpStatus.INTERRUPTED.value, order + i, exp.title, exp.finished_at, seq)
-                for i, (exp, seq) in enumerate(experiments)]
+        rows = [
+            (ExpStatus.INTERRUPTED.value, order + i, exp.title, exp.finished_at, seq)
+            for i, (exp, seq) in enumerate(experiments)
+        ]
         with self._transaction("mark the interrupted experiment") as conn:
             conn.executemany(
-                "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ? "
-                "WHERE seq = ?",
+                "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ? WHERE seq = ?",
                 rows,
             )
         self._next_history += len(rows)
@@ -384,9 +420,11 @@ class Journal:
     def load(self, experiment_id: str) -> Experiment | None:
         """The experiment with this id as stored (a new object), or None."""
         with self._lock:
-            row = self._connection("read an experiment").execute(
-                f"SELECT {_COLUMNS} FROM experiments WHERE id = ?", (experiment_id,)
-            ).fetchone()
+            row = (
+                self._connection("read an experiment")
+                .execute(f"SELECT {_COLUMNS} FROM experiments WHERE id = ?", (experiment_id,))
+                .fetchone()
+            )
         return None if row is None else _ExperimentBuilder(self).build(row)
 
     def purge(self, older_than: float) -> int:
@@ -406,9 +444,11 @@ class Journal:
 
     def _function_pickle(self, digest: bytes) -> bytes | None:
         with self._lock:
-            row = self._connection("read a stored function").execute(
-                "SELECT pickle FROM functions WHERE digest = ?", (digest,)
-            ).fetchone()
+            row = (
+                self._connection("read a stored function")
+                .execute("SELECT pickle FROM functions WHERE digest = ?", (digest,))
+                .fetchone()
+            )
         return None if row is None else row[0]
 
 
@@ -433,9 +473,29 @@ class _ExperimentBuilder:
         return self._functions[digest]
 
     def build(self, row: tuple) -> Experiment:
-        (_, exp_id, status_value, _, title, func_name, digest, arguments, store_error, requeued_from,
-         queued_at, started_at, finished_at, fraction, message, result, result_repr, result_pickled,
-         exception, traceback_text, log_lines) = row
+        (
+            _,
+            exp_id,
+            status_value,
+            _,
+            title,
+            func_name,
+            digest,
+            arguments,
+            store_error,
+            requeued_from,
+            queued_at,
+            started_at,
+            finished_at,
+            fraction,
+            message,
+            result,
+            result_repr,
+            result_pickled,
+            exception,
+            traceback_text,
+            log_lines,
+        ) = row
         func, args, kwargs = None, (), {}
         if digest is not None:
             try:

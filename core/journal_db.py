@@ -185,9 +185,7 @@ def _move_aside(path: Path) -> Path:
             if companion.exists():  # kept beside the copy, where SQLite looks for them
                 os.rename(companion, aside.with_name(aside.name + suffix))
     except OSError as exc:
-        raise JournalError(
-            f"the journal {path} is unreadable and cannot be moved aside: {exc.strerror}"
-        ) from exc
+        raise JournalError(f"the journal {path} is unreadable and cannot be moved aside: {exc.strerror}") from exc
     return aside
 
 
@@ -202,6 +200,4 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise JournalError(
-                f"cannot upgrade the journal {path} from schema {step} to {step + 1}: {exc}"
-            ) from exc
+            raise JournalError(f"cannot upgrade the journal {path} from schema {step} to {step + 1}: {exc}") from exc
