@@ -280,7 +280,8 @@ class ExperimentQueue:
             if self._store is not None:
                 self._record(self._store.record_started, exp)
             index = len(self._history)
-        self._on_change()
+        # No on_change() here: a job can only start while the owner's state is already
+        # "running" (something queued, not paused), so starting it changes nothing there.
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
 
