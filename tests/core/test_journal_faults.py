@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
+import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +20,8 @@ from core.journal import JournalError
 from core.journal_codec import CallNotStored, ResultNotStored
 
 from .journal_helpers import restart, square
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _warnings(caplog) -> list[str]:
@@ -189,13 +196,50 @@ def test_a_data_dir_that_is_a_file_is_a_clear_error(open_manager, tmp_path):
         open_manager(data_dir=not_a_dir)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
-def test_a_read_only_data_dir_is_a_clear_error_at_start(open_manager, lab):
+def _open_in_child(data_dir: Path, read_only_mount: bool) -> subprocess.CompletedProcess:
+    """Open a Manager on ``data_dir`` in a child process and print whether it was refused.
+
+    With ``read_only_mount`` the child runs in a private mount namespace where
+    ``data_dir`` is bind-mounted read-only: root writes through any permission bits,
+    so that is how a read-only directory is made for root.
+    """
+    script = (
+        "from core import Manager\n"
+        "from core.journal import JournalError\n"
+        "try:\n"
+        f"    Manager(data_dir={str(data_dir)!r}).shutdown()\n"
+        "    print('OPENED')\n"
+        "except JournalError as exc:\n"
+        "    print('REFUSED', exc)\n"
+    )
+    command = [sys.executable, "-c", script]
+    if read_only_mount:
+        where = shlex.quote(str(data_dir))
+        command = [
+            "unshare",
+            "--mount",
+            "sh",
+            "-c",
+            f'mount --bind {where} {where} && mount -o remount,ro,bind {where} && exec "$@"',
+            "sh",
+            *command,
+        ]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_read_only_data_dir_is_a_clear_error_at_start(lab):
     lab.mkdir()
-    os.chmod(lab, 0o500)
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("unshare") is None:
+        pytest.skip("root needs unshare(1) to make a read-only directory")
+    if not as_root:
+        os.chmod(lab, 0o500)
     try:
-        with pytest.raises(JournalError, match="cannot use the data directory"):
-            open_manager()
+        done = _open_in_child(lab, read_only_mount=as_root)
     finally:
         os.chmod(lab, 0o700)
+    if as_root and "REFUSED" not in done.stdout and "OPENED" not in done.stdout:
+        pytest.skip(f"no private read-only mount here: {done.stderr.strip()[-200:]}")
+    assert "REFUSED" in done.stdout and "cannot use the data directory" in done.stdout, done.stdout + done.stderr
     assert not any(lab.iterdir())
