@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import functools
 import logging
+import pickle
 import queue as std_queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,34 @@ from .worker import Worker
 __all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
 
 logger = logging.getLogger("labqueue")
+
+#: Managers of this process in the order they were made (for calls loaded from a journal).
+_open_managers: list[weakref.ref] = []
+_loading = threading.local()
+
+
+@contextlib.contextmanager
+def _loading_calls_for(manager: Manager):
+    """While restoring, stored calls that refer to a manager get ``manager``."""
+    previous = getattr(_loading, "manager", None)
+    _loading.manager = manager
+    try:
+        yield
+    finally:
+        _loading.manager = previous
+
+
+def _manager_for_loaded_calls() -> Manager:
+    """The manager a stored reference to "the manager" means when it is loaded: the one
+    restoring it, else the one running the current job, else the newest open one."""
+    manager = getattr(_loading, "manager", None) or current_manager()
+    if manager is not None:
+        return manager
+    for ref in reversed(_open_managers):
+        candidate = ref()
+        if candidate is not None and not candidate._shut_down:
+            return candidate
+    raise pickle.UnpicklingError("a stored call refers to a labqueue Manager, but none is open in this process")
 
 
 class WorkerState(enum.Enum):
@@ -142,8 +173,15 @@ class Manager:
             )
         else:
             self.running.set()
+        _open_managers.append(weakref.ref(self))
         if start:
             self.worker.start()
+
+    def __reduce__(self):
+        # A manager is not data. A stored call that uses one (a console function that
+        # calls manager.checkpoint(), or a decorated function) gets, when it is loaded
+        # again, the manager that loads it: that is the one that will run it.
+        return (_manager_for_loaded_calls, ())
 
     def _open_journal(self) -> Restored:
         """Lock the data directory, open its journal and read it back.
@@ -160,7 +198,8 @@ class Manager:
         try:
             journal = Journal(self.data_dir / JOURNAL_FILE)
             try:
-                restored = journal.restore()
+                with _loading_calls_for(self):
+                    restored = journal.restore()
             except BaseException:
                 journal.close()
                 raise
@@ -348,6 +387,7 @@ class Manager:
         if wait and self.worker.is_alive():
             self.worker.join(timeout)
         self._shut_down = True
+        _open_managers[:] = [ref for ref in _open_managers if ref() not in (None, self)]
         self._close_journal()
         self._release_queued()
         self._flags_changed()
