@@ -1,1 +1,0 @@
-"""Qt widgets and item models over the core engine."""

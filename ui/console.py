@@ -189,18 +189,19 @@ def run_startup_file(shell: InProcessInteractiveShell, path: Path) -> str:
     Never raises: if the file cannot be read or raises (SystemExit included), the
     returned text says so and holds the traceback, starting at the file's own frames.
     """
+    try:
+        path.open("rb").close()
+    except OSError as error:
+        return f"labqueue: cannot read startup file {path}: {error.strerror or error}\n"
     output = io.StringIO()
     namespace = shell.user_ns
     had_file, previous_file = "__file__" in namespace, namespace.get("__file__")
     namespace["__file__"] = str(path)
     try:
-        path.open("rb").close()
         with redirect_stdout(output), redirect_stderr(output):
             # IPython's execfile puts the file's folder on sys.path, so a lab's startup
             # script can import the instrument modules kept beside it.
             shell.safe_execfile(path, namespace, raise_exceptions=True)
-    except OSError as error:
-        output.write(f"labqueue: cannot run startup file {path}: {error.strerror or error}\n")
     except (Exception, SystemExit) as error:
         output.write(f"labqueue: startup file {path} raised an error; the console is ready anyway.\n")
         frames = _frames_from_file(error.__traceback__, path.expanduser().resolve())
