@@ -110,10 +110,14 @@ class LabConsole(QtInProcessRichJupyterWidget):
         QCoreApplication.instance().aboutToQuit.disconnect(self.shutdown)
         self._waiter.interrupt()
         self.kernel_client.stop_channels()
-        # Ends the history session, writes and closes the history file, stops its
-        # thread; done now rather than at interpreter exit, where IPython registered it.
+        save_thread = self.shell.history_manager.save_thread
+        # Ends the history session and writes it out now rather than at interpreter
+        # exit, where IPython registered it. Recent IPython also stops the history
+        # thread there; stopping it here as well keeps older versions from leaking it.
         self.shell.atexit_operations()
         atexit.unregister(self.shell.atexit_operations)
+        if save_thread is not None:
+            save_thread.stop()
         self.kernel_manager.shutdown_kernel()
         InProcessInteractiveShell.clear_instance()
 
