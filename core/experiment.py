@@ -11,19 +11,19 @@ from __future__ import annotations
 import enum
 import inspect
 import logging
+import os
 import reprlib
 import threading
 import time
-import uuid
+from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures._base import (  # the states Future itself uses
     CANCELLED,
     CANCELLED_AND_NOTIFIED,
-    FINISHED,
     PENDING,
     RUNNING,
 )
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Aborted", "ExpStatus", "Experiment", "Interrupted"]
 
@@ -149,15 +149,15 @@ class Experiment(Future):
         super().__init__()
         self.func = func
         self.args = tuple(args)
-        self.kwargs = dict(kwargs or {})
-        self.id = uuid.uuid4().hex
+        self.kwargs = dict(kwargs) if kwargs else {}
+        self.id = new_experiment_id()
         self._title = title
         self.queued_at: float | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.traceback: str | None = None
         self.progress: tuple[float | None, str] = (None, "")
-        self.log_records: list[logging.LogRecord] = []
+        self._log_records: list[logging.LogRecord] | None = None  # created on the first record
         self.dropped_log_records = 0
         self.stored: bool | None = None
         self.store_error: str | None = None
@@ -199,10 +199,25 @@ class Experiment(Future):
         end = self.finished_at if self.finished_at is not None else time.time()
         return max(0.0, end - self.started_at)
 
+    @property
+    def log_records(self) -> list[logging.LogRecord]:
+        """Log records emitted on the worker thread while the call ran (oldest dropped
+        beyond MAX_LOG_RECORDS, counted in ``dropped_log_records``)."""
+        return list(self._log_records or ())
+
+    def add_log_record(self, record: logging.LogRecord) -> None:
+        records = self._log_records
+        if records is None:
+            records = self._log_records = []
+        elif len(records) >= MAX_LOG_RECORDS:
+            del records[0]
+            self.dropped_log_records += 1
+        records.append(record)
+
     def log_lines(self, fmt: logging.Formatter | None = None) -> list[str]:
         """The captured log records as text lines."""
         formatter = fmt or _LINE_FORMATTER
-        return [formatter.format(r) for r in list(self.log_records)]
+        return [formatter.format(r) for r in self.log_records]
 
     def __repr__(self) -> str:
         return f"<Experiment {self.id[:8]} {self.status.name} {self.title}>"
@@ -261,6 +276,12 @@ class Experiment(Future):
             raise ValueError(f"{status} is not an outcome")
 
 
+def new_experiment_id() -> str:
+    """A new globally unique experiment id: 128 random bits as 32 hex digits."""
+    # os.urandom directly: as unique as uuid4 at a fifth of its cost on the put path.
+    return os.urandom(16).hex()
+
+
 _LINE_FORMATTER = logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
 
 
@@ -289,13 +310,8 @@ class ExperimentLogCapture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         experiment = getattr(_context, "experiment", None)
-        if experiment is None:
-            return
-        records = experiment.log_records
-        if len(records) >= MAX_LOG_RECORDS:
-            del records[0]
-            experiment.dropped_log_records += 1
-        records.append(record)
+        if experiment is not None:
+            experiment.add_log_record(record)
 
 
 class ExperimentContextFilter(logging.Filter):

@@ -12,15 +12,21 @@ import queue as std_queue
 import threading
 import time
 from collections import deque
-from typing import Any, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from psygnal import Signal
 
 from .experiment import REQUEUEABLE, Experiment, ExpStatus
+from .signals import emit_safely
 
 __all__ = ["ExperimentQueue", "QueueStore"]
 
 logger = logging.getLogger("labqueue")
+
+
+def _nothing() -> None:
+    pass
 
 
 class QueueStore(Protocol):
@@ -33,9 +39,7 @@ class QueueStore(Protocol):
 
     def record_added(self, experiments: list[Experiment], first_position: int) -> None: ...
 
-    def record_status(
-        self, experiment: Experiment, result: Any = None, exception: BaseException | None = None
-    ) -> None:
+    def record_status(self, experiment: Experiment, result: Any = None, exception: BaseException | None = None) -> None:
         """RUNNING (before the call starts) or an outcome, with the call's result or exception."""
 
     def record_cancelled(self, experiments: list[Experiment]) -> None: ...
@@ -65,7 +69,10 @@ class ExperimentQueue:
     status_changed_signal = Signal(int, object, object)
     moved_signal = Signal(int, int, object)
 
-    def __init__(self, store: QueueStore | None = None) -> None:
+    def __init__(self, store: QueueStore | None = None, on_change: Callable[[], None] | None = None) -> None:
+        """``store`` makes changes durable; ``on_change()`` is called (outside the lock)
+        after every change, before the signals: the Manager uses it to track its state
+        without paying for a signal slot per job."""
         self._lock = threading.RLock()
         self._job_available = threading.Condition(self._lock)
         self._history: list[Experiment] = []
@@ -73,7 +80,8 @@ class ExperimentQueue:
         self._queued: deque[Experiment] = deque()
         self._by_id: dict[str, Experiment] = {}
         self._store = store
-        self._wake_count = 0
+        self._on_change = on_change or _nothing
+        self._idle_workers = 0
 
     # -- inspection --------------------------------------------------------------------
 
@@ -96,6 +104,11 @@ class ExperimentQueue:
     @property
     def running_experiment(self) -> Experiment | None:
         return self._running
+
+    @property
+    def has_queued(self) -> bool:
+        """True if any experiment is queued (lock-free: one atomic read)."""
+        return bool(self._queued)
 
     @property
     def history(self) -> list[Experiment]:
@@ -182,9 +195,11 @@ class ExperimentQueue:
                 exp._queue = self
                 self._by_id[exp.id] = exp
             self._queued.extend(batch)
-            self._job_available.notify()
+            if self._idle_workers:
+                self._job_available.notify()
+        self._on_change()
         for offset, exp in enumerate(batch):
-            self.added_signal.emit(first + offset, exp)
+            emit_safely(self.added_signal, first + offset, exp)
 
     def restore(self, history: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
         """Load experiments read back from a journal; nothing is written, no signal fires.
@@ -234,7 +249,11 @@ class ExperimentQueue:
                     break
                 if not block:
                     return None
-                self._job_available.wait()
+                self._idle_workers += 1
+                try:
+                    self._job_available.wait()
+                finally:
+                    self._idle_workers -= 1
             exp = self._queued[0]
             exp.started_at = time.time()
             self._queued.popleft()
@@ -242,7 +261,8 @@ class ExperimentQueue:
             exp.set_running_or_notify_cancel()
             self._record_status(exp)
             index = len(self._history)
-        self.status_changed_signal.emit(index, ExpStatus.RUNNING, exp)
+        self._on_change()
+        emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
 
     def _record_status(self, exp: Experiment, result: Any = None, exception: BaseException | None = None) -> None:
@@ -283,7 +303,8 @@ class ExperimentQueue:
             self._running = None
             self._history.append(exp)
         exp._complete(exit_status, result, exception)
-        self.status_changed_signal.emit(index, exit_status, exp)
+        self._on_change()
+        emit_safely(self.status_changed_signal, index, exit_status, exp)
 
     # -- removing, reordering, requeueing ----------------------------------------------
 
@@ -324,7 +345,7 @@ class ExperimentQueue:
             victims = [e for e in experiments if e in queued]
             removed = self._cancel_locked(victims)
         self._announce_cancelled(removed)
-        return [exp for _, exp in removed]
+        return [exp for _, exp in reversed(removed)]
 
     def cancel_experiment(self, exp: Experiment) -> bool:
         """Cancel one experiment (what ``Experiment.cancel()`` calls); True if cancelled."""
@@ -342,7 +363,7 @@ class ExperimentQueue:
         with self._lock:
             removed = self._cancel_locked(list(self._queued))
         self._announce_cancelled(removed)
-        return [exp for _, exp in removed]
+        return [exp for _, exp in reversed(removed)]
 
     def _cancel_locked(self, victims: list[Experiment]) -> list[tuple[int, Experiment]]:
         """Move ``victims`` (queued) to the history; returns (old index, exp), highest index first."""
@@ -362,9 +383,13 @@ class ExperimentQueue:
         return indexed
 
     def _announce_cancelled(self, removed: list[tuple[int, Experiment]]) -> None:
-        for index, exp in removed:
+        if not removed:
+            return
+        for _, exp in removed:
             exp._complete_cancelled()
-            self.removed_signal.emit(index, exp)
+        self._on_change()
+        for index, exp in removed:
+            emit_safely(self.removed_signal, index, exp)
 
     def move(self, exp: Experiment, new_position: int) -> None:
         """Move a queued experiment to ``new_position`` among the queued ones (0 = next).
@@ -384,7 +409,8 @@ class ExperimentQueue:
                 self._store.record_order(order)
             self._queued = deque(order)
             first = self._first_queued_index
-        self.moved_signal.emit(first + old, first + new, exp)
+        self._on_change()
+        emit_safely(self.moved_signal, first + old, first + new, exp)
 
     def requeue(self, exp: Experiment) -> Experiment:
         """Queue a new experiment with the same call as ``exp`` (which must have ended).

@@ -8,8 +8,9 @@ import logging
 import queue as std_queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from psygnal import Signal
 
@@ -22,6 +23,7 @@ from .experiment import (
     install_log_capture,
 )
 from .experiment_queue import ExperimentQueue
+from .signals import emit_safely
 from .worker import Worker
 
 __all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
@@ -89,14 +91,14 @@ class Manager:
         self.pause_on_failure = pause_on_failure
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        self._waiters = 0
         self._state: WorkerState | None = None
+        self._shut_down = False
+        self.job_queue = ExperimentQueue(on_change=self._flags_changed)
         self.running = _WatchedEvent(self._flags_changed)
-        self.running.set()
         self.abort = _WatchedEvent(self._flags_changed)
         self._abort_events: list[threading.Event] = []
         self.result_queue: std_queue.Queue = std_queue.Queue()
-        self.job_queue = ExperimentQueue()
-        self.job_queue.status_changed_signal.connect(self._on_status_changed)
         self._notify_address: list[str] = []
         self._email_handler_level = logging.WARNING
         self._log_file_dir: Path | None = None
@@ -109,8 +111,7 @@ class Manager:
             pause_on_failure=lambda: self.pause_on_failure,
             manager=self,
         )
-        self._shut_down = False
-        self._flags_changed()
+        self.running.set()
         if start:
             self.worker.start()
 
@@ -135,27 +136,39 @@ class Manager:
             return WorkerState.STOPPED
         if self.job_queue.running_experiment is not None:
             return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
-        return WorkerState.PAUSED if self.paused else WorkerState.IDLE
+        if self.paused:
+            return WorkerState.PAUSED
+        # Between two jobs of a busy queue the worker is still "running", not idle.
+        return WorkerState.RUNNING if self.job_queue.has_queued else WorkerState.IDLE
 
     def _flags_changed(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
+        self._wake_waiters()
         self._announce_state()
 
-    def _on_status_changed(self, index: int, status: ExpStatus, exp: Experiment) -> None:
-        with self._changed:
-            self._changed.notify_all()
-        self._announce_state()
+    def _wake_waiters(self) -> None:
+        # Waiters register under the lock before checking their condition, so a change
+        # made before this unlocked read cannot be missed; it keeps the hot path cheap.
+        if self._waiters:
+            with self._changed:
+                self._changed.notify_all()
+
+    def _wait_changed(self, timeout: float | None = None) -> None:
+        """Wait for a state change; call with ``self._changed`` held."""
+        self._waiters += 1
+        try:
+            self._changed.wait(timeout)
+        finally:
+            self._waiters -= 1
 
     def _announce_state(self) -> None:
-        if not hasattr(self, "worker"):
+        if self.state is self._state:
             return
         with self._lock:
             state = self.state
             if state is self._state:
                 return
             self._state = state
-        self.state_changed_signal.emit(state)
+        emit_safely(self.state_changed_signal, state)
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -218,7 +231,7 @@ class Manager:
                     raise Aborted("aborted by request")
                 if self.running.is_set() or self._shut_down:
                     return
-                self._changed.wait()
+                self._wait_changed()
 
     def set_progress(self, fraction: float | None, message: str = "") -> None:
         """Report progress of the running job (fraction 0..1 or None, and a message)."""
@@ -227,11 +240,11 @@ class Manager:
             fraction = min(1.0, max(0.0, float(fraction)))
         if exp is not None:
             exp.progress = (fraction, message)
-        self.progress_signal.emit(exp, fraction, message)
+        emit_safely(self.progress_signal, exp, fraction, message)
 
     def publish(self, series: str, x: Any, y: Any) -> None:
         """Publish live data points (scalars or sequences) of ``series`` for plotting."""
-        self.data_signal.emit(self._current_job(), str(series), x, y)
+        emit_safely(self.data_signal, self._current_job(), str(series), x, y)
 
     def _current_job(self) -> Experiment | None:
         exp = current_experiment()
@@ -252,7 +265,7 @@ class Manager:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._changed.wait(remaining)
+                self._wait_changed(remaining)
         return True
 
     def _is_idle(self) -> bool:
@@ -276,9 +289,7 @@ class Manager:
             self.worker.join(timeout)
         self._shut_down = True
         self._release_queued()
-        with self._changed:
-            self._changed.notify_all()
-        self._announce_state()
+        self._flags_changed()
 
     def _release_queued(self) -> None:
         # The journal (when there is one) has already closed, so these cancellations

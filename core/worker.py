@@ -6,7 +6,7 @@ import logging
 import queue as std_queue
 import threading
 import traceback
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .experiment import Aborted, Experiment, ExpStatus, _set_current
 from .experiment_queue import ExperimentQueue
@@ -78,9 +78,11 @@ class Worker(threading.Thread):
                 event.set()
             return True
 
-    def _clear_abort(self) -> None:
-        for event in self.abort_events:
-            event.clear()
+    @staticmethod
+    def _clear_abort(events: list[threading.Event]) -> None:
+        for event in events:
+            if event.is_set():  # clearing an unset event would still wake its watchers
+                event.clear()
 
     def run(self) -> None:
         while not self._stop_requested:
@@ -90,8 +92,9 @@ class Worker(threading.Thread):
                 self._execute(exp)
 
     def _execute(self, exp: Experiment) -> None:
+        abort_events = self.abort_events
         with self._state_lock:
-            self._clear_abort()  # an abort aimed at an earlier job must not hit this one
+            self._clear_abort(abort_events)  # an abort aimed at an earlier job must not hit this one
             self.current = exp
         _set_current(exp, self._manager)
         result = exception = None
@@ -103,8 +106,8 @@ class Worker(threading.Thread):
         finally:
             _set_current(None, None)
         with self._state_lock:
-            aborted = isinstance(exception, Aborted) or any(e.is_set() for e in self.abort_events)
-            self._clear_abort()
+            aborted = isinstance(exception, Aborted) or any(e.is_set() for e in abort_events)
+            self._clear_abort(abort_events)
             self.current = None
         if aborted:
             status = ExpStatus.ABORTED

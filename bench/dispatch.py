@@ -1,0 +1,144 @@
+"""Dispatch overhead of labqueue against ThreadPoolExecutor(max_workers=1), same process.
+
+Prints microseconds per job for both and their ratio (target <= 2.0), the median time
+from ``put`` on an idle worker to the call starting (target <= 0.2 ms), and the memory
+per queued experiment (target <= 2 KB).
+
+    python bench/dispatch.py [--jobs 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import threading
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core import Experiment, Manager  # noqa: E402
+
+
+def noop() -> None:
+    return None
+
+
+def bench_thread_pool(jobs: int) -> float:
+    """Seconds to submit and finish ``jobs`` no-op calls on one pool thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(noop).result()  # thread started before timing
+        start = time.perf_counter()
+        futures = [pool.submit(noop) for _ in range(jobs)]
+        wait(futures)
+        return time.perf_counter() - start
+
+
+def bench_manager(jobs: int, **manager_options) -> float:
+    """Seconds to queue and finish ``jobs`` no-op experiments, a slot on every signal."""
+    manager = Manager(**manager_options)
+    counts = {"added": 0, "removed": 0, "status": 0}
+    queue = manager.job_queue
+
+    def on_added(index, exp):
+        counts["added"] += 1
+
+    def on_removed(index, exp):
+        counts["removed"] += 1
+
+    def on_status(index, status, exp):
+        counts["status"] += 1
+
+    queue.added_signal.connect(on_added)
+    queue.removed_signal.connect(on_removed)
+    queue.status_changed_signal.connect(on_status)
+    manager.queued_exec(noop)().result()
+    try:
+        start = time.perf_counter()
+        experiments = [Experiment(noop) for _ in range(jobs)]
+        for exp in experiments:
+            queue.put(exp)
+        wait(experiments)
+        elapsed = time.perf_counter() - start
+    finally:
+        manager.shutdown()
+    assert counts["status"] == 2 * (jobs + 1), counts
+    return elapsed
+
+
+def start_latencies(samples: int) -> list[float]:
+    """Seconds from put() on an idle worker to the call starting, per sample."""
+    manager = Manager()
+    started = threading.Event()
+    start_time = [0.0]
+
+    def mark() -> None:
+        start_time[0] = time.perf_counter()
+        started.set()
+
+    latencies = []
+    try:
+        for _ in range(samples):
+            exp = Experiment(mark)
+            manager.wait_until_idle()
+            started.clear()
+            put_time = time.perf_counter()
+            manager.job_queue.put(exp)
+            started.wait(5)
+            latencies.append(start_time[0] - put_time)
+            exp.result(5)
+    finally:
+        manager.shutdown()
+    return latencies
+
+
+def memory_per_queued(count: int) -> float:
+    """Bytes of Python heap per queued experiment (worker paused, so none runs)."""
+    manager = Manager()
+    manager.pause_worker()
+    try:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        manager.job_queue.put_many(Experiment(noop) for _ in range(count))
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+    finally:
+        manager.shutdown()
+    return (after - before) / count
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    jobs = args.jobs
+
+    # Best of three for each, interleaved, so both see the same machine load.
+    pool_runs, manager_runs = [], []
+    for _ in range(3):
+        pool_runs.append(bench_thread_pool(jobs))
+        manager_runs.append(bench_manager(jobs))
+    pool_us = min(pool_runs) / jobs * 1e6
+    manager_us = min(manager_runs) / jobs * 1e6
+    print(f"jobs: {jobs}")
+    print(f"ThreadPoolExecutor(max_workers=1): {pool_us:7.1f} us/job")
+    print(f"labqueue Manager (in memory):     {manager_us:7.1f} us/job")
+    print(f"ratio manager / pool:             {manager_us / pool_us:7.2f}  (target <= 2.0)")
+
+    latencies = start_latencies(200)
+    print(
+        f"put -> call start on idle worker: median {statistics.median(latencies) * 1e3:.3f} ms, "
+        f"p90 {statistics.quantiles(latencies, n=10)[-1] * 1e3:.3f} ms  (target median <= 0.2 ms)"
+    )
+
+    per_exp = memory_per_queued(10_000)
+    print(f"memory per queued experiment:     {per_exp:7.0f} bytes  (target <= 2048)")
+
+
+if __name__ == "__main__":
+    main()
