@@ -29,7 +29,7 @@ os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 from ipykernel.inprocess.ipkernel import InProcessInteractiveShell  # noqa: E402
-from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, QThread, QTimer, Signal  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QThread, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QKeySequence, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from qtconsole.inprocess import QtInProcessKernelManager, QtInProcessRichJupyterWidget  # noqa: E402
@@ -83,6 +83,8 @@ class LabConsole(QtInProcessRichJupyterWidget):
         self.kernel_manager = QtInProcessKernelManager(config=config)
         self.kernel_manager.start_kernel()
         self.shell = self.kernel_manager.kernel.shell
+        # Before the startup file runs, so its traceback is coloured for the palette.
+        self._follow_application_palette()
 
         self._waiter = _Waiter()
         self.namespace = {**namespace, "wait": self._waiter.wait}
@@ -94,7 +96,6 @@ class LabConsole(QtInProcessRichJupyterWidget):
         self.increase_font_size.setShortcuts(
             [*QKeySequence.keyBindings(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
         )
-        self._follow_application_palette()
         self.kernel_client = self.kernel_manager.client()
         self.kernel_client.start_channels()
         self._shut_down = False
@@ -299,7 +300,7 @@ class _Waiter:
             loop.quit()
 
         relay = _relay()
-        relay.done.connect(quit_when_done)
+        relay.done.connect(quit_when_done, Qt.ConnectionType.QueuedConnection)
         for future in futures:
             future.add_done_callback(functools.partial(_announce_done, relay))
         if timeout is not None:
@@ -329,9 +330,7 @@ def _as_futures(experiments: Any) -> list[Future]:
     try:
         futures = list(experiments)
     except TypeError:
-        raise TypeError(
-            f"wait() takes an Experiment or a list of them, got {type(experiments).__name__}"
-        ) from None
+        raise TypeError(f"wait() takes an Experiment or a list of them, got {type(experiments).__name__}") from None
     for item in futures:
         if not isinstance(item, Future):
             raise TypeError(f"wait() takes Experiments, got {type(item).__name__}: {item!r}")

@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
 import cloudpickle
@@ -25,9 +25,7 @@ from core import ExpStatus, Manager
 from ui.console import HISTORY_FILE_NAME, STARTUP_FILE_NAME
 
 # ipykernel's own in-process kernel answers history requests synchronously.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:For consistency across implementations:PendingDeprecationWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore:For consistency across implementations:PendingDeprecationWarning")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KERNEL_THREADS = {"IOPub", "IPythonHistorySavingThread"}
@@ -107,9 +105,7 @@ def test_console_defined_function_survives_pickling_by_value(qtbot, open_console
     assert user(console, "result") == 15
     stored = cloudpickle.dumps((exp.func, exp.args, exp.kwargs))
     # Another process has never seen the console: the function must travel by value.
-    loader = (
-        "import sys, cloudpickle; f, a, k = cloudpickle.loads(sys.stdin.buffer.read()); print(f(*a, **k))"
-    )
+    loader = "import sys, cloudpickle; f, a, k = cloudpickle.loads(sys.stdin.buffer.read()); print(f(*a, **k))"
     done = subprocess.run(
         [sys.executable, "-c", loader], input=stored, capture_output=True, cwd=PROJECT_ROOT, timeout=60
     )
@@ -170,9 +166,7 @@ def test_explicit_startup_file_replaces_config_dir_one(open_console, isolated_di
 
 def test_startup_error_is_shown_with_traceback_and_console_works(qtbot, open_console, tmp_path):
     startup = tmp_path / "broken.py"
-    startup.write_text(
-        "ready = True\n\ndef connect():\n    raise ConnectionError('magnet PSU offline')\n\nconnect()\n"
-    )
+    startup.write_text("ready = True\n\ndef connect():\n    raise ConnectionError('magnet PSU offline')\n\nconnect()\n")
     console = open_console(startup_file=startup)
     shown = text_of(console)
     assert f"startup file {startup} raised an error" in shown
@@ -337,14 +331,23 @@ def test_wait_rejects_what_is_not_an_experiment(open_console):
         wait(["a"])
 
 
+def test_wait_off_the_gui_thread_is_refused(open_console):
+    wait = user(open_console(), "wait")
+    finished = Future()
+    finished.set_result(1)
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(pytest.raises(RuntimeError, wait, finished)))
+    thread.start()
+    thread.join(timeout=10)
+    assert "GUI" in str(errors[0].value)
+
+
 def test_ctrl_c_stops_waiting_in_the_console(qtbot, open_console, manager):
     console = open_console()
     gate = threading.Event()
     console.shell.push({"gate": gate})
     run(qtbot, console, "exp = manager.queued_exec(gate.wait)(30)")
-    QTimer.singleShot(
-        0, lambda: qtbot.keyClick(console._control, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
-    )
+    QTimer.singleShot(0, lambda: qtbot.keyClick(console._control, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier))
     run(qtbot, console, "wait(exp)")
     assert "KeyboardInterrupt: stopped waiting; 1 experiment(s) still queued or running" in text_of(console)
     exp = user(console, "exp")
