@@ -80,6 +80,9 @@ class LabConsole(QtInProcessRichJupyterWidget):
         # Our banner replaces IPython's version blurb and tip of the day.
         config.InteractiveShell.banner1 = config.InteractiveShell.banner2 = ""
         config.InteractiveShell.enable_tip = False
+        # ipykernel's in-process kernel fails on top-level await and leaves the console
+        # stuck (7.x: no shell channel thread); without autoawait it is a SyntaxError.
+        config.InteractiveShell.autoawait = False
         self.kernel_manager = QtInProcessKernelManager(config=config)
         self.kernel_manager.start_kernel()
         self.shell = self.kernel_manager.kernel.shell

@@ -357,6 +357,14 @@ def test_ctrl_c_stops_waiting_in_the_console(qtbot, open_console, manager):
     assert exp.status is ExpStatus.FINISHED
 
 
+def test_top_level_await_is_a_syntax_error_not_a_stuck_console(qtbot, open_console):
+    console = open_console()
+    run(qtbot, console, "import asyncio\nawait asyncio.sleep(0)")
+    assert "SyntaxError: 'await' outside function" in text_of(console)
+    run(qtbot, console, "6 * 7")
+    assert "Out[2]: 42" in text_of(console)
+
+
 # -- appearance ----------------------------------------------------------------------------
 
 
