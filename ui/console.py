@@ -73,16 +73,16 @@ class LabConsole(QtInProcessRichJupyterWidget):
         if InProcessInteractiveShell.initialized():
             raise RuntimeError("a labqueue console is already open in this process; shut it down first")
         super().__init__(parent)
-        self.history_file = paths.data_dir(data_dir) / HISTORY_FILE_NAME
-        self.history_file.parent.mkdir(parents=True, exist_ok=True)
+        self.history_file, history_problem = _history_file(paths.data_dir(data_dir))
         config = Config()
-        config.HistoryManager.hist_file = str(self.history_file)
+        config.HistoryManager.hist_file = str(self.history_file or ":memory:")
         # Our banner replaces IPython's version blurb and tip of the day.
         config.InteractiveShell.banner1 = config.InteractiveShell.banner2 = ""
         config.InteractiveShell.enable_tip = False
         # ipykernel's in-process kernel fails on top-level await and leaves the console
         # stuck (7.x: no shell channel thread); without autoawait it is a SyntaxError.
         config.InteractiveShell.autoawait = False
+        self._main_module = sys.modules["__main__"]
         self.kernel_manager = QtInProcessKernelManager(config=config)
         self.kernel_manager.start_kernel()
         self.shell = self.kernel_manager.kernel.shell
@@ -94,7 +94,7 @@ class LabConsole(QtInProcessRichJupyterWidget):
         self.shell.push(self.namespace)
         self.startup_file = _startup_path(data_dir, startup_file)
         startup_report = run_startup_file(self.shell, self.startup_file) if self.startup_file else ""
-        self.banner = banner_text(self.namespace) + startup_report
+        self.banner = banner_text(self.namespace) + history_problem + startup_report
 
         self.increase_font_size.setShortcuts(
             [*QKeySequence.keyBindings(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
@@ -122,6 +122,9 @@ class LabConsole(QtInProcessRichJupyterWidget):
         atexit.unregister(self.shell.atexit_operations)
         if save_thread is not None:
             save_thread.stop()
+        # IPython made its namespace the process's ``__main__`` module; give it back
+        # (only that: its cleanup() would also reset sys.stdout and sys.excepthook).
+        sys.modules["__main__"] = self._main_module
         self.kernel_manager.shutdown_kernel()
         InProcessInteractiveShell.clear_instance()
 
@@ -182,6 +185,15 @@ def banner_text(namespace: dict[str, Any]) -> str:
         "freeze it); wait([e1, e2], timeout=60) waits for several; Ctrl+C stops waiting.\n"
         "Font size: Ctrl+= and Ctrl+-.\n\n"
     )
+
+
+def _history_file(data_dir: Path) -> tuple[Path | None, str]:
+    """The history file in ``data_dir``, or None and the reason it cannot be kept."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return None, f"labqueue: input history is not kept: cannot use {data_dir}: {error.strerror or error}\n"
+    return data_dir / HISTORY_FILE_NAME, ""
 
 
 def _startup_path(data_dir: str | Path | None, startup_file: str | Path | None) -> Path | None:

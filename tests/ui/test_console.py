@@ -220,6 +220,24 @@ def test_history_is_kept_in_data_dir_across_sessions(qtbot, open_console, isolat
     qtbot.waitUntil(lambda: "answer = 41 + 1" in second.history_tail(10), timeout=10_000)
 
 
+def test_unusable_data_dir_opens_the_console_without_history(qtbot, open_console, tmp_path):
+    not_a_folder = tmp_path / "taken"
+    not_a_folder.write_text("")
+    console = open_console(data_dir=not_a_folder)
+    assert console.history_file is None
+    assert f"input history is not kept: cannot use {not_a_folder}: File exists" in text_of(console)
+    run(qtbot, console, "6 * 7")
+    assert "Out[1]: 42" in text_of(console)
+
+
+def test_shutdown_gives_back_the_main_module(open_console):
+    main_module = sys.modules["__main__"]
+    console = open_console()
+    assert sys.modules["__main__"] is not main_module  # IPython's namespace, while open
+    console.shutdown()
+    assert sys.modules["__main__"] is main_module
+
+
 # -- no network --------------------------------------------------------------------------
 
 
