@@ -13,6 +13,7 @@ import core
 from core import Experiment, ExpStatus, Manager
 
 from .demo import queue_demo
+from .services import start_services
 
 #: How long Ctrl-C waits for the aborted job to return before giving up on it.
 ABORT_GRACE_SECONDS = 10.0
@@ -46,14 +47,16 @@ def run_headless(
     script: Path | None,
     data_dir: Path | None = None,
     demo: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Run ``script`` (and/or the demo) to completion. Returns the process exit code:
     0 all finished, 1 something failed or was left unrun, 2 the script itself raised,
     130 interrupted by Ctrl-C."""
+    out = out or sys.stdout
     if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     manager = Manager(data_dir=data_dir)
+    services = start_services(manager, data_dir)
     known = {exp.id for exp in manager.job_queue.queue}
     exit_code = 0
     try:
@@ -76,6 +79,7 @@ def run_headless(
     ours = [exp for exp in manager.job_queue.queue if exp.id not in known]
     left = manager.job_queue.qsize("queued")
     manager.shutdown(wait=True, abort_running=True, timeout=ABORT_GRACE_SECONDS)
+    services.stop()
     for exp in ours:
         print(summary_line(exp), file=out)
     counts = {s: sum(e.status is s for e in ours) for s in ExpStatus}

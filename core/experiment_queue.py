@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from psygnal import Signal
 
-from .experiment import REQUEUEABLE, Experiment, ExpStatus
+from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
 from .signals import emit_safely
 
 __all__ = ["ExperimentQueue", "QueueStore"]
@@ -27,6 +27,9 @@ logger = logging.getLogger("labqueue")
 
 def _nothing() -> None:
     pass
+
+
+_EXIT_STATUSES = frozenset({ExpStatus.FINISHED, ExpStatus.FAILED, ExpStatus.ABORTED, ExpStatus.INTERRUPTED})
 
 
 class QueueStore(Protocol):
@@ -173,19 +176,14 @@ class ExperimentQueue:
         experiment that is not QUEUED or is already in a queue; then nothing is added.
         """
         batch = list(exps)
-        seen: set[str] = set()
         for exp in batch:
             if not isinstance(exp, Experiment):
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
-            if exp.status is not ExpStatus.QUEUED:
-                raise ValueError(f"{exp!r} is {exp.status.name}; only QUEUED experiments can be put")
-            if exp._queue is not None or exp.id in seen:
-                raise ValueError(f"{exp!r} is already queued")
-            seen.add(exp.id)
         if not batch:
             return
         now = time.time()
         with self._lock:
+            self._check_new(batch)
             first = len(self._history) + (self._running is not None) + len(self._queued)
             for exp in batch:
                 exp.queued_at = exp.queued_at or now
@@ -200,6 +198,16 @@ class ExperimentQueue:
         self._on_change()
         for offset, exp in enumerate(batch):
             emit_safely(self.added_signal, first + offset, exp)
+
+    @staticmethod
+    def _check_new(batch: list[Experiment]) -> None:
+        seen: set[str] = set()
+        for exp in batch:
+            if exp._state != PENDING:
+                raise ValueError(f"{exp!r} is {exp.status.name}; only QUEUED experiments can be put")
+            if exp._queue is not None or exp.id in seen:
+                raise ValueError(f"{exp!r} is already queued")
+            seen.add(exp.id)
 
     def restore(self, history: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
         """Load experiments read back from a journal; nothing is written, no signal fires.
@@ -287,7 +295,7 @@ class ExperimentQueue:
         (as in CustomXepr). ``exception`` is the exception the call raised, if any.
         The outcome is written to the store before this returns.
         """
-        if not isinstance(exit_status, ExpStatus) or not exit_status.is_terminal or exit_status is ExpStatus.CANCELLED:
+        if exit_status not in _EXIT_STATUSES:
             raise ValueError(f"{exit_status!r} is not an exit status")
         if exit_status is ExpStatus.FAILED and exception is None and isinstance(result, BaseException):
             exception, result = result, None

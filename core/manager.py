@@ -23,6 +23,7 @@ from .experiment import (
     install_log_capture,
 )
 from .experiment_queue import ExperimentQueue
+from .settings import email_level_number
 from .signals import emit_safely
 from .worker import Worker
 
@@ -320,16 +321,17 @@ class Manager:
 
     @property
     def email_handler_level(self) -> int:
-        """Lowest logging level that is emailed (default ``logging.WARNING``)."""
+        """Lowest logging level that is emailed (default ``logging.WARNING``).
+
+        Takes a number or a name ("INFO", "WARNING", "ERROR", "CRITICAL", "OFF");
+        ValueError for any other name.
+        """
         return self._email_handler_level
 
     @email_handler_level.setter
     def email_handler_level(self, level: int | str) -> None:
         if isinstance(level, str):
-            resolved = logging.getLevelName(level.upper())
-            if not isinstance(resolved, int):
-                raise ValueError(f"unknown logging level {level!r}")
-            level = resolved
+            level = email_level_number(level)  # "WARNING", "error", "OFF", ...
         self._email_handler_level = int(level)
 
     @property
