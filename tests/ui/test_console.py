@@ -11,7 +11,6 @@ import threading
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
-import cloudpickle
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
@@ -40,11 +39,12 @@ def manager():
 
 @pytest.fixture
 def open_console(qtbot, manager):
-    """Opens consoles on ``manager``; shuts them down and checks no kernel thread is left."""
+    """Opens consoles (on ``manager`` unless told); shuts them down and checks no kernel
+    thread is left."""
     consoles = []
 
-    def open_one(**options):
-        console = create_console(manager, **options)
+    def open_one(on: Manager | None = None, **options):
+        console = create_console(on or manager, **options)
         qtbot.addWidget(console)
         consoles.append(console)
         console.show()
@@ -93,24 +93,38 @@ def test_console_defined_call_is_queued_and_runs(qtbot, open_console, manager):
     assert "Out[2]: 7.0" in text_of(console)
 
 
-def test_console_defined_function_survives_pickling_by_value(qtbot, open_console, manager):
-    console = open_console()
-    run(
-        qtbot,
-        console,
-        "@manager.queued_exec\ndef scaled(x, factor=3):\n    checkpoint()\n    return x * factor\n\n"
-        "exp = scaled(5)\nresult = wait(exp)\n",
+def test_restart_restores_a_console_defined_call_and_runs_it(qtbot, open_console, isolated_dirs):
+    durable = Manager(data_dir=isolated_dirs)
+    durable.pause_worker()  # the call is still queued when the program stops
+    try:
+        console = open_console(on=durable)
+        run(
+            qtbot,
+            console,
+            "OFFSET = 100\n\ndef helper(x):\n    return x + OFFSET\n\n"
+            "@manager.queued_exec\ndef calibrated(x, gain=3):\n    checkpoint()\n    return helper(x) * gain\n\n"
+            "exp = calibrated(5)\n",
+        )
+        exp = user(console, "exp")
+        assert exp.stored is True, exp.store_error
+        console.shutdown()
+    finally:
+        durable.shutdown()
+    # A new process has never seen the console: the call must come back by value.
+    restart = (
+        "import sys\n"
+        "from core import Manager\n"
+        "manager = Manager(data_dir=sys.argv[1])\n"
+        "[exp] = manager.job_queue.queued\n"
+        "manager.resume_worker()\n"
+        "print(exp.title, exp.result(timeout=30))\n"
+        "manager.shutdown()\n"
     )
-    exp = user(console, "exp")
-    assert user(console, "result") == 15
-    stored = cloudpickle.dumps((exp.func, exp.args, exp.kwargs))
-    # Another process has never seen the console: the function must travel by value.
-    loader = "import sys, cloudpickle; f, a, k = cloudpickle.loads(sys.stdin.buffer.read()); print(f(*a, **k))"
     done = subprocess.run(
-        [sys.executable, "-c", loader], input=stored, capture_output=True, cwd=PROJECT_ROOT, timeout=60
+        [sys.executable, "-c", restart, str(isolated_dirs)], capture_output=True, cwd=PROJECT_ROOT, timeout=60
     )
     assert done.returncode == 0, done.stderr.decode()
-    assert done.stdout.decode().strip() == "15"
+    assert done.stdout.decode().strip() == "calibrated(x=5) 315"
 
 
 # -- namespace and banner ------------------------------------------------------------
