@@ -20,6 +20,7 @@ from qtconsole import styles
 import core
 from app.console import create_console
 from app.main import build_parser, main
+from app.services import start_services
 from core import ExpStatus, Manager
 from ui.console import HISTORY_FILE_NAME, STARTUP_FILE_NAME
 
@@ -305,14 +306,21 @@ def test_socket_check_sees_a_listening_socket(tmp_path):
     assert not own_socket_inodes() & listening_inodes()
 
 
-def test_console_listens_on_no_socket(qtbot, open_console, manager):
-    console = open_console()
-    run(qtbot, console, "@manager.queued_exec\ndef ping():\n    return 'pong'\n\nprint(wait(ping()))")
-    assert "pong" in text_of(console)
-    assert console.kernel_manager.kernel is not None
-    own = own_socket_inodes()
-    assert not own & listening_inodes()
-    assert not own & inet_socket_inodes(listening_only=False)  # not even a client connection
+def test_console_and_services_listen_on_no_socket(qtbot, open_console, isolated_dirs):
+    durable = Manager(data_dir=isolated_dirs)
+    services = start_services(durable, isolated_dirs)
+    try:
+        console = open_console(on=durable)
+        run(qtbot, console, "@manager.queued_exec\ndef ping():\n    return 'pong'\n\nprint(wait(ping()))")
+        assert "pong" in text_of(console)
+        assert console.kernel_manager.kernel is not None
+        own = own_socket_inodes()
+        assert not own & listening_inodes()
+        assert not own & inet_socket_inodes(listening_only=False)  # not even a client connection
+        console.shutdown()
+    finally:
+        durable.shutdown()
+        services.stop()
 
 
 # -- waiting without freezing ------------------------------------------------------------
