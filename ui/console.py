@@ -31,7 +31,7 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 from ipykernel.inprocess.ipkernel import InProcessInteractiveShell  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QThread, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QKeySequence, QPalette  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDockWidget, QWidget  # noqa: E402
 from qtconsole.inprocess import QtInProcessKernelManager, QtInProcessRichJupyterWidget  # noqa: E402
 from traitlets.config import Config  # noqa: E402
 
@@ -103,6 +103,7 @@ class LabConsole(QtInProcessRichJupyterWidget):
         self.kernel_client.start_channels()
         self._shut_down = False
         QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
+        self.exit_requested.connect(self._hide_dock)
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -127,6 +128,17 @@ class LabConsole(QtInProcessRichJupyterWidget):
         sys.modules["__main__"] = self._main_module
         self.kernel_manager.shutdown_kernel()
         InProcessInteractiveShell.clear_instance()
+
+    def _hide_dock(self) -> None:
+        # ``exit``, ``quit`` and ``sys.exit()`` close a terminal IPython; here the
+        # console belongs to the window, so they hide its dock (the View menu brings it back).
+        dock = self.parentWidget()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parentWidget()
+        if dock is None:
+            self._append_plain_text("The console stays open: it belongs to the labqueue window.\n")
+        else:
+            dock.hide()
 
     # -- waiting and interrupting ------------------------------------------------------
 

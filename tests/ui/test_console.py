@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
 from qtconsole import styles
 
 import core
@@ -142,6 +142,28 @@ def test_namespace_holds_manager_core_names_and_wait(open_console, manager):
     assert "@manager.queued_exec" in banner
     assert "wait(exp)" in banner and "exp.result() would" in banner
     assert "Tip:" not in banner and "Type 'copyright'" not in banner
+
+
+def test_exit_hides_the_console_dock(qtbot, open_console):
+    window = QMainWindow()
+    dock = QDockWidget("Console", window)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    console = open_console()
+    dock.setWidget(console)
+    window.show()
+    try:
+        run(qtbot, console, "exit")
+        assert dock.isHidden()
+        assert not console._shut_down  # hidden, not closed: View > Console shows it again
+    finally:
+        console.setParent(None)  # the fixture, not the window, ends the console
+        window.close()
+
+
+def test_exit_outside_a_dock_says_the_console_stays(qtbot, open_console):
+    console = open_console()
+    run(qtbot, console, "exit")
+    qtbot.waitUntil(lambda: "The console stays open" in text_of(console), timeout=5000)
 
 
 def test_second_console_in_one_process_is_refused(open_console, manager):
