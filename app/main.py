@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="run FILE headless with `manager` in its namespace, wait until the queue is empty, print a summary",
     )
+    parser.add_argument(
+        "--startup",
+        metavar="FILE",
+        type=Path,
+        help="run FILE in the console's namespace at launch (instead of the config directory's startup.py)",
+    )
     return parser
 
 
@@ -37,9 +43,12 @@ EXIT_CANNOT_START = 3
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from .headless import run_headless
 
+    if args.no_gui is not None and args.startup is not None:
+        parser.error("--startup sets up the window's console; with --no-gui, run that code from FILE")
     try:
         if args.no_gui is not None:
             return run_headless(args.no_gui, data_dir=args.data_dir, demo=args.demo)
