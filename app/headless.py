@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 import core
-from core import Experiment, ExpStatus, Manager
+from core import Experiment, ExpStatus, Manager, paths
 
 from .demo import queue_demo
 from .services import start_services
@@ -26,18 +26,22 @@ def console_namespace(manager: Manager) -> dict:
     return namespace
 
 
-def summary_line(exp: Experiment) -> str:
-    """One line per experiment: status, duration, title and result or error."""
+def summary_line(exp: Experiment, left_queued: bool = False) -> str:
+    """One line per experiment: status, duration, title and result or error.
+
+    ``left_queued``: it was still queued when the program stopped (its future was
+    cancelled in this process only; the journal keeps it queued for next time).
+    """
     duration = exp.duration
     took = f"{duration:8.2f} s" if duration is not None else "       - "
-    status = exp.status
+    status = ExpStatus.QUEUED if left_queued else exp.status
+    if status is ExpStatus.QUEUED:
+        return f"{status.name:<11} {took}  {exp.title}  (not run; it stays queued in the journal)"
     if status is ExpStatus.FINISHED:
         outcome = "-> " + core.experiment.short_repr(exp.result())
     elif status is ExpStatus.FAILED:
         error = exp.exception()
         outcome = f"!! {type(error).__name__}: {error}"
-    elif status is ExpStatus.QUEUED:
-        outcome = "(not run)"
     else:
         outcome = ""
     return f"{status.name:<11} {took}  {exp.title}  {outcome}".rstrip()
@@ -55,9 +59,11 @@ def run_headless(
     out = out or sys.stdout
     if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    manager = Manager(data_dir=data_dir)
+    # The program always keeps a journal: data_dir, else $LABQUEUE_DATA_DIR, else platformdirs'.
+    manager = Manager(data_dir=paths.data_dir(data_dir))
     services = start_services(manager, data_dir)
     known = {exp.id for exp in manager.job_queue.queue}
+    restored_paused = manager.paused  # the journal brought back unfinished work
     exit_code = 0
     try:
         if demo:
@@ -77,16 +83,27 @@ def run_headless(
         manager.shutdown(wait=True, abort_running=True, timeout=ABORT_GRACE_SECONDS)
         exit_code = 130
     ours = [exp for exp in manager.job_queue.queue if exp.id not in known]
-    left = manager.job_queue.qsize("queued")
+    # Read before shutdown, which cancels the queued futures in this process.
+    left_queued = {exp.id for exp in manager.job_queue.queued if exp.status is ExpStatus.QUEUED}
     manager.shutdown(wait=True, abort_running=True, timeout=ABORT_GRACE_SECONDS)
     services.stop()
+    statuses = []
     for exp in ours:
-        print(summary_line(exp), file=out)
-    counts = {s: sum(e.status is s for e in ours) for s in ExpStatus}
+        kept = exp.id in left_queued
+        statuses.append(ExpStatus.QUEUED if kept else exp.status)
+        print(summary_line(exp, left_queued=kept), file=out)
+    counts = {s: statuses.count(s) for s in ExpStatus}
     summary = ", ".join(f"{n} {s.name.lower()}" for s, n in counts.items() if n)
     print(f"labqueue: {summary or 'nothing was queued'}", file=out)
-    if left and exit_code != 130:
-        print(f"labqueue: the queue was paused with {left} experiment(s) not run", file=out)
-    if exit_code == 0 and (counts[ExpStatus.FAILED] or left):
+    if left_queued and exit_code != 130:
+        print(f"labqueue: the queue was paused with {len(left_queued)} experiment(s) not run", file=out)
+        if restored_paused:
+            print(
+                "labqueue: it started paused because unfinished experiments came back from an earlier "
+                "session (see the log above); call manager.resume_worker() in the script to run them, "
+                "or manager.clear_all_jobs() to drop them",
+                file=out,
+            )
+    if exit_code == 0 and (counts[ExpStatus.FAILED] or left_queued):
         exit_code = 1
     return exit_code

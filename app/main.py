@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.instance_lock import DataDirectoryInUse
+from core.journal import JournalError
 from core.paths import DATA_DIR_ENV
 
 
@@ -27,18 +29,35 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="run FILE headless with `manager` in its namespace, wait until the queue is empty, print a summary",
     )
+    parser.add_argument(
+        "--startup",
+        metavar="FILE",
+        type=Path,
+        help="run FILE in the console's namespace at launch (instead of the config directory's startup.py)",
+    )
     return parser
 
 
+#: Exit code when the data directory or its journal cannot be used.
+EXIT_CANNOT_START = 3
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from .headless import run_headless
 
-    if args.no_gui is not None:
-        return run_headless(args.no_gui, data_dir=args.data_dir, demo=args.demo)
-    from .gui import run_gui
+    if args.no_gui is not None and args.startup is not None:
+        parser.error("--startup sets up the window's console; with --no-gui, run that code from FILE")
+    try:
+        if args.no_gui is not None:
+            return run_headless(args.no_gui, data_dir=args.data_dir, demo=args.demo)
+        from .gui import run_gui
 
-    return run_gui(data_dir=args.data_dir, demo=args.demo)
+        return run_gui(data_dir=args.data_dir, demo=args.demo)
+    except (DataDirectoryInUse, JournalError) as exc:
+        print(f"labqueue: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
 
 
 if __name__ == "__main__":

@@ -4,7 +4,12 @@ Prints microseconds per job for both and their ratio (target <= 2.0), the median
 from ``put`` on an idle worker to the call starting (target <= 0.2 ms), and the memory
 per queued experiment (target <= 2 KB).
 
-    python bench/dispatch.py [--jobs 20000]
+The durable mode runs the same jobs with the journal on (``Manager(data_dir=...)`` in
+a temporary directory: three SQLite commits per job) against the same pool (target
+ratio <= 3.0), and times a ``put_many`` of 100,000 experiments (target <= 2 s) and the
+start of a manager whose journal holds them all queued (target <= 2 s).
+
+    python bench/dispatch.py [--jobs 20000] [--mode memory|durable|both]
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import argparse
 import gc
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -112,19 +118,44 @@ def memory_per_queued(count: int) -> float:
     return (after - before) / count
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=20_000)
-    args = parser.parse_args(argv)
-    jobs = args.jobs
+def bench_durable(jobs: int) -> float:
+    """:func:`bench_manager` with the journal on, in a fresh data directory."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        return bench_manager(jobs, data_dir=data_dir)
 
-    # Best of three for each, interleaved, so both see the same machine load.
-    pool_runs, manager_runs = [], []
+
+def put_many_and_restore(count: int) -> tuple[float, float]:
+    """Seconds for one put_many of ``count`` experiments into a journal, and to start
+    a manager on that journal (lock, open, check, restore them all queued)."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        manager = Manager(data_dir=data_dir, start=False)
+        experiments = [Experiment(noop) for _ in range(count)]
+        start = time.perf_counter()
+        manager.job_queue.put_many(experiments)
+        put_seconds = time.perf_counter() - start
+        manager.shutdown()
+        del experiments, manager
+        gc.collect()
+        start = time.perf_counter()
+        restored = Manager(data_dir=data_dir, start=False)
+        restore_seconds = time.perf_counter() - start
+        assert restored.job_queue.qsize("queued") == count
+        restored.shutdown()
+    return put_seconds, restore_seconds
+
+
+def per_job_against_pool(jobs: int, bench) -> tuple[float, float]:
+    """Microseconds per job of the pool and of ``bench(jobs)``: best of three, interleaved
+    so that both see the same machine load."""
+    pool_runs, runs = [], []
     for _ in range(3):
         pool_runs.append(bench_thread_pool(jobs))
-        manager_runs.append(bench_manager(jobs))
-    pool_us = min(pool_runs) / jobs * 1e6
-    manager_us = min(manager_runs) / jobs * 1e6
+        runs.append(bench(jobs))
+    return min(pool_runs) / jobs * 1e6, min(runs) / jobs * 1e6
+
+
+def print_in_memory(jobs: int) -> None:
+    pool_us, manager_us = per_job_against_pool(jobs, bench_manager)
     print(f"jobs: {jobs}")
     print(f"ThreadPoolExecutor(max_workers=1): {pool_us:7.1f} us/job")
     print(f"labqueue Manager (in memory):     {manager_us:7.1f} us/job")
@@ -138,6 +169,29 @@ def main(argv: list[str] | None = None) -> None:
 
     per_exp = memory_per_queued(10_000)
     print(f"memory per queued experiment:     {per_exp:7.0f} bytes  (target <= 2048)")
+
+
+def print_durable(jobs: int, big: int) -> None:
+    pool_us, durable_us = per_job_against_pool(jobs, bench_durable)
+    print(f"jobs: {jobs}, journal on")
+    print(f"ThreadPoolExecutor(max_workers=1): {pool_us:7.1f} us/job")
+    print(f"labqueue Manager (durable):       {durable_us:7.1f} us/job")
+    print(f"ratio durable / pool:             {durable_us / pool_us:7.2f}  (target <= 3.0)")
+    put_seconds, restore_seconds = put_many_and_restore(big)
+    print(f"put_many of {big:,} into the journal:   {put_seconds:6.2f} s  (target <= 2 s)")
+    print(f"start with {big:,} queued in the journal: {restore_seconds:6.2f} s  (target <= 2 s)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--mode", choices=("memory", "durable", "both"), default="both")
+    parser.add_argument("--big", type=int, default=100_000, help="experiments for put_many and restore")
+    args = parser.parse_args(argv)
+    if args.mode in ("memory", "both"):
+        print_in_memory(args.jobs)
+    if args.mode in ("durable", "both"):
+        print_durable(args.jobs, args.big)
 
 
 if __name__ == "__main__":

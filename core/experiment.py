@@ -258,7 +258,7 @@ class Experiment(Future):
 
     def _complete(self, status: ExpStatus, result: Any = None, exception: BaseException | None = None) -> None:
         """Finish with ``status``; ``exception`` is the call's, when it raised."""
-        self.finished_at = time.time()
+        self.finished_at = self.finished_at or time.time()  # the queue may have set it (and journaled it)
         self._final_status = status
         if status is ExpStatus.FINISHED or (status is ExpStatus.ABORTED and exception is None):
             self.set_result(result)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from psygnal import Signal
 
 from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
+from .locks import YieldingRLock
 from .signals import emit_safely
 
 __all__ = ["ExperimentQueue", "QueueSnapshot", "QueueStore"]
@@ -37,17 +38,26 @@ class QueueStore(Protocol):
 
     Each method is called under the queue's lock, in the order of the changes, and
     must have made the change durable when it returns. A method that raises leaves
-    the queue unchanged.
+    the queue unchanged (a failed write of RUNNING or of an outcome is logged and
+    the run goes on in memory).
     """
 
-    def record_added(self, experiments: list[Experiment], first_position: int) -> None: ...
+    def record_added(self, experiments: list[Experiment]) -> None:
+        """New experiments, appended after the queued ones."""
 
-    def record_status(self, experiment: Experiment, result: Any = None, exception: BaseException | None = None) -> None:
-        """RUNNING (before the call starts) or an outcome, with the call's result or exception."""
+    def record_started(self, experiment: Experiment) -> None:
+        """The experiment is RUNNING; called before its call starts."""
 
-    def record_cancelled(self, experiments: list[Experiment]) -> None: ...
+    def record_finished(
+        self, experiment: Experiment, status: ExpStatus, result: Any, exception: BaseException | None
+    ) -> None:
+        """The outcome, with the call's result or exception; called before the future completes."""
 
-    def record_order(self, queued: list[Experiment]) -> None: ...
+    def record_cancelled(self, experiments: list[Experiment]) -> None:
+        """Queued experiments removed: CANCELLED, appended to the history in this order."""
+
+    def record_moved(self, experiment: Experiment, queued: list[Experiment]) -> None:
+        """A queued experiment moved; ``queued`` is the queued order after the move."""
 
 
 class QueueSnapshot(NamedTuple):
@@ -89,8 +99,8 @@ class ExperimentQueue:
         """``store`` makes changes durable; ``on_change()`` is called (outside the lock)
         after every change, before the signals: the Manager uses it to track its state
         without paying for a signal slot per job."""
-        self._lock = threading.RLock()
-        self._job_available = threading.Condition(self._lock)
+        self._lock = YieldingRLock()
+        self._job_available = threading.Condition(self._lock.raw)
         self._history: list[Experiment] = []
         self._running: Experiment | None = None
         self._queued: deque[Experiment] = deque()
@@ -206,7 +216,7 @@ class ExperimentQueue:
             for exp in batch:
                 exp.queued_at = exp.queued_at or now
             if self._store is not None:
-                self._store.record_added(batch, len(self._queued))
+                self._store.record_added(batch)
             for exp in batch:
                 exp._queue = self
                 self._by_id[exp.id] = exp
@@ -285,21 +295,21 @@ class ExperimentQueue:
             self._queued.popleft()
             self._running = exp
             exp.set_running_or_notify_cancel()
-            self._record_status(exp)
+            if self._store is not None:
+                self._record(self._store.record_started, exp)
             index = len(self._history)
-        self._on_change()
+        # No on_change() here: a job can only start while the owner's state is already
+        # "running" (something queued, not paused), so starting it changes nothing there.
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
 
-    def _record_status(self, exp: Experiment, result: Any = None, exception: BaseException | None = None) -> None:
+    def _record(self, write: Callable[..., None], exp: Experiment, *details: Any) -> None:
         # A journal that cannot write a status change must not stop the lab: the run
         # goes on in memory and the error is logged where the scientist will see it.
-        if self._store is None:
-            return
         try:
-            self._store.record_status(exp, result, exception)
-        except Exception:
-            logger.exception("Could not write the status of %s to the journal", exp.title)
+            write(exp, *details)
+        except Exception as exc:
+            logger.error("Could not write the status of %s to the journal: %s", exp.title, exc)
 
     def wake(self) -> None:
         """Wake a worker blocked in :meth:`wait_next_job` so it re-checks its conditions."""
@@ -325,7 +335,8 @@ class ExperimentQueue:
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
             exp._final_status = exit_status
-            self._record_status(exp, result, exception)
+            if self._store is not None:
+                self._record(self._store.record_finished, exp, exit_status, result, exception)
             self._running = None
             self._history.append(exp)
         exp._complete(exit_status, result, exception)
@@ -395,15 +406,15 @@ class ExperimentQueue:
         """Move ``victims`` (queued) to the history; returns (old index, exp), highest index first."""
         if not victims:
             return []
-        if self._store is not None:
-            self._store.record_cancelled(victims)
         doomed = set(victims)
         first = self._first_queued_index
         indexed = [(first + i, e) for i, e in enumerate(self._queued) if e in doomed]
+        if self._store is not None:
+            self._store.record_cancelled([exp for _, exp in indexed])  # in the order they join the history
         self._queued = deque(e for e in self._queued if e not in doomed)
         now = time.time()
         for _, exp in indexed:
-            exp.finished_at = now
+            exp.finished_at = exp.finished_at or now  # the store may have set it
             self._history.append(exp)
         indexed.reverse()  # emitted highest first, so each index is valid when it arrives
         return indexed
@@ -432,7 +443,7 @@ class ExperimentQueue:
             order = list(self._queued)
             order.insert(new, order.pop(old))
             if self._store is not None:
-                self._store.record_order(order)
+                self._store.record_moved(exp, order)
             self._queued = deque(order)
             first = self._first_queued_index
         self._on_change()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import enum
 import functools
 import logging
+import pickle
 import queue as std_queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,9 @@ from .experiment import (
     install_log_capture,
 )
 from .experiment_queue import ExperimentQueue
+from .history_filter import HistoryFilter, Moment, as_timestamp
+from .instance_lock import InstanceLock
+from .journal import JOURNAL_FILE, Journal, JournalError, Restored
 from .settings import email_level_number
 from .signals import emit_safely
 from .worker import Worker
@@ -30,6 +37,34 @@ from .worker import Worker
 __all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
 
 logger = logging.getLogger("labqueue")
+
+#: Managers of this process in the order they were made (for calls loaded from a journal).
+_open_managers: list[weakref.ref] = []
+_loading = threading.local()
+
+
+@contextlib.contextmanager
+def _loading_calls_for(manager: Manager):
+    """While restoring, stored calls that refer to a manager get ``manager``."""
+    previous = getattr(_loading, "manager", None)
+    _loading.manager = manager
+    try:
+        yield
+    finally:
+        _loading.manager = previous
+
+
+def _manager_for_loaded_calls() -> Manager:
+    """The manager a stored reference to "the manager" means when it is loaded: the one
+    restoring it, else the one running the current job, else the newest open one."""
+    manager = getattr(_loading, "manager", None) or current_manager()
+    if manager is not None:
+        return manager
+    for ref in reversed(_open_managers):
+        candidate = ref()
+        if candidate is not None and not candidate._shut_down:
+            return candidate
+    raise pickle.UnpicklingError("a stored call refers to a labqueue Manager, but none is open in this process")
 
 
 class WorkerState(enum.Enum):
@@ -65,6 +100,17 @@ class Manager:
     :class:`Experiment` objects on :attr:`job_queue`; results also go to
     :attr:`result_queue`. Each Manager has its own queue, worker, events and signals.
 
+    With a ``data_dir`` the queue is durable: the manager locks the directory (one
+    program per directory), keeps its journal in ``data_dir/labqueue.db`` (see
+    :mod:`core.journal`) and restores it at start: queued experiments come back in
+    order, the one that was running comes back INTERRUPTED, and the queue starts
+    paused when either was found. Without one everything stays in memory.
+
+    Raises (from the constructor) :class:`~core.instance_lock.DataDirectoryInUse`
+    when another program holds ``data_dir``, and :class:`~core.journal.JournalError`
+    when the directory or its journal cannot be used (read-only, disk full, a journal
+    from a newer labqueue).
+
     Attributes:
         job_queue: the :class:`ExperimentQueue` of queued, running and finished jobs.
         result_queue: a :class:`queue.Queue` receiving every non-None result.
@@ -95,7 +141,11 @@ class Manager:
         self._waiters = 0
         self._state: WorkerState | None = None
         self._shut_down = False
-        self.job_queue = ExperimentQueue(on_change=self._flags_changed)
+        self._instance_lock: InstanceLock | None = None
+        self._journal: Journal | None = None
+        restored = self._open_journal() if self.data_dir is not None else Restored()
+        self.job_queue = ExperimentQueue(store=self._journal, on_change=self._flags_changed)
+        self.job_queue.restore(restored.history + restored.interrupted, restored.queued)
         self.running = _WatchedEvent(self._flags_changed)
         self.abort = _WatchedEvent(self._flags_changed)
         self._abort_events: list[threading.Event] = []
@@ -112,9 +162,52 @@ class Manager:
             pause_on_failure=lambda: self.pause_on_failure,
             manager=self,
         )
-        self.running.set()
+        if restored.queued or restored.interrupted:
+            self.running.clear()  # a human decides when restored work goes on
+            logger.warning(
+                "Restored %d queued and %d interrupted experiment(s) from %s. The queue is paused: "
+                "Resume starts the queued ones.",
+                len(restored.queued),
+                len(restored.interrupted),
+                self._journal.path,
+            )
+        else:
+            self.running.set()
+        _open_managers.append(weakref.ref(self))
         if start:
             self.worker.start()
+
+    def __reduce__(self):
+        # A manager is not data. A stored call that uses one (a console function that
+        # calls manager.checkpoint(), or a decorated function) gets, when it is loaded
+        # again, the manager that loads it: that is the one that will run it.
+        return (_manager_for_loaded_calls, ())
+
+    def _open_journal(self) -> Restored:
+        """Lock the data directory, open its journal and read it back.
+
+        Raises DataDirectoryInUse when another program holds the directory, and
+        JournalError when the directory or the journal cannot be used.
+        """
+        lock = InstanceLock(self.data_dir)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except OSError as exc:
+            raise JournalError(f"cannot use the data directory {self.data_dir}: {exc.strerror or exc}") from exc
+        try:
+            journal = Journal(self.data_dir / JOURNAL_FILE)
+            try:
+                with _loading_calls_for(self):
+                    restored = journal.restore()
+            except BaseException:
+                journal.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        self._instance_lock, self._journal = lock, journal
+        return restored
 
     # -- state -------------------------------------------------------------------------
 
@@ -241,6 +334,11 @@ class Manager:
             fraction = min(1.0, max(0.0, float(fraction)))
         if exp is not None:
             exp.progress = (fraction, message)
+            if self._journal is not None:
+                try:
+                    self._journal.record_progress(exp)
+                except JournalError as exc:
+                    logger.error("%s", exc)
         emit_safely(self.progress_signal, exp, fraction, message)
 
     def publish(self, series: str, x: Any, y: Any) -> None:
@@ -289,14 +387,85 @@ class Manager:
         if wait and self.worker.is_alive():
             self.worker.join(timeout)
         self._shut_down = True
+        _open_managers[:] = [ref for ref in _open_managers if ref() not in (None, self)]
+        self._close_journal()
         self._release_queued()
         self._flags_changed()
+
+    def _close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+        if self._instance_lock is not None:
+            self._instance_lock.release()
 
     def _release_queued(self) -> None:
         # The journal (when there is one) has already closed, so these cancellations
         # happen only in memory: the jobs come back QUEUED at the next start.
         for exp in self.job_queue.queued:
             exp._complete_cancelled()
+
+    # -- history -----------------------------------------------------------------------
+
+    def history(
+        self,
+        status: ExpStatus | str | Iterable[ExpStatus | str] | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        title_contains: str | None = None,
+        limit: int | None = None,
+    ) -> list[Experiment]:
+        """Ended experiments matching every given criterion, oldest first.
+
+        ``status``: an :class:`ExpStatus` or name, or several; ``since``/``until``:
+        finish time bounds (POSIX seconds or datetime; until exclusive);
+        ``title_contains``: text in the title, ignoring case; ``limit``: only the most
+        recent matches. With a journal this searches everything it holds, also what
+        ended in earlier sessions; experiments still in :attr:`job_queue` are returned
+        as those same objects.
+
+        Raises ValueError for an unknown status or a negative limit, TypeError for a
+        time of the wrong type, JournalError when the journal cannot be read.
+        """
+        criteria = HistoryFilter.from_arguments(status, since, until, title_contains, limit)
+        if self._journal is None:
+            return criteria.apply(self.job_queue.history)
+        return self._journal.find(criteria, self._in_queue)
+
+    def _in_queue(self, experiment_id: str) -> Experiment | None:
+        try:
+            return self.job_queue.get(experiment_id)
+        except KeyError:
+            return None
+
+    def get(self, experiment_id: str) -> Experiment:
+        """The experiment with this id: from :attr:`job_queue`, else from the journal.
+
+        Raises KeyError if neither holds it.
+        """
+        found = self._in_queue(experiment_id)
+        if found is None and self._journal is not None:
+            found = self._journal.load(experiment_id)
+        if found is None:
+            raise KeyError(f"no experiment with id {experiment_id!r}")
+        return found
+
+    def purge(self, older_than: Moment | dt.timedelta) -> int:
+        """Delete from the journal the ended experiments that finished before
+        ``older_than`` (a time, or an age as a ``timedelta``); returns how many.
+
+        The ones still in this session's :attr:`job_queue` history stay there until
+        the next start. Raises RuntimeError without a journal (``data_dir=None``),
+        TypeError for a time of the wrong type, JournalError when the write fails.
+        """
+        if self._journal is None:
+            raise RuntimeError("purge() deletes from the journal, and this manager has none (data_dir=None)")
+        if isinstance(older_than, dt.timedelta):
+            cutoff = time.time() - older_than.total_seconds()
+        else:
+            cutoff = as_timestamp(older_than, "older_than")
+            if cutoff is None:
+                raise TypeError("purge() needs older_than: a time or a timedelta")
+        return self._journal.purge(cutoff)
 
     def __enter__(self) -> Manager:
         return self

@@ -34,9 +34,7 @@ class QueueDoneNotifier:
     is not done (a summary follows when those are run or cleared).
     """
 
-    def __init__(
-        self, manager: Manager, send: Callable[[str, str], None], host_name: str | None = None
-    ) -> None:
+    def __init__(self, manager: Manager, send: Callable[[str, str], None], host_name: str | None = None) -> None:
         self._manager = manager
         self._send = send
         self._host = host_name or socket.gethostname()

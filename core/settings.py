@@ -230,9 +230,7 @@ def _read_table(path: Path, name: str, raw: Any, problems: list[str]) -> Any:
                 "keyring (Settings dialog) or set LABQUEUE_SMTP_PASSWORD, then remove it from the file"
             )
         elif key not in checkers:
-            problems.append(
-                f"{path}: [{name}] unknown key {key!r} is ignored (known keys: {', '.join(checkers)})"
-            )
+            problems.append(f"{path}: [{name}] unknown key {key!r} is ignored (known keys: {', '.join(checkers)})")
         else:
             try:
                 values[key] = checkers[key](value)
@@ -260,9 +258,7 @@ def load_settings(path: str | Path) -> tuple[Settings, list[str]]:
     problems: list[str] = []
     for key, value in data.items():
         if key not in _TABLES and not isinstance(value, dict):
-            problems.append(
-                f"{path}: unknown top-level key {key!r} is ignored (settings go in [email] or [queue])"
-            )
+            problems.append(f"{path}: unknown top-level key {key!r} is ignored (settings go in [email] or [queue])")
     tables = {name: _read_table(path, name, data.get(name, {}), problems) for name in _TABLES}
     return Settings(**tables), problems
 

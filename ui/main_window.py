@@ -103,6 +103,11 @@ class MainWindow(QMainWindow):
         self._frame_timer.timeout.connect(self.apply_pending)
         self._frame_timer.start()
         self.apply_pending()
+        waiting = manager.job_queue.qsize("queued")
+        if manager.paused and waiting:  # e.g. unfinished work that came back from the journal
+            self.status.showMessage(
+                f"The queue is paused with {waiting} experiment(s) waiting: Resume (Ctrl+P) runs them."
+            )
 
     # -- building ----------------------------------------------------------------------
 

@@ -103,3 +103,28 @@ def test_ctrl_c_aborts_the_running_job_and_exits_cleanly(tmp_path):
     assert "interrupted, aborting" in rest
     assert "ABORTED" in rest and "long_measurement()" in rest
     assert "Traceback" not in rest.split("interrupted")[1].split("ABORTED")[0]
+
+
+def leftover(i):
+    return i
+
+
+def test_unfinished_work_from_an_earlier_session_is_explained_not_run(tmp_path, capsys):
+    from core import Manager
+
+    data = tmp_path / "d"
+    earlier = Manager(data_dir=data)
+    earlier.pause_worker()
+    earlier.queued_exec(leftover)(1)
+    earlier.shutdown()
+    script = write(tmp_path, "manager.queued_exec(lambda: 2)()\n")
+
+    assert run_headless(script, data_dir=data) == 1
+    out = capsys.readouterr().out
+    assert "QUEUED" in out and "(not run; it stays queued in the journal)" in out
+    assert "started paused because unfinished experiments came back" in out
+    assert "manager.resume_worker()" in out
+
+    resumed = write(tmp_path, "manager.resume_worker()\n")
+    assert run_headless(resumed, data_dir=data) == 0
+    assert "queued in the journal" not in capsys.readouterr().out

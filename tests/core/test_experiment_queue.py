@@ -255,17 +255,20 @@ class RecordingStore:
             raise OSError("disk full")
         self.calls.append((name, *args))
 
-    def record_added(self, experiments, first_position):
-        self._record("added", [e.id for e in experiments], first_position)
+    def record_added(self, experiments):
+        self._record("added", [e.id for e in experiments])
 
-    def record_status(self, experiment, result=None, exception=None):
-        self._record("status", experiment.id, experiment._final_status if experiment.done() else None, result)
+    def record_started(self, experiment):
+        self._record("started", experiment.id)
+
+    def record_finished(self, experiment, status, result, exception):
+        self._record("finished", experiment.id, status, result)
 
     def record_cancelled(self, experiments):
         self._record("cancelled", [e.id for e in experiments])
 
-    def record_order(self, queued):
-        self._record("order", [e.id for e in queued])
+    def record_moved(self, experiment, queued):
+        self._record("moved", experiment.id, [e.id for e in queued])
 
 
 def test_store_sees_every_change_in_order():
@@ -278,9 +281,10 @@ def test_store_sees_every_change_in_order():
     exp = q.get_next_job()
     q.job_done(ExpStatus.FINISHED, 7)
     names = [c[0] for c in store.calls]
-    assert names == ["added", "order", "cancelled", "status", "status"]
-    assert store.calls[0][1:] == ([e.id for e in exps], 0)
-    assert exp is exps[2] and store.calls[-1][-1] == 7
+    assert names == ["added", "moved", "cancelled", "started", "finished"]
+    assert store.calls[0][1:] == ([e.id for e in exps],)
+    assert store.calls[1][1:] == (exps[2].id, [exps[2].id, exps[0].id, exps[1].id])
+    assert exp is exps[2] and store.calls[-1][-2:] == (ExpStatus.FINISHED, 7)
 
 
 def test_a_store_that_cannot_write_a_put_leaves_the_queue_unchanged():

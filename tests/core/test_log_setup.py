@@ -26,9 +26,9 @@ def test_line_has_date_time_level_logger_and_no_experiment_outside_a_run(log_dir
     configure_logging(log_dir)
     logging.getLogger("labqueue.test").warning("outside any run")
     line = read_log(log_dir).strip().splitlines()[-1]
-    assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING +labqueue\.test \[-\] outside any run", line
-    ), line
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING +labqueue\.test \[-\] outside any run", line), (
+        line
+    )
 
 
 def test_lines_emitted_during_a_run_carry_the_experiment_id(log_dir):

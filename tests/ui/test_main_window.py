@@ -150,3 +150,20 @@ def test_closing_an_idle_window_does_not_ask(qtbot, window, manager):
 
     assert not window.isVisible()
     assert manager.state is WorkerState.STOPPED
+
+
+def test_unfinished_work_from_the_journal_comes_back_paused_and_the_window_says_so(qtbot, tmp_path):
+    data = tmp_path / "lab"
+    first = Manager(data_dir=data)
+    first.pause_worker()
+    first.queued_exec(noop)(1)
+    first.queued_exec(noop)(2)
+    first.shutdown()
+
+    window = open_window(qtbot, tmp_path / "config", Manager(data_dir=data))
+
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 2)
+    assert window.queue_actions.pause_resume.text() == "Resume"
+    assert "paused with 2 experiment(s) waiting" in window.status.currentMessage()
+    assert window.queue_model.index(0, Column.STATUS).data() == "Queued"
+    window.manager.shutdown()

@@ -1,0 +1,32 @@
+"""The window's console, wired to the program's manager."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QWidget
+
+from core import Manager
+from ui.console import LabConsole
+
+from .headless import console_namespace
+
+
+def create_console(
+    manager: Manager,
+    data_dir: str | Path | None = None,
+    startup_file: str | Path | None = None,
+    parent: QWidget | None = None,
+) -> LabConsole:
+    """An IPython console on ``manager``, ready to dock into the window.
+
+    Its namespace holds ``manager``, the public core names and ``wait``. Create it
+    after the window is first shown: importing and starting the kernel takes about
+    half a second. ``data_dir`` is the ``--data-dir`` value as given (None: the
+    environment variable or the platform's folders), as for ``start_services``: the
+    history goes to the data directory, ``startup.py`` is looked for in the config
+    directory. ``startup_file`` replaces that ``startup.py``; an error in it is shown
+    in the console, not raised. Raises RuntimeError if a console is still open in
+    this process.
+    """
+    return LabConsole(console_namespace(manager), data_dir=data_dir, startup_file=startup_file, parent=parent)
