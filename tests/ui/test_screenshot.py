@@ -8,7 +8,8 @@ import shutil
 from PySide6.QtGui import QImage
 
 from app.demo import queue_demo
-from core import ExpStatus
+from core import ExpStatus, Manager
+from ui.main_window import MainWindow
 
 from .conftest import click_row
 
@@ -16,8 +17,12 @@ from .conftest import click_row
 SAVE_AS_ENV = "LABQUEUE_SCREENSHOT"
 
 
-def test_window_with_the_demo_running_renders_to_a_png(qtbot, window, manager, tmp_path):
+def test_window_with_the_demo_running_renders_to_a_png(qtbot, tmp_path):
+    manager = Manager(data_dir=tmp_path / "lab")  # with its journal, as `labqueue --demo` runs
+    window = MainWindow(manager, config_dir=tmp_path / "config")
+    qtbot.addWidget(window)
     window.resize(1280, 800)
+    window.show()
     sweep, ramp, baseline, second_sweep, faulty = queue_demo(manager)
     plot = window.plot_pane
     qtbot.waitUntil(
@@ -43,3 +48,4 @@ def test_window_with_the_demo_running_renders_to_a_png(qtbot, window, manager, t
     assert len(sampled) > 50  # text, icons, a curve and a progress bar, not a blank frame
     if os.environ.get(SAVE_AS_ENV):
         shutil.copyfile(path, os.environ[SAVE_AS_ENV])
+    manager.shutdown(wait=True, abort_running=True, timeout=10)
