@@ -17,11 +17,10 @@ from core import Manager
 __all__ = ["CoreInbox", "LogInbox", "drain"]
 
 
-def drain(items: deque, limit: int | None = None) -> list:
-    """Take what is in ``items`` now (at most ``limit``, oldest first), safely while
-    other threads keep appending."""
-    count = len(items) if limit is None else min(limit, len(items))
-    return [items.popleft() for _ in range(count)]
+def drain(items: deque) -> list:
+    """Take what is in ``items`` now, oldest first, safely while other threads keep
+    appending (what arrives meanwhile stays for the next call)."""
+    return [items.popleft() for _ in range(len(items))]
 
 
 class CoreInbox:
