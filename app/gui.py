@@ -8,12 +8,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from core import Manager, paths
+from ui.console import LabConsole
 from ui.main_window import QUIT_ABORT_SECONDS, MainWindow
+from ui.settings_dialog import SettingsDialog
 from ui.theme import app_icon
 
+from .console import create_console
 from .demo import queue_demo
 from .services import Services, start_services
 
@@ -28,6 +32,21 @@ class GuiSession:
     manager: Manager
     services: Services
     window: MainWindow
+    console: LabConsole | None = None
+
+    def open_settings(self) -> SettingsDialog:
+        """File > Settings…: edit ``config.toml``; saved settings take effect at once."""
+        dialog = SettingsDialog(self.services.settings, self.services.config_path, self.window)
+        dialog.settings_saved.connect(self.services.apply)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def add_console(self, data_dir: Path | None, startup_file: Path | None) -> LabConsole:
+        """Dock the IPython console (after the first paint: it takes half a second)."""
+        self.console = create_console(self.manager, data_dir, startup_file, self.window)
+        self.window.add_dock(self.console, "Console", Qt.DockWidgetArea.BottomDockWidgetArea)
+        return self.console
 
     def run(self) -> int:
         """Run the event loop until the window closes; returns the exit code."""
@@ -36,12 +55,23 @@ class GuiSession:
         finally:
             # The window shuts the manager down when it closes; this covers other exits.
             self.manager.shutdown(wait=True, abort_running=True, timeout=QUIT_ABORT_SECONDS)
+            if self.console is not None:
+                self.console.shutdown()
             self.services.stop()
 
 
-def start_gui(data_dir: Path | None = None, demo: bool = False) -> GuiSession:
+def start_gui(
+    data_dir: Path | None = None,
+    demo: bool = False,
+    startup_file: Path | None = None,
+    console: bool = True,
+) -> GuiSession:
     """Build the application and show the window for a manager on ``data_dir``
-    (default: the platform's data directory); with ``demo``, queue the demo."""
+    (default: the platform's data directory); with ``demo``, queue the demo.
+
+    With ``console`` an IPython console is docked once the window has painted; it
+    runs ``startup_file`` (default: ``startup.py`` in the config directory).
+    """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -51,15 +81,19 @@ def start_gui(data_dir: Path | None = None, demo: bool = False) -> GuiSession:
     manager = Manager(data_dir=paths.data_dir(data_dir))
     services = start_services(manager, data_dir)
     window = MainWindow(manager, config_dir=paths.config_dir(data_dir))
+    session = GuiSession(app, manager, services, window)
+    window.set_settings_handler(session.open_settings)
     window.show()
     if demo:
         queue_demo(manager)
+    if console:
+        QTimer.singleShot(0, lambda: session.add_console(data_dir, startup_file))
     # Ctrl-C in the terminal closes the window (asking first if work is left); the
     # window's frame timer runs Python often enough for the handler to fire.
     signal.signal(signal.SIGINT, lambda *_: window.close())
-    return GuiSession(app, manager, services, window)
+    return session
 
 
-def run_gui(data_dir: Path | None = None, demo: bool = False) -> int:
-    """``labqueue [--demo]``: open the window and run until it is closed."""
-    return start_gui(data_dir, demo).run()
+def run_gui(data_dir: Path | None = None, demo: bool = False, startup_file: Path | None = None) -> int:
+    """``labqueue [--demo] [--startup FILE]``: open the window and run until it is closed."""
+    return start_gui(data_dir, demo, startup_file).run()

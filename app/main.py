@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_headless(args.no_gui, data_dir=args.data_dir, demo=args.demo)
         from .gui import run_gui
 
-        return run_gui(data_dir=args.data_dir, demo=args.demo)
+        return run_gui(data_dir=args.data_dir, demo=args.demo, startup_file=args.startup)
     except (DataDirectoryInUse, JournalError) as exc:
         print(f"labqueue: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START

@@ -30,12 +30,13 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 from ipykernel.inprocess.ipkernel import InProcessInteractiveShell  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QThread, QTimer, Signal  # noqa: E402
-from PySide6.QtGui import QKeySequence, QPalette  # noqa: E402
+from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDockWidget, QWidget  # noqa: E402
 from qtconsole.inprocess import QtInProcessKernelManager, QtInProcessRichJupyterWidget  # noqa: E402
 from traitlets.config import Config  # noqa: E402
 
 from core import paths  # noqa: E402
+from ui.theme import is_dark  # noqa: E402
 
 __all__ = ["HISTORY_FILE_NAME", "STARTUP_FILE_NAME", "LabConsole", "banner_text", "run_startup_file"]
 
@@ -172,18 +173,12 @@ class LabConsole(QtInProcessRichJupyterWidget):
     def _follow_application_palette(self) -> None:
         # Read the application's palette, not the widget's: the style sheet set below
         # changes the widget's own palette.
-        scheme = "linux" if palette_is_dark(QApplication.palette()) else "lightbg"
+        scheme = "linux" if is_dark(QApplication.palette()) else "lightbg"
         if self.shell.colors != scheme:
             self.shell.colors = scheme
         if self._scheme != scheme:
             self._scheme = scheme
             self.set_default_style(colors=scheme)
-
-
-def palette_is_dark(palette: QPalette) -> bool:
-    """True when windows are darker than their text (a dark theme)."""
-    window = palette.color(QPalette.ColorRole.Window).lightness()
-    return window < palette.color(QPalette.ColorRole.WindowText).lightness()
 
 
 def banner_text(namespace: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from PySide6.QtCore import QTimer
 import app.gui
 from app.gui import start_gui
 from app.main import main
+from ui.settings_dialog import SettingsDialog
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def restore_sigint():
 
 
 def test_demo_opens_the_window_on_the_data_dir_with_the_demo_queued(qtbot, tmp_path, restore_sigint):
-    session = start_gui(data_dir=tmp_path / "lab", demo=True)
+    session = start_gui(data_dir=tmp_path / "lab", demo=True, console=False)
     window = session.window
     qtbot.addWidget(window)
 
@@ -41,9 +42,51 @@ def test_demo_opens_the_window_on_the_data_dir_with_the_demo_queued(qtbot, tmp_p
 
 def test_labqueue_without_arguments_opens_the_window_and_demo_adds_the_demo(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(app.gui, "run_gui", lambda data_dir=None, demo=False: calls.append((data_dir, demo)) or 0)
+    monkeypatch.setattr(
+        app.gui,
+        "run_gui",
+        lambda data_dir=None, demo=False, startup_file=None: calls.append((data_dir, demo, startup_file)) or 0,
+    )
+    startup = tmp_path / "instruments.py"
 
     assert main([]) == 0
     assert main(["--demo", "--data-dir", str(tmp_path)]) == 0
+    assert main(["--startup", str(startup)]) == 0
 
-    assert calls == [(None, False), (tmp_path, True)]
+    assert calls == [(None, False, None), (tmp_path, True, None), (None, False, startup)]
+
+
+def test_the_window_docks_the_console_after_showing_and_settings_opens_the_dialog(qtbot, tmp_path, restore_sigint):
+    startup = tmp_path / "instruments.py"
+    startup.write_text("magnet_field_mT = 340\n")
+    session = start_gui(data_dir=tmp_path / "lab", startup_file=startup)
+    window = session.window
+    qtbot.addWidget(window)
+    assert session.console is None  # not before the first paint
+    qtbot.waitUntil(lambda: session.console is not None and "Console" in window.docks, timeout=30_000)
+    shell = session.console.kernel_manager.kernel.shell
+    assert shell.user_ns["magnet_field_mT"] == 340
+    assert shell.user_ns["manager"] is session.manager
+
+    # Typed at the prompt: the call appears in the window's queue table and runs.
+    code = "@manager.queued_exec\ndef calibrate(x):\n    return 2 * x\n\nexp = calibrate(21)\n"
+    with qtbot.waitSignal(session.console.executed, timeout=10_000):
+        session.console.execute(code)
+    exp = shell.user_ns["exp"]
+    qtbot.waitUntil(lambda: window.queue_model.row_of(exp.id) is not None, timeout=10_000)
+    assert exp.result(timeout=10) == 42
+
+    assert window.settings_action.isEnabled()
+    window.settings_action.trigger()
+    dialog = window.findChild(SettingsDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.config_path == session.services.config_path
+    dialog.reject()
+
+    def stop() -> None:
+        session.manager.shutdown(wait=True, abort_running=True, timeout=10)
+        window.close()
+
+    QTimer.singleShot(0, stop)
+    assert session.run() == 0
+    assert session.console._shut_down
