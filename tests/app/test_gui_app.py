@@ -69,6 +69,7 @@ def test_the_window_docks_the_console_after_showing_and_settings_opens_the_dialo
     assert shell.user_ns["manager"] is session.manager
 
     # Typed at the prompt: the call appears in the window's queue table and runs.
+    qtbot.waitUntil(lambda: "In [" in session.console._control.toPlainText(), timeout=10_000)
     code = "@manager.queued_exec\ndef calibrate(x):\n    return 2 * x\n\nexp = calibrate(21)\n"
     with qtbot.waitSignal(session.console.executed, timeout=10_000):
         session.console.execute(code)
