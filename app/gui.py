@@ -45,7 +45,7 @@ class GuiSession:
     def add_console(self, data_dir: Path | None, startup_file: Path | None) -> LabConsole:
         """Dock the IPython console (after the first paint: it takes half a second)."""
         self.console = create_console(self.manager, data_dir, startup_file, self.window)
-        self.window.add_dock(self.console, "Console", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.window.add_dock(self.console, "Console", Qt.DockWidgetArea.BottomDockWidgetArea, tab_with="Log")
         return self.console
 
     def run(self) -> int:

@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["Details"]], [430], Qt.Orientation.Horizontal)
         self.resizeDocks(
             [self.docks["Details"], self.docks["Live plot"], self.docks["Log"]],
-            [300, 330, 170],
+            [300, 330, 240],
             Qt.Orientation.Vertical,
         )
         self._default_state = self.saveState()
@@ -167,17 +167,26 @@ class MainWindow(QMainWindow):
         widget: QWidget,
         title: str,
         area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+        tab_with: str | None = None,
     ) -> QDockWidget:
         """Add ``widget`` as a dock titled ``title``, listed in the View menu.
 
         Its place and visibility are saved with the layout (keyed on the title) and
-        restored, also for docks added after the window was built.
+        restored, also for docks added after the window was built. With no saved
+        place, it goes to ``area``, or into a tab beside the dock titled ``tab_with``
+        (and in front of it), which keeps a late dock from squeezing its neighbours.
         """
         dock = QDockWidget(title, self)
         dock.setObjectName("dock-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"))
         dock.setWidget(widget)
         if not self.layout_store.restore_dock(self, dock):
-            self.addDockWidget(area, dock)
+            neighbour = self.docks.get(tab_with) if tab_with else None
+            if neighbour is not None and not neighbour.isFloating():
+                self.tabifyDockWidget(neighbour, dock)
+                dock.show()
+                dock.raise_()
+            else:
+                self.addDockWidget(area, dock)
         self.view_menu.insertAction(self._view_menu_end, dock.toggleViewAction())
         self.docks[title] = dock
         return dock
