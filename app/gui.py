@@ -7,19 +7,21 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from core import Manager, paths
-from ui.console import LabConsole
 from ui.main_window import QUIT_ABORT_SECONDS, MainWindow
 from ui.settings_dialog import SettingsDialog
 from ui.theme import app_icon
 
-from .console import create_console
 from .demo import queue_demo
 from .services import Services, start_services
+
+if TYPE_CHECKING:
+    from ui.console import LabConsole
 
 __all__ = ["GuiSession", "run_gui", "start_gui"]
 
@@ -44,6 +46,8 @@ class GuiSession:
 
     def add_console(self, data_dir: Path | None, startup_file: Path | None) -> LabConsole:
         """Dock the IPython console (after the first paint: it takes half a second)."""
+        from .console import create_console  # imports IPython and qtconsole: not before the first paint
+
         self.console = create_console(self.manager, data_dir, startup_file, self.window)
         self.window.add_dock(self.console, "Console", Qt.DockWidgetArea.BottomDockWidgetArea, tab_with="Log")
         return self.console
@@ -87,7 +91,10 @@ def start_gui(
     if demo:
         queue_demo(manager)
     if console:
-        QTimer.singleShot(0, lambda: session.add_console(data_dir, startup_file))
+        # After the first paint is on screen: importing the kernel takes half a second.
+        window.first_painted.connect(
+            lambda: QTimer.singleShot(0, lambda: session.add_console(data_dir, startup_file))
+        )
     # Ctrl-C in the terminal closes the window (asking first if work is left); the
     # window's frame timer runs Python often enough for the handler to fire.
     signal.signal(signal.SIGINT, lambda *_: window.close())
