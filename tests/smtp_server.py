@@ -1,16 +1,19 @@
-"""Real SMTP servers on 127.0.0.1 for tests: one that collects mail, one that demands a
-login, a closed port, and one that accepts connections but never says a word."""
+"""Real SMTP servers on 127.0.0.1 for tests: one that collects mail (optionally over TLS,
+STARTTLS or implicit), one that demands a login, a closed port, and one that accepts
+connections but never says a word."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -19,6 +22,14 @@ ALLOW_PLAIN_AUTH = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
 
 GOOD_USER = "ana"
 GOOD_PASSWORD = "s3cret-Pa55word"
+
+
+def server_tls_context(ca: trustme.CA, *identities: str) -> ssl.SSLContext:
+    """A server-side TLS context whose certificate, signed by ``ca``, names ``identities``
+    (by default 127.0.0.1 and localhost)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(identities or ("127.0.0.1", "localhost"))).configure_cert(context)
+    return context
 
 
 def free_port() -> int:
@@ -32,6 +43,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    #: The TLS version the message travelled under ("TLSv1.3"), None over plain text.
+    tls_version: str | None = None
 
     @property
     def subject(self) -> str:
@@ -57,8 +70,10 @@ class CollectingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        tls = server.transport.get_extra_info("ssl_object")
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, tls and tls.version())
         with self._arrived:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.messages.append(received)
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 
@@ -80,21 +95,42 @@ def _check_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
 
 
 class SmtpTestServer:
-    """An aiosmtpd server on 127.0.0.1 that can be stopped and started again on its port."""
+    """An aiosmtpd server on 127.0.0.1 that can be stopped and started again on its port.
 
-    def __init__(self, *, require_login: bool = False, port: int | None = None) -> None:
+    ``starttls``: a server TLS context; the server then refuses every command but
+    STARTTLS until the client has switched to TLS. ``implicit_tls``: a server TLS
+    context for a port that speaks TLS from the first byte (security "ssl").
+    """
+
+    def __init__(
+        self,
+        *,
+        require_login: bool = False,
+        port: int | None = None,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.handler = CollectingHandler()
         self._require_login = require_login
+        self._starttls = starttls
+        self._implicit_tls = implicit_tls
         self._controller: Controller | None = None
 
     def start(self) -> SmtpTestServer:
         options = {}
+        if self._starttls is not None:
+            options.update(tls_context=self._starttls, require_starttls=True)
         if self._require_login:
-            # Plain-text AUTH is only acceptable because this server lives for one test on loopback.
-            options = {"authenticator": _check_login, "auth_required": True, "auth_require_tls": False}
-        self._controller = Controller(self.handler, hostname=self.host, port=self.port, **options)
+            # AUTH only after STARTTLS when the server offers it. Otherwise plain-text AUTH is
+            # acceptable only because this server lives for one test on loopback (and aiosmtpd
+            # does not count implicit TLS as encryption, so it must be allowed there too).
+            login_after_starttls = self._starttls is not None
+            options.update(authenticator=_check_login, auth_required=True, auth_require_tls=login_after_starttls)
+        self._controller = Controller(
+            self.handler, hostname=self.host, port=self.port, ssl_context=self._implicit_tls, **options
+        )
         self._controller.start()
         return self
 
