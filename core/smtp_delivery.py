@@ -188,6 +188,10 @@ def describe_failure(exc: BaseException, settings: SmtpSettings) -> str:
         return f"connection refused by {where}: is the server running and the port right?"
     if isinstance(exc, socket.gaierror):
         return f"unknown host {settings.host!r} ({exc.strerror})"
+    if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 530 and settings.security == "none":
+        # The server wants encryption first; the reply comes to whichever command came next.
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        return f"{where} requires encryption ({reply}): set security to 'starttls'"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         reply = _reply(exc.smtp_code, exc.smtp_error)
         return f"authentication failed for user {settings.username!r} at {where}: {reply}"

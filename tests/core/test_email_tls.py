@@ -91,11 +91,14 @@ def test_starttls_with_a_wrong_password_is_an_authentication_failure(trusted_ca,
     assert server.messages == []
 
 
-def test_a_server_requiring_starttls_refuses_a_plain_client():
-    """The STARTTLS server really insists, so mail it accepted came over TLS."""
+def test_a_server_requiring_starttls_refuses_a_plain_client_with_advice():
+    """The STARTTLS server really insists (so mail it accepted came over TLS), and the
+    failure tells the scientist which setting to change."""
     with tls_server("starttls", server_tls_context(trustme.CA())) as server, pytest.raises(SmtpFailure) as caught:
         send_email(settings("none", server.port), ["a@b.org"], "s", "b")
-    assert str(caught.value).endswith("530 Must issue a STARTTLS command first")
+    message = str(caught.value)
+    assert "requires encryption (530 Must issue a STARTTLS command first)" in message
+    assert message.endswith("set security to 'starttls'")
     assert server.messages == []
 
 
