@@ -121,7 +121,10 @@ class Experiment(Future):
     and raises :class:`TimeoutError` when ``timeout`` passes first,
     :class:`~concurrent.futures.CancelledError` when the experiment was cancelled,
     aborted without a result, or interrupted, and re-raises the call's own exception
-    (with its traceback) when it failed.
+    (with its traceback) when it failed. For aborted and interrupted experiments
+    ``exception()`` returns that CancelledError (``cancelled()`` is True only for
+    CANCELLED ones, which never ran), as ``asyncio.wrap_future`` and
+    ``concurrent.futures.wait`` expect of a finished future.
 
     Attributes:
         id: stable unique identifier (hex string), kept by the journal across restarts.
@@ -234,17 +237,6 @@ class Experiment(Future):
         if queue is not None:
             return queue.cancel_experiment(self)
         return self._complete_cancelled()
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        """The call's exception, None if it succeeded.
-
-        Raises CancelledError (for cancelled, aborted-without-result and interrupted
-        experiments, like :meth:`result`) and TimeoutError.
-        """
-        exc = super().exception(timeout)
-        if isinstance(exc, CancelledError):
-            raise exc
-        return exc
 
     # -- completion, called by the queue -----------------------------------------------
 

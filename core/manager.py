@@ -246,13 +246,17 @@ class Manager:
             with self._changed:
                 self._changed.notify_all()
 
-    def _wait_changed(self, timeout: float | None = None) -> None:
-        """Wait for a state change; call with ``self._changed`` held."""
-        self._waiters += 1
-        try:
-            self._changed.wait(timeout)
-        finally:
-            self._waiters -= 1
+    @contextlib.contextmanager
+    def _registered_waiter(self):
+        """Hold the condition's lock as a registered waiter. Registering comes before
+        the first look at the condition, so a change made after that look always
+        finds the waiter counted and notifies it."""
+        with self._changed:
+            self._waiters += 1
+            try:
+                yield
+            finally:
+                self._waiters -= 1
 
     def _announce_state(self) -> None:
         if self.state is self._state:
@@ -319,13 +323,13 @@ class Manager:
     def checkpoint(self) -> None:
         """Call inside a job: raise :class:`Aborted` if an abort was requested, and
         wait here while the manager is paused (an abort ends the wait too)."""
-        with self._changed:
+        with self._registered_waiter():
             while True:
                 if self.abort.is_set() or any(e.is_set() for e in self._abort_events):
                     raise Aborted("aborted by request")
                 if self.running.is_set() or self._shut_down:
                     return
-                self._wait_changed()
+                self._changed.wait()
 
     def set_progress(self, fraction: float | None, message: str = "") -> None:
         """Report progress of the running job (fraction 0..1 or None, and a message)."""
@@ -359,12 +363,12 @@ class Manager:
         Returns False if ``timeout`` passed first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._changed:
+        with self._registered_waiter():
             while not self._is_idle():
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._wait_changed(remaining)
+                self._changed.wait(remaining)
         return True
 
     def _is_idle(self) -> bool:

@@ -2,7 +2,7 @@
 
 import asyncio
 import threading
-from concurrent.futures import FIRST_COMPLETED, CancelledError, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, CancelledError, as_completed, wait
 
 import pytest
 
@@ -101,8 +101,26 @@ def test_aborted_without_result_raises_cancelled_error():
     assert exp.status is ExpStatus.ABORTED and exp.done()
     with pytest.raises(CancelledError):
         exp.result()
-    with pytest.raises(CancelledError):
-        exp.exception()
+    assert isinstance(exp.exception(), CancelledError)
+    assert isinstance(exp.exception().__cause__, RuntimeError)
+    assert not exp.cancelled()
+
+
+@pytest.mark.parametrize("status", [ExpStatus.ABORTED, ExpStatus.INTERRUPTED])
+def test_aborted_and_interrupted_work_with_asyncio_and_wait_first_exception(status):
+    exp = Experiment(measure, (2,))
+    if status is ExpStatus.ABORTED:
+        _run(exp, status, exception=RuntimeError("stopped"))
+    else:
+        exp._complete(status)
+    done, _ = wait([exp], timeout=5, return_when=FIRST_EXCEPTION)
+    assert done == {exp}
+
+    async def main():
+        return await asyncio.wait_for(asyncio.wrap_future(exp), timeout=5)
+
+    with pytest.raises((asyncio.CancelledError, CancelledError)):  # asyncio converts the plain one
+        asyncio.run(main())
 
 
 def test_aborted_with_a_return_value_keeps_it():
