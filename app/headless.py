@@ -80,7 +80,8 @@ def run_headless(
             pass
     except KeyboardInterrupt:
         print("labqueue: interrupted, aborting the running experiment", file=out)
-        manager.shutdown(wait=True, abort_running=True, timeout=ABORT_GRACE_SECONDS)
+        manager.pause_worker()  # nothing new starts; the queued ones stay queued for next time
+        manager.abort_job()
         exit_code = 130
     ours = [exp for exp in manager.job_queue.queue if exp.id not in known]
     # Read before shutdown, which cancels the queued futures in this process.

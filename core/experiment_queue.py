@@ -107,6 +107,7 @@ class ExperimentQueue:
         self._by_id: dict[str, Experiment] = {}
         self._store = store
         self._on_change = on_change or _nothing
+        self._closed_because: str | None = None
         self._idle_workers = 0
 
     # -- inspection --------------------------------------------------------------------
@@ -211,6 +212,8 @@ class ExperimentQueue:
             return
         now = time.time()
         with self._lock:
+            if self._closed_because is not None:
+                raise RuntimeError(f"cannot queue: {self._closed_because}")
             self._check_new(batch)
             first = len(self._history) + (self._running is not None) + len(self._queued)
             for exp in batch:
@@ -236,6 +239,11 @@ class ExperimentQueue:
             if exp._queue is not None or exp.id in seen:
                 raise ValueError(f"{exp!r} is already queued")
             seen.add(exp.id)
+
+    def close(self, reason: str) -> None:
+        """Refuse every later put with RuntimeError naming ``reason`` (nothing would run it)."""
+        with self._lock:
+            self._closed_because = reason
 
     def restore(self, history: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
         """Load experiments read back from a journal; nothing is written, no signal fires.

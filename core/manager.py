@@ -385,6 +385,7 @@ class Manager:
         """
         if self._shut_down:
             return
+        self.job_queue.close("the manager was shut down")
         self.worker.stop()
         if abort_running:
             self.abort_job()

@@ -55,7 +55,8 @@ class Worker(threading.Thread):
         self._pause_on_failure = pause_on_failure
         self._manager = manager
         self._stop_requested = False
-        self._state_lock = threading.Lock()
+        # Re-entrant: setting an abort event runs state slots, which may call abort_job().
+        self._state_lock = threading.RLock()
         self.current: Experiment | None = None
 
     @property

@@ -102,6 +102,7 @@ def test_ctrl_c_aborts_the_running_job_and_exits_cleanly(tmp_path):
     assert proc.returncode == 130
     assert "interrupted, aborting" in rest
     assert "ABORTED" in rest and "long_measurement()" in rest
+    assert "QUEUED" in rest and "(not run; it stays queued in the journal)" in rest
     assert "Traceback" not in rest.split("interrupted")[1].split("ABORTED")[0]
 
 

@@ -385,6 +385,25 @@ def test_shutdown_cancels_queued_and_aborts_running():
     with pytest.raises(CancelledError):
         queued.result(timeout=TIMEOUT)
     assert m.state is WorkerState.STOPPED and not m.worker.is_alive()
+    with pytest.raises(RuntimeError, match="cannot queue: the manager was shut down"):
+        m.queued_exec(lambda: 2)()
+
+
+def test_a_state_slot_may_call_abort_job_without_deadlock(manager):
+    gate = Gate()
+    exp = manager.queued_exec(gate)()
+    assert gate.started.wait(TIMEOUT)
+    calls = []
+
+    def on_state(state):
+        if state is WorkerState.ABORTING:
+            calls.append(manager.abort_job())  # re-entrant: from inside the abort itself
+
+    manager.state_changed_signal.connect(on_state)
+    assert manager.abort_job()
+    gate.release.set()
+    exp.result(timeout=TIMEOUT)
+    assert exp.status is ExpStatus.ABORTED and calls == [True]
 
 
 def test_context_manager_waits_for_the_queue():
