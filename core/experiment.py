@@ -208,6 +208,11 @@ class Experiment(Future):
         beyond MAX_LOG_RECORDS, counted in ``dropped_log_records``)."""
         return list(self._log_records or ())
 
+    @property
+    def log_count(self) -> int:
+        """Records captured so far, dropped ones included: grows with every record."""
+        return len(self._log_records or ()) + self.dropped_log_records
+
     def add_log_record(self, record: logging.LogRecord) -> None:
         records = self._log_records
         if records is None:

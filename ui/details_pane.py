@@ -129,7 +129,7 @@ class DetailsPane(QWidget):
         if duration != self._duration_shown:  # compared here: a call into Qt costs even when equal
             self._duration_shown = duration
             self.fields["Duration"].setText(duration)
-        signature = (status, exp.progress, len(exp.log_records), exp.stored, exp.traceback is not None)
+        signature = (status, exp.progress, exp.log_count, exp.stored, exp.traceback is not None)
         if signature == self._signature:
             return
         self._signature = signature

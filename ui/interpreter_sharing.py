@@ -8,9 +8,9 @@ the last one closes:
   Qt objects (pyqtgraph makes many) would then be destroyed on the worker thread,
   where Qt may crash or deadlock. A timer on the GUI thread collects instead,
   generation by generation, with Python's own thresholds. What exists when the first
-  window opens, and what survives a full collection, is long-lived: it is frozen
-  (``gc.freeze``) so that later full collections, which would otherwise walk 100,000
-  queued experiments, walk only what came after.
+  window opens (modules, a queue restored from the journal) is long-lived: it is
+  frozen (``gc.freeze``) so that full collections do not walk it. Nothing is frozen
+  later: cyclic garbage of finished jobs must stay collectable on overnight runs.
 * A short thread switch interval. Painting calls from Qt into Python many times, and
   each call waits for the interpreter lock while the worker runs Python: up to the
   switch interval (5 ms by default) each time. At 2 ms the window stays responsive
@@ -66,7 +66,6 @@ class InterpreterSharing(QObject):
             gc.collect(1)
         else:
             gc.collect(2)
-            gc.freeze()
 
     def stop(self) -> None:
         """Collect everything here; the last one open gives the settings back."""

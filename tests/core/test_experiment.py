@@ -215,3 +215,16 @@ def test_status_and_done_agree_under_concurrent_reads():
     stop.set()
     thread.join()
     assert not disagreements
+
+
+def test_log_count_keeps_growing_when_old_records_are_dropped(monkeypatch):
+    import logging
+
+    import core.experiment
+
+    monkeypatch.setattr(core.experiment, "MAX_LOG_RECORDS", 10)
+    exp = Experiment(measure, (1,))
+    for i in range(25):
+        exp.add_log_record(logging.makeLogRecord({"msg": f"line {i}"}))
+    assert exp.log_count == 25 and exp.dropped_log_records == 15
+    assert [r.getMessage() for r in exp.log_records][-1] == "line 24" and len(exp.log_records) == 10

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import weakref
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -175,5 +176,27 @@ def test_garbage_is_collected_on_the_gui_thread_while_a_window_is_open(qtbot):
         before = gc.get_count()[0]
         sharing.collect_due()
         assert gc.get_count()[0] < before
+    finally:
+        sharing.stop()
+
+
+def test_cyclic_garbage_surviving_a_full_collection_is_still_collected_later(qtbot, monkeypatch):
+    """Nothing is frozen after the window opened: a job's cycles that happened to be
+    alive at one full collection are collected once they become garbage."""
+
+    class Blob:
+        pass
+
+    sharing = InterpreterSharing()
+    try:
+        blob = Blob()
+        blob.cycle = blob
+        witness = weakref.ref(blob)
+        with monkeypatch.context() as every_generation_due:
+            every_generation_due.setattr(gc, "get_count", lambda: (10**6, 10**6, 10**6))
+            sharing.collect_due()  # a full collection while the job still holds it
+        del blob
+        gc.collect()
+        assert witness() is None
     finally:
         sharing.stop()
