@@ -48,10 +48,12 @@ class QueueStore(Protocol):
     def record_started(self, experiment: Experiment) -> None:
         """The experiment is RUNNING; called before its call starts."""
 
-    def record_finished(
-        self, experiment: Experiment, status: ExpStatus, result: Any, exception: BaseException | None
-    ) -> None:
-        """The outcome, with the call's result or exception; called before the future completes."""
+    def prepare_outcome(self, result: Any, exception: BaseException | None) -> Any:
+        """Encode a call's result and exception for :meth:`record_finished`. Called
+        outside the queue's lock (pickling a big result takes time) and never raises."""
+
+    def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: Any) -> None:
+        """The outcome (from :meth:`prepare_outcome`); called before the future completes."""
 
     def record_cancelled(self, experiments: list[Experiment]) -> None:
         """Queued experiments removed: CANCELLED, appended to the history in this order."""
@@ -335,6 +337,7 @@ class ExperimentQueue:
             raise ValueError(f"{exit_status!r} is not an exit status")
         if exit_status is ExpStatus.FAILED and exception is None and isinstance(result, BaseException):
             exception, result = result, None
+        outcome = self._store.prepare_outcome(result, exception) if self._store is not None else None
         with self._lock:
             exp = self._running
             if exp is None:
@@ -344,7 +347,7 @@ class ExperimentQueue:
             exp.finished_at = time.time()
             exp._final_status = exit_status
             if self._store is not None:
-                self._record(self._store.record_finished, exp, exit_status, result, exception)
+                self._record(self._store.record_finished, exp, exit_status, outcome)
             self._running = None
             self._history.append(exp)
         exp._complete(exit_status, result, exception)

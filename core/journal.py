@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .experiment import Experiment, ExpStatus
 from .history_filter import HistoryFilter
@@ -71,6 +71,15 @@ _COLUMNS = (
     "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
     "result, result_repr, result_pickled, exception, traceback, log_lines"
 )
+
+
+class EncodedOutcome(NamedTuple):
+    """A call's outcome as stored: the pickled result, or its repr and why not."""
+
+    result: bytes | None
+    result_repr: str | None
+    result_error: str | None
+    exception: bytes | None
 
 
 @dataclass
@@ -221,12 +230,15 @@ class Journal:
         )
         self._positions.pop(experiment.id, None)
 
-    def record_finished(
-        self, experiment: Experiment, status: ExpStatus, result: Any, exception: BaseException | None
-    ) -> None:
-        """Store the outcome: status, result (its repr when it cannot be pickled),
+    def prepare_outcome(self, result: Any, exception: BaseException | None) -> EncodedOutcome:
+        """Pickle the result (or keep its repr) and the exception, before the queue's
+        lock is taken: a big result must not hold up the window or other threads."""
+        return EncodedOutcome(*encode_result(result), encode_exception(exception))
+
+    def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: EncodedOutcome) -> None:
+        """Store the outcome: status, result (its repr when it cannot be stored),
         exception, traceback, progress and captured log lines."""
-        result_data, result_repr, result_error = encode_result(result)
+        result_data, result_repr, result_error, exception_data = outcome
         fraction, message = experiment.progress
         self._write(
             "store an outcome",
@@ -243,12 +255,13 @@ class Journal:
                 result_data,
                 result_repr,
                 int(result_error is None),
-                encode_exception(exception),
+                exception_data,
                 experiment.traceback,
                 encode_log(experiment.log_records),
-                self._seqs.pop(experiment.id),
+                self._seqs[experiment.id],
             ),
         )
+        del self._seqs[experiment.id]  # only once written: a failed write can be told apart
         self._next_history += 1
         if result_error is not None:
             experiment.store_error = experiment.store_error or f"the result was not stored ({result_error})"

@@ -29,6 +29,10 @@ __all__ = [
 
 #: Longest repr kept for a result that cannot be pickled.
 MAX_RESULT_REPR = 10_000
+#: Largest pickled result kept in the journal. Bigger ones (a raw camera stack, say)
+#: belong in a file the experiment writes; the journal keeps their repr. SQLite itself
+#: refuses blobs near 1 GB, and pickling that much would hold up the queue.
+MAX_STORED_RESULT_BYTES = 100 * 1024 * 1024
 
 _NO_ARGUMENTS = cloudpickle.dumps(((), {}))
 
@@ -97,13 +101,21 @@ def encode_result(result: Any) -> tuple[bytes | None, str | None, str | None]:
     if result is None:
         return None, None, None
     try:
-        return pickle_value(result), None, None
+        data = pickle_value(result)
     except Exception as exc:
-        try:
-            text = repr(result)
-        except Exception as repr_exc:
-            text = f"<{type(result).__name__} (repr failed: {type(repr_exc).__name__})>"
-        return None, text[:MAX_RESULT_REPR], describe_error(exc)
+        return None, _bounded_repr(result), describe_error(exc)
+    if len(data) > MAX_STORED_RESULT_BYTES:
+        megabytes = len(data) / 2**20
+        return None, _bounded_repr(result), f"{megabytes:.0f} MB pickled, more than the journal keeps"
+    return data, None, None
+
+
+def _bounded_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:
+        text = f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
+    return text[:MAX_RESULT_REPR]
 
 
 def encode_exception(exception: BaseException | None) -> bytes | None:

@@ -261,8 +261,11 @@ class RecordingStore:
     def record_started(self, experiment):
         self._record("started", experiment.id)
 
-    def record_finished(self, experiment, status, result, exception):
-        self._record("finished", experiment.id, status, result)
+    def prepare_outcome(self, result, exception):
+        return result
+
+    def record_finished(self, experiment, status, outcome):
+        self._record("finished", experiment.id, status, outcome)
 
     def record_cancelled(self, experiments):
         self._record("cancelled", [e.id for e in experiments])

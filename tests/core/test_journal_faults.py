@@ -88,6 +88,21 @@ def test_an_unpicklable_result_is_kept_as_its_repr(open_manager, caplog):
     assert repr(restored) == repr(original)
 
 
+def test_a_result_too_big_for_the_journal_keeps_its_repr_and_the_outcome(open_manager, monkeypatch, caplog):
+    monkeypatch.setattr("core.journal_codec.MAX_STORED_RESULT_BYTES", 1000)
+    manager = open_manager()
+    with caplog.at_level(logging.WARNING, logger="labqueue"):
+        exp = manager.queued_exec(_big_result)()
+        assert len(exp.result(timeout=10)) == 100_000
+    assert "more than the journal keeps" in exp.store_error
+
+    again = restart(manager, open_manager)
+    restored = again.get(exp.id)
+    assert restored.status is ExpStatus.FINISHED  # not INTERRUPTED: the outcome was written
+    assert isinstance(restored.result(0), ResultNotStored)
+    assert not again.paused
+
+
 def _moved_aside(lab):
     return sorted(p for p in lab.iterdir() if ".corrupt-" in p.name)
 
