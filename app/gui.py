@@ -92,9 +92,7 @@ def start_gui(
         queue_demo(manager)
     if console:
         # After the first paint is on screen: importing the kernel takes half a second.
-        window.first_painted.connect(
-            lambda: QTimer.singleShot(0, lambda: session.add_console(data_dir, startup_file))
-        )
+        window.first_painted.connect(lambda: QTimer.singleShot(0, lambda: session.add_console(data_dir, startup_file)))
     # Ctrl-C in the terminal closes the window (asking first if work is left); the
     # window's frame timer runs Python often enough for the handler to fire.
     signal.signal(signal.SIGINT, lambda *_: window.close())

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from .experiment import Experiment, ExpStatus
 from .manager import Manager
+from .signals import INTERNAL_PRIORITY
 
 __all__ = ["QueueDoneNotifier", "StallWatchdog", "quiet_seconds"]
 
@@ -40,8 +41,8 @@ class QueueDoneNotifier:
         self._host = host_name or socket.gethostname()
         self._ran: list[Experiment] = []
         self._lock = threading.Lock()
-        manager.job_queue.status_changed_signal.connect(self._on_status_changed)
-        manager.job_queue.removed_signal.connect(self._on_removed)
+        manager.job_queue.status_changed_signal.connect(self._on_status_changed, priority=INTERNAL_PRIORITY)
+        manager.job_queue.removed_signal.connect(self._on_removed, priority=INTERNAL_PRIORITY)
 
     def close(self) -> None:
         self._manager.job_queue.status_changed_signal.disconnect(self._on_status_changed)
@@ -95,8 +96,8 @@ class StallWatchdog:
         self._progress: tuple[str, float] | None = None  # (experiment id, when)
         self._warned: tuple[str, float] | None = None  # (experiment id, last sign of life)
         self._stopped = False
-        manager.progress_signal.connect(self._on_activity)
-        manager.job_queue.status_changed_signal.connect(self._on_activity)
+        manager.progress_signal.connect(self._on_activity, priority=INTERNAL_PRIORITY)
+        manager.job_queue.status_changed_signal.connect(self._on_activity, priority=INTERNAL_PRIORITY)
         self._thread = threading.Thread(target=self._run, name="labqueue-watchdog", daemon=True)
         self._thread.start()
 

@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 from core import Manager
+from core.signals import INTERNAL_PRIORITY
 
 __all__ = ["CoreInbox", "LogInbox", "drain"]
 
@@ -44,7 +45,7 @@ class CoreInbox:
             (manager.data_signal, self._on_data),
         ]
         for signal, slot in self._connections:
-            signal.connect(slot)
+            signal.connect(slot, priority=INTERNAL_PRIORITY)
 
     def close(self) -> None:
         """Stop listening to the manager."""

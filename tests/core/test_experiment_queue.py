@@ -295,3 +295,15 @@ def test_a_store_that_cannot_write_a_put_leaves_the_queue_unchanged():
     with pytest.raises(OSError, match="disk full"):
         q.put_many(make(2))
     assert q.qsize() == 0
+
+
+def test_labqueues_own_subscribers_run_even_after_a_faulty_user_slot(q, caplog):
+    from core.signals import INTERNAL_PRIORITY
+
+    seen = []
+    q.added_signal.connect(lambda i, e: (_ for _ in ()).throw(RuntimeError("user slot bug")))
+    q.added_signal.connect(lambda i, e: seen.append(e), priority=INTERNAL_PRIORITY)  # connected later
+    (exp,) = make(1)
+    q.put(exp)
+    assert seen == [exp]
+    assert "user slot bug" in caplog.text
