@@ -111,7 +111,7 @@ class Journal:
         self._conn: sqlite3.Connection | None = open_database(self.path)
         # Python's case folding, so that a query matches here as it does in memory.
         self._conn.create_function("contains_text", 2, _contains_text, deterministic=True)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: record_added holds it around its writes
         # Row keys of the experiments still to be written to (queued or running), and
         # the sparse positions of the queued ones.
         self._seqs: dict[str, int] = {}
@@ -201,14 +201,15 @@ class Journal:
                 )
             )
             seq += 1
-        functions = [item for item in encoder.functions.items() if item[0] not in self._stored_functions]
-        if len(rows) == 1 and not functions:  # the common single put: one statement, no BEGIN/COMMIT
-            self._write("queue an experiment", _INSERT_EXPERIMENT, rows[0])
-        else:
-            with self._transaction(f"queue {len(rows)} experiment(s)") as conn:
-                conn.executemany("INSERT OR IGNORE INTO functions (digest, pickle) VALUES (?, ?)", functions)
-                conn.executemany(_INSERT_EXPERIMENT, rows)
-        self._stored_functions.update(digest for digest, _ in functions)
+        with self._lock:  # a purge() on another thread must not delete a function between check and insert
+            functions = [item for item in encoder.functions.items() if item[0] not in self._stored_functions]
+            if len(rows) == 1 and not functions:  # the common single put: one statement, no BEGIN/COMMIT
+                self._write("queue an experiment", _INSERT_EXPERIMENT, rows[0])
+            else:
+                with self._transaction(f"queue {len(rows)} experiment(s)") as conn:
+                    conn.executemany("INSERT OR IGNORE INTO functions (digest, pickle) VALUES (?, ?)", functions)
+                    conn.executemany(_INSERT_EXPERIMENT, rows)
+            self._stored_functions.update(digest for digest, _ in functions)
         self._next_seq, self._last_position = seq, position
         for exp, row in zip(experiments, rows, strict=True):
             self._seqs[exp.id] = row[0]
