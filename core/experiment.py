@@ -209,6 +209,12 @@ class Experiment(Future):
         return list(self._log_records or ())
 
     @property
+    def last_log_at(self) -> float | None:
+        """When the newest captured record was made, or None."""
+        records = self._log_records
+        return records[-1].created if records else None
+
+    @property
     def log_count(self) -> int:
         """Records captured so far, dropped ones included: grows with every record."""
         return len(self._log_records or ()) + self.dropped_log_records

@@ -48,9 +48,9 @@ class QueueStore(Protocol):
     def record_started(self, experiment: Experiment) -> None:
         """The experiment is RUNNING; called before its call starts."""
 
-    def prepare_outcome(self, result: Any, exception: BaseException | None) -> Any:
-        """Encode a call's result and exception for :meth:`record_finished`. Called
-        outside the queue's lock (pickling a big result takes time) and never raises."""
+    def prepare_outcome(self, experiment: Experiment, result: Any, exception: BaseException | None) -> Any:
+        """Encode the outcome of a call that has returned, for :meth:`record_finished`.
+        Called outside the queue's lock (pickling a big result takes time); never raises."""
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: Any) -> None:
         """The outcome (from :meth:`prepare_outcome`); called before the future completes."""
@@ -154,7 +154,7 @@ class ExperimentQueue:
         """Exact number of experiments that are 'queued', 'running', in 'history', or all (None)."""
         with self._lock:
             if status is None:
-                return len(self._history) + (self._running is not None) + len(self._queued)
+                return self._first_queued_index + len(self._queued)
             if status == "queued":
                 return len(self._queued)
             if status == "running":
@@ -184,7 +184,7 @@ class ExperimentQueue:
             raise ValueError(f"{experiment!r} is not in this queue")
         if experiment is self._running:
             return len(self._history)
-        offset = len(self._history) + (self._running is not None)
+        offset = self._first_queued_index
         try:
             return offset + self._queued.index(experiment)
         except ValueError:
@@ -217,7 +217,7 @@ class ExperimentQueue:
             if self._closed_because is not None:
                 raise RuntimeError(f"cannot queue: {self._closed_because}")
             self._check_new(batch)
-            first = len(self._history) + (self._running is not None) + len(self._queued)
+            first = self._first_queued_index + len(self._queued)
             for exp in batch:
                 exp.queued_at = exp.queued_at or now
             if self._store is not None:
@@ -337,15 +337,14 @@ class ExperimentQueue:
             raise ValueError(f"{exit_status!r} is not an exit status")
         if exit_status is ExpStatus.FAILED and exception is None and isinstance(result, BaseException):
             exception, result = result, None
-        outcome = self._store.prepare_outcome(result, exception) if self._store is not None else None
+        exp = self._running
+        if exp is None:
+            raise RuntimeError("job_done() called with no running experiment")
+        outcome = self._store.prepare_outcome(exp, result, exception) if self._store is not None else None
         with self._lock:
-            exp = self._running
-            if exp is None:
-                raise RuntimeError("job_done() called with no running experiment")
             index = len(self._history)
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
-            exp._final_status = exit_status
             if self._store is not None:
                 self._record(self._store.record_finished, exp, exit_status, outcome)
             self._running = None
@@ -372,7 +371,7 @@ class ExperimentQueue:
         """
         i_end = i_start if i_end is None else i_end
         with self._lock:
-            size = len(self._history) + (self._running is not None) + len(self._queued)
+            size = self._first_queued_index + len(self._queued)
             if not (0 <= i_start <= i_end < size):
                 raise IndexError(f"indices {i_start}..{i_end} outside the queue of {size}")
             first = self._first_queued_index

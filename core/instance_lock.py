@@ -113,10 +113,6 @@ class InstanceLock:
             _unlock(fd)
             os.close(fd)
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
 
 def _write_holder(fd: int) -> None:
     description = {

@@ -80,6 +80,7 @@ class EncodedOutcome(NamedTuple):
     result_repr: str | None
     result_error: str | None
     exception: bytes | None
+    log_lines: str | None
 
 
 @dataclass
@@ -231,15 +232,16 @@ class Journal:
         )
         self._positions.pop(experiment.id, None)
 
-    def prepare_outcome(self, result: Any, exception: BaseException | None) -> EncodedOutcome:
-        """Pickle the result (or keep its repr) and the exception, before the queue's
-        lock is taken: a big result must not hold up the window or other threads."""
-        return EncodedOutcome(*encode_result(result), encode_exception(exception))
+    def prepare_outcome(self, experiment: Experiment, result: Any, exception: BaseException | None) -> EncodedOutcome:
+        """Pickle the result (or keep its repr), the exception and the log lines, before
+        the queue's lock is taken: a big result must not hold up the window or other
+        threads. The call has returned, so the experiment's log is complete."""
+        return EncodedOutcome(*encode_result(result), encode_exception(exception), encode_log(experiment.log_records))
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: EncodedOutcome) -> None:
         """Store the outcome: status, result (its repr when it cannot be stored),
         exception, traceback, progress and captured log lines."""
-        result_data, result_repr, result_error, exception_data = outcome
+        result_data, result_repr, result_error, exception_data, log_lines = outcome
         fraction, message = experiment.progress
         self._write(
             "store an outcome",
@@ -258,7 +260,7 @@ class Journal:
                 int(result_error is None),
                 exception_data,
                 experiment.traceback,
-                encode_log(experiment.log_records),
+                log_lines,
                 self._seqs[experiment.id],
             ),
         )
@@ -275,17 +277,11 @@ class Journal:
     def record_cancelled(self, experiments: list[Experiment]) -> None:
         """Store queued experiments as CANCELLED, at the end of the history, in one transaction."""
         now = time.time()
-        order = self._next_history
-        rows = [
-            (ExpStatus.CANCELLED.value, order + i, exp._title, now, self._seqs[exp.id])
-            for i, exp in enumerate(experiments)
-        ]
-        with self._transaction(f"cancel {len(rows)} experiment(s)") as conn:
-            conn.executemany(
-                "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ? WHERE seq = ?",
-                rows,
-            )
-        self._next_history += len(rows)
+        self._append_to_history(
+            ExpStatus.CANCELLED,
+            [(exp._title, now, self._seqs[exp.id]) for exp in experiments],
+            f"cancel {len(experiments)} experiment(s)",
+        )
         for exp in experiments:
             exp.finished_at = now  # the time on disk, so that memory and journal agree
             del self._seqs[exp.id]
@@ -386,17 +382,23 @@ class Journal:
     def _store_interrupted(self, experiments: list[tuple[Experiment, int]]) -> None:
         if not experiments:
             return
+        self._append_to_history(
+            ExpStatus.INTERRUPTED,
+            [(exp.title, exp.finished_at, seq) for exp, seq in experiments],
+            "mark the interrupted experiment",
+        )
+
+    def _append_to_history(self, status: ExpStatus, rows: list[tuple], action: str) -> None:
+        """Give rows ``(title, finished_at, seq)`` ``status`` and the next places in the
+        history, in one transaction."""
         order = self._next_history
-        rows = [
-            (ExpStatus.INTERRUPTED.value, order + i, exp.title, exp.finished_at, seq)
-            for i, (exp, seq) in enumerate(experiments)
-        ]
-        with self._transaction("mark the interrupted experiment") as conn:
+        numbered = [(status.value, order + i, title, finished, seq) for i, (title, finished, seq) in enumerate(rows)]
+        with self._transaction(action) as conn:
             conn.executemany(
                 "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ? WHERE seq = ?",
-                rows,
+                numbered,
             )
-        self._next_history += len(rows)
+        self._next_history += len(numbered)
 
     def find(self, criteria: HistoryFilter, known: Callable[[str], Experiment | None]) -> list[Experiment]:
         """The ended experiments that match ``criteria``, in history order.

@@ -325,7 +325,7 @@ class Manager:
         wait here while the manager is paused (an abort ends the wait too)."""
         with self._registered_waiter():
             while True:
-                if self.abort.is_set() or any(e.is_set() for e in self._abort_events):
+                if any(e.is_set() for e in self.worker.abort_events):
                     raise Aborted("aborted by request")
                 if self.running.is_set() or self._shut_down:
                     return
@@ -522,26 +522,22 @@ class Manager:
         self._log_file_dir = Path(path)
 
 
-def _manager_of_this_job() -> Manager | None:
-    return current_manager()
-
-
 def checkpoint() -> None:
     """Inside a job: raise :class:`Aborted` on abort, wait while paused. No-op elsewhere."""
-    manager = _manager_of_this_job()
+    manager = current_manager()
     if manager is not None:
         manager.checkpoint()
 
 
 def set_progress(fraction: float | None, message: str = "") -> None:
     """Inside a job: report its progress to its manager. No-op elsewhere."""
-    manager = _manager_of_this_job()
+    manager = current_manager()
     if manager is not None:
         manager.set_progress(fraction, message)
 
 
 def publish(series: str, x: Any, y: Any) -> None:
     """Inside a job: publish live data to its manager's plot. No-op elsewhere."""
-    manager = _manager_of_this_job()
+    manager = current_manager()
     if manager is not None:
         manager.publish(series, x, y)

@@ -77,9 +77,8 @@ def quiet_seconds(exp: Experiment, progress_at: float | None, now: float) -> flo
     moments = [exp.started_at or now]
     if progress_at is not None:
         moments.append(progress_at)
-    records = exp.log_records
-    if records:
-        moments.append(records[-1].created)
+    if exp.last_log_at is not None:
+        moments.append(exp.last_log_at)
     return now - max(moments)
 
 

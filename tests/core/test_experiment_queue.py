@@ -261,7 +261,7 @@ class RecordingStore:
     def record_started(self, experiment):
         self._record("started", experiment.id)
 
-    def prepare_outcome(self, result, exception):
+    def prepare_outcome(self, experiment, result, exception):
         return result
 
     def record_finished(self, experiment, status, outcome):
