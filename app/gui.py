@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from core import Manager, paths
+from core.log_setup import log_to_terminal
 from ui.main_window import QUIT_ABORT_SECONDS, MainWindow
 from ui.settings_dialog import SettingsDialog
 from ui.theme import app_icon
@@ -76,8 +76,7 @@ def start_gui(
     With ``console`` an IPython console is docked once the window has painted; it
     runs ``startup_file`` (default: ``startup.py`` in the config directory).
     """
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_to_terminal()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("labqueue")
     app.setDesktopFileName("labqueue")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import runpy
 import sys
 import traceback
@@ -11,6 +10,7 @@ from typing import TextIO
 
 import core
 from core import Experiment, ExpStatus, Manager, paths
+from core.log_setup import log_to_terminal
 
 from .demo import queue_demo
 from .services import start_services
@@ -57,8 +57,7 @@ def run_headless(
     0 all finished, 1 something failed or was left unrun, 2 the script itself raised,
     130 interrupted by Ctrl-C."""
     out = out or sys.stdout
-    if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_to_terminal()
     # The program always keeps a journal: data_dir, else $LABQUEUE_DATA_DIR, else platformdirs'.
     manager = Manager(data_dir=paths.data_dir(data_dir))
     services = start_services(manager, data_dir)

@@ -35,6 +35,13 @@ def _installed() -> _LabqueueFileHandler | None:
     return None
 
 
+def log_to_terminal() -> None:
+    """Show INFO and above on the terminal, unless logging was configured already."""
+    root = logging.getLogger()
+    if not root.handlers or root.level > logging.INFO:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def configure_logging(
     log_dir: str | Path,
     *,

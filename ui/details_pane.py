@@ -38,7 +38,10 @@ class DetailsPane(QWidget):
         super().__init__(parent)
         self.setObjectName("details-pane")
         self._experiment: Experiment | None = None
-        self._signature: tuple | None = None
+        # What the panes last showed, so each is rebuilt only when its own part changed.
+        self._fields_shown: tuple | None = None
+        self._result_shown: tuple | None = None
+        self._log_shown: int | None = None
         self._duration_shown = ""
 
         self._empty = QLabel("Select an experiment to see its details.")
@@ -108,14 +111,14 @@ class DetailsPane(QWidget):
         if exp is self._experiment:
             return
         self._experiment = exp
-        self._signature = None
+        self._forget_shown()
         if exp is not None:
             # A new experiment starts on its most telling tab.
             self.tabs.setCurrentWidget(self.texts["Traceback" if exp.traceback else "Result"])
         self.refresh()
 
     def set_palette(self, palette: QPalette) -> None:
-        self._signature = None
+        self._forget_shown()
         self.refresh()
 
     def refresh(self) -> None:
@@ -129,10 +132,22 @@ class DetailsPane(QWidget):
         if duration != self._duration_shown:  # compared here: a call into Qt costs even when equal
             self._duration_shown = duration
             self.fields["Duration"].setText(duration)
-        signature = (status, exp.progress, exp.log_count, exp.stored, exp.traceback is not None)
-        if signature == self._signature:
-            return
-        self._signature = signature
+        fields = (status, exp.stored, exp.traceback is not None)
+        if fields != self._fields_shown:
+            self._fields_shown = fields
+            self._show_fields(exp, status)
+        result = (status, exp.progress)
+        if result != self._result_shown:
+            self._result_shown = result
+            self._set_text("Result", _result_text(exp))
+        if exp.log_count != self._log_shown:
+            self._log_shown = exp.log_count
+            self._show_log(exp)
+
+    def _forget_shown(self) -> None:
+        self._fields_shown = self._result_shown = self._log_shown = None
+
+    def _show_fields(self, exp: Experiment, status: ExpStatus) -> None:
         palette = self.palette()
         self._icon.setPixmap(status_icon(status, palette).pixmap(24, 24))
         self.title.setText(exp.title)
@@ -147,16 +162,17 @@ class DetailsPane(QWidget):
         requeued = f" (requeue of {exp.requeued_from})" if exp.requeued_from else ""
         self.fields["Id"].setText(exp.id + requeued)
         self._set_text("Arguments", arguments_text(exp))
-        self._set_text("Result", _result_text(exp))
         self._set_text("Traceback", exp.traceback or "")
         self.tabs.setTabEnabled(self.tabs.indexOf(self.texts["Traceback"]), bool(exp.traceback))
-        lines = exp.log_lines()
-        hidden = len(lines) - MAX_LOG_LINES + exp.dropped_log_records
-        shown = lines[-MAX_LOG_LINES:]
+
+    def _show_log(self, exp: Experiment) -> None:
+        shown = exp.log_lines(last=MAX_LOG_LINES)  # formatting all 5,000 kept records costs a frame
+        total = exp.log_count
+        hidden = total - len(shown)
         if hidden > 0:
             shown.insert(0, f"({hidden} earlier lines are in the log pane and the log files)")
         self._set_text("Log", "\n".join(shown))
-        self.tabs.setTabText(self.tabs.indexOf(self.texts["Log"]), f"Log ({len(lines)})" if lines else "Log")
+        self.tabs.setTabText(self.tabs.indexOf(self.texts["Log"]), f"Log ({total})" if total else "Log")
 
     def _set_text(self, tab: str, text: str) -> None:
         widget = self.texts[tab]

@@ -97,7 +97,6 @@ class QueueActions(QObject):
             self.copy_selected,
         )
         view.selectionModel().selectionChanged.connect(self.refresh)
-        view.model().modelReset.connect(self.refresh)
         self.set_palette(self._palette)
         self.refresh()
 

@@ -20,8 +20,6 @@ _func_of = attrgetter("func")
 _status_of = attrgetter("status")
 #: New experiments taken in per update (a few milliseconds of work).
 _CHUNK = 10_000
-#: Finished runs fed to the estimator per update, the newest (it keeps 50 per function).
-_ESTIMATE_SAMPLES = 50
 _ENDED = [status for status in ExpStatus if status.is_terminal]
 
 
@@ -29,11 +27,11 @@ class DurationEstimator:
     """Mean duration of the last finished runs of each function (by qualified name)."""
 
     def __init__(self, window: int = 50) -> None:
-        self._window = window
+        self.window = window
         self._durations: dict[str, deque[float]] = {}
 
     def add(self, func_name: str, seconds: float) -> None:
-        self._durations.setdefault(func_name, deque(maxlen=self._window)).append(seconds)
+        self._durations.setdefault(func_name, deque(maxlen=self.window)).append(seconds)
 
     def estimate(self, func_name: str) -> float | None:
         """Expected duration of one more run, or None if it never finished before."""
@@ -107,13 +105,14 @@ class QueueStats:
         for status in _ENDED:
             self._history_counts[status] += statuses.count(status)
         self._leave_queued(entries)
-        sampled = 0
+        # Newest first, and per function only as many as the estimator keeps.
+        sampled: Counter[str] = Counter()
         for exp, status in zip(reversed(entries), reversed(statuses), strict=True):
-            if sampled == _ESTIMATE_SAMPLES:  # the estimator keeps only the latest runs anyway
-                break
             if status is ExpStatus.FINISHED:
-                self.estimator.add(self._func_name(exp.func), exp.duration or 0.0)
-                sampled += 1
+                name = self._func_name(exp.func)
+                if sampled[name] < self.estimator.window:
+                    self.estimator.add(name, exp.duration or 0.0)
+                    sampled[name] += 1
 
     def _leave_queued(self, experiments: list[Experiment]) -> None:
         left = self._queued_members.intersection(experiments)

@@ -88,6 +88,25 @@ def test_stats_count_statuses_estimate_durations_and_time_left():
     assert (round(seconds, 1), unknown) == (4.0, 0)
 
 
+def rare():
+    return None
+
+
+def test_every_function_gets_an_estimate_after_a_burst_of_another_one():
+    queue = ExperimentQueue()
+    slow = Experiment(rare)
+    burst = [Experiment(noop, (i,)) for i in range(200)]
+    queue.put_many([slow, *burst, Experiment(rare)])
+    for _ in range(201):  # the rare one first, then 200 of another function, all in one update
+        exp = queue.get_next_job()
+        exp.started_at -= 3.0 if exp.func is rare else 0.1
+        queue.job_done(ExpStatus.FINISHED)
+    stats = QueueStats()
+    stats.update(queue.snapshot(), queue.queue)
+
+    assert round(stats.estimate(queue.queued[0]), 1) == 3.0
+
+
 def test_stats_take_in_a_huge_put_over_several_updates_and_stay_exact():
     queue, experiments = queue_of(25_000)
     stats = QueueStats()
