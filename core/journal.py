@@ -36,6 +36,7 @@ from .experiment import Experiment, ExpStatus
 from .history_filter import HistoryFilter
 from .journal_codec import (
     CallEncoder,
+    FunctionPickles,
     ResultNotStored,
     decode_log,
     describe_error,
@@ -118,6 +119,7 @@ class Journal:
         self._seqs: dict[str, int] = {}
         self._positions: dict[str, float] = {}
         self._stored_functions: set[bytes] = set()  # digests known to be in the file
+        self._function_pickles = FunctionPickles()
         seq, position, history = self._conn.execute(
             "SELECT max(seq), max(queue_position), max(history_order) FROM experiments"
         ).fetchone()
@@ -173,7 +175,7 @@ class Journal:
         without the call): the experiment gets ``stored=False`` and ``store_error``,
         and one warning is logged for it.
         """
-        encoder = CallEncoder()
+        encoder = CallEncoder(self._function_pickles)
         rows = []
         unstored: list[tuple[Experiment, str]] = []
         seq, position = self._next_seq, self._last_position

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import operator
 import pickle
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +21,9 @@ import cloudpickle
 from .experiment import Experiment
 
 __all__ = [
+    "CallEncoder",
     "CallNotStored",
+    "FunctionPickles",
     "ResultNotStored",
     "StoredFailure",
     "decode_log",
@@ -75,25 +79,122 @@ def describe_error(exc: BaseException) -> str:
 class CallEncoder:
     """Pickles the calls of one batch, each distinct function once.
 
-    Caching only within a batch matters: a function pickled by value captures the
-    globals it reads, which may change between two ``put`` calls.
+    Across batches a function's pickle comes from ``remembered`` (see
+    :class:`FunctionPickles`): a function pickled by value captures the globals it
+    reads, which may change between two ``put`` calls.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, remembered: FunctionPickles) -> None:
+        self._remembered = remembered
         self._by_function: dict[int, bytes] = {}
         self.functions: dict[bytes, bytes] = {}  # digest -> pickle, to store
 
     def encode(self, exp: Experiment) -> tuple[bytes, bytes]:
         """(function digest, pickled arguments); raises if either cannot be pickled."""
-        digest = self._by_function.get(id(exp.func))
+        func = exp.func
+        digest = self._by_function.get(id(func))
         if digest is None:
-            data = pickle_value(exp.func)
-            digest = hashlib.blake2b(data, digest_size=16).digest()
+            digest, data = self._remembered.get(func)
             self.functions[digest] = data
-            self._by_function[id(exp.func)] = digest
+            self._by_function[id(func)] = digest
         if not exp.args and not exp.kwargs:
             return digest, _NO_ARGUMENTS
         return digest, pickle_value((exp.args, exp.kwargs))
+
+
+#: Functions whose pickles :class:`FunctionPickles` keeps.
+FUNCTION_PICKLES_KEPT = 256
+
+#: Types whose instances cannot change in place. Exact types only: a subclass may
+#: carry mutable attributes.
+_IMMUTABLE_TYPES = frozenset(
+    {type(None), bool, int, float, complex, str, bytes, type(Ellipsis), types.ModuleType, types.BuiltinFunctionType}
+)
+_MISSING = object()
+
+
+def _cannot_change(value: Any, depth: int = 0) -> bool:
+    kind = type(value)
+    if kind is types.BuiltinFunctionType:  # a bound builtin method pickles its object
+        return value.__self__ is None or type(value.__self__) is types.ModuleType
+    if kind in _IMMUTABLE_TYPES:
+        return True
+    if kind in (tuple, frozenset) and depth < 4:
+        return all(_cannot_change(item, depth + 1) for item in value)
+    return value is _MISSING
+
+
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """Every name the code (and the code nested in it) may look up as a global."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names.update(_global_names(const))
+    return tuple(sorted(names))
+
+
+class FunctionPickles:
+    """The pickles of recently queued functions, reused only when pickling again would
+    store the same thing.
+
+    That holds for a plain function whose code, name, defaults, closure and the
+    objects its global names refer to are the very objects seen at the last pickle,
+    and all of those are immutable (numbers, strings, modules, builtins, tuples of
+    them). Any other callable, or a function that reads a list, a dict, an
+    instrument object or any other value that can change in place, is pickled at
+    every put, so that the journal keeps what it was at that put.
+    """
+
+    def __init__(self, kept: int = FUNCTION_PICKLES_KEPT) -> None:
+        self._kept = kept
+        # id(function) -> (function, captured objects, digest, pickle). The entry holds
+        # the function, so its id cannot be reused while the entry is here.
+        self._entries: dict[int, tuple] = {}
+        self._names: dict[types.CodeType, tuple[str, ...]] = {}  # the global names of each code seen
+
+    def get(self, func: Any) -> tuple[bytes, bytes]:
+        """(digest, pickle) of ``func``; raises whatever pickling raises."""
+        captured = self._captured(func) if type(func) is types.FunctionType else None
+        entry = self._entries.pop(id(func), None)
+        if captured is not None and entry is not None and entry[0] is func and _same_objects(entry[1], captured):
+            digest, data = entry[2], entry[3]
+        else:
+            data = pickle_value(func)
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+        if captured is not None:
+            if len(self._entries) >= self._kept:
+                del self._entries[next(iter(self._entries))]  # the least recently queued
+            self._entries[id(func)] = (func, captured, digest, data)
+        return digest, data
+
+    def _captured(self, func: types.FunctionType) -> tuple | None:
+        """The objects the function's pickle depends on, or None if any can change in place."""
+        if func.__dict__ or any(type(note) is not str for note in func.__annotations__.values()):
+            return None
+        try:
+            closure = tuple(cell.cell_contents for cell in func.__closure__ or ())
+        except ValueError:  # a cell not yet assigned
+            return None
+        code = func.__code__
+        names = self._names.get(code)
+        if names is None:
+            names = self._names[code] = _global_names(code)
+            if len(self._names) > self._kept:
+                del self._names[next(iter(self._names))]
+        namespace = func.__globals__
+        values = (
+            *(namespace.get(name, _MISSING) for name in names),
+            *closure,
+            *(func.__defaults__ or ()),
+            *(part for item in (func.__kwdefaults__ or {}).items() for part in item),
+        )
+        if not all(_cannot_change(value) for value in values):
+            return None
+        return (code, func.__name__, func.__qualname__, func.__module__, func.__doc__, *values)
+
+
+def _same_objects(old: tuple, new: tuple) -> bool:
+    return len(old) == len(new) and all(map(operator.is_, old, new))
 
 
 def encode_result(result: Any) -> tuple[bytes | None, str | None, str | None]:

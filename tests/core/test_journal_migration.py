@@ -76,3 +76,32 @@ def test_a_failed_step_leaves_the_journal_as_it_was(open_manager, lab, monkeypat
     monkeypatch.setattr(journal_db, "MIGRATIONS", journal_db.MIGRATIONS[:1])
     manager = open_manager()
     assert [(e.id, e.status) for e in manager.job_queue.queued] == [(e.id, ExpStatus.QUEUED) for e in exps]
+
+
+def _page_size(path) -> int:
+    with sqlite3.connect(path) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    return size
+
+
+def test_a_new_journal_uses_small_pages_and_an_older_one_keeps_its_own(open_manager, lab, monkeypatch):
+    open_manager(start=False).shutdown()
+    assert _page_size(lab / "labqueue.db") == journal_db.PAGE_SIZE == 1024
+
+    older = lab / "older"
+    monkeypatch.setattr(journal_db, "PAGE_SIZE", 4096)
+    manager = open_manager(data_dir=older, start=False)
+    queued = Experiment(square, (7,))
+    manager.job_queue.put(queued)
+    manager.shutdown()
+    monkeypatch.undo()
+
+    manager = open_manager(data_dir=older)
+    manager.shutdown()
+    assert _page_size(older / "labqueue.db") == 4096
+    manager = open_manager(data_dir=older)
+    [restored] = manager.job_queue.queued
+    assert restored.id == queued.id
+    manager.resume_worker()
+    assert restored.result(10) == 49
