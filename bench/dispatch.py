@@ -7,7 +7,10 @@ per queued experiment (target <= 2 KB).
 The durable mode runs the same jobs with the journal on (``Manager(data_dir=...)`` in
 a temporary directory: three SQLite commits per job) against the same pool (target
 ratio <= 3.0), and times a ``put_many`` of 100,000 experiments (target <= 2 s) and the
-start of a manager whose journal holds them all queued (target <= 2 s).
+start of a manager whose journal holds them all queued (target <= 2 s). It also
+prints the floor under the durable ratio: the in-memory manager plus the journal's
+writes timed alone on one thread, with no second thread to hand the GIL to (see
+``bench/thread_handoff.py`` for what that handing costs on this machine).
 
     python bench/dispatch.py [--jobs 20000] [--mode memory|durable|both]
 """
@@ -27,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import Experiment, Manager  # noqa: E402
+from core import Experiment, ExpStatus, Manager  # noqa: E402
+from core.journal import JOURNAL_FILE, Journal  # noqa: E402
 
 
 def noop() -> None:
@@ -142,6 +146,24 @@ def run_prefilled_durable(jobs: int) -> float:
             manager.shutdown()
 
 
+def journal_writes_alone(jobs: int) -> float:
+    """Seconds for the journal's writes of ``jobs`` no-op experiments on one thread, with
+    no queue, worker or second thread: store the call, RUNNING, the outcome."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        journal = Journal(Path(data_dir) / JOURNAL_FILE)
+        experiments = [Experiment(noop) for _ in range(jobs)]
+        start = time.perf_counter()
+        for exp in experiments:
+            journal.record_added([exp])
+            exp.started_at = time.time()
+            journal.record_started(exp)
+            exp.finished_at = time.time()
+            journal.record_finished(exp, ExpStatus.FINISHED, journal.prepare_outcome(exp, None, None))
+        elapsed = time.perf_counter() - start
+        journal.close()
+    return elapsed
+
+
 def put_many_and_restore(count: int) -> tuple[float, float]:
     """Seconds for one put_many of ``count`` experiments into a journal, and to start
     a manager on that journal (lock, open, check, restore them all queued)."""
@@ -195,6 +217,12 @@ def print_durable(jobs: int, big: int) -> None:
     print(f"ThreadPoolExecutor(max_workers=1): {pool_us:7.1f} us/job")
     print(f"labqueue Manager (durable):       {durable_us:7.1f} us/job")
     print(f"ratio durable / pool:             {durable_us / pool_us:7.2f}  (target <= 3.0)")
+    memory_us = min(bench_manager(jobs) for _ in range(3)) / jobs * 1e6
+    writes_us = min(journal_writes_alone(jobs) for _ in range(3)) / jobs * 1e6
+    print(
+        f"floor: in memory {memory_us:.1f} + journal writes alone {writes_us:.1f} = "
+        f"{memory_us + writes_us:.1f} us/job ({(memory_us + writes_us) / pool_us:.2f} x pool)"
+    )
     prefilled_us = run_prefilled_durable(jobs) / jobs * 1e6
     print(
         f"journal on, queue filled first, then run: {prefilled_us:7.1f} us/job "
