@@ -12,6 +12,7 @@ import json
 import logging
 import operator
 import pickle
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -106,22 +107,51 @@ class CallEncoder:
 FUNCTION_PICKLES_KEPT = 256
 
 #: Types whose instances cannot change in place. Exact types only: a subclass may
-#: carry mutable attributes.
-_IMMUTABLE_TYPES = frozenset(
-    {type(None), bool, int, float, complex, str, bytes, type(Ellipsis), types.ModuleType, types.BuiltinFunctionType}
-)
+#: carry mutable attributes. Modules and builtins are checked on their own.
+_IMMUTABLE_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes, type(Ellipsis)})
+#: What cloudpickle stores of the namespace of a function pickled by value.
+_NAMESPACE_KEYS = ("__package__", "__name__", "__path__", "__file__")
 _MISSING = object()
+#: Separates the groups of captured objects, so that none can shift into the next group.
+_GROUP = object()
 
 
 def _cannot_change(value: Any, depth: int = 0) -> bool:
     kind = type(value)
-    if kind is types.BuiltinFunctionType:  # a bound builtin method pickles its object
-        return value.__self__ is None or type(value.__self__) is types.ModuleType
-    if kind in _IMMUTABLE_TYPES:
+    if kind in _IMMUTABLE_TYPES or value is _MISSING:
         return True
+    if kind is types.ModuleType:
+        return _stored_by_name(value)
+    if kind is types.BuiltinFunctionType:  # a bound builtin method pickles the object it is bound to
+        owner = value.__self__
+        return owner is None or (type(owner) is types.ModuleType and _stored_by_name(owner))
     if kind in (tuple, frozenset) and depth < 4:
         return all(_cannot_change(item, depth + 1) for item in value)
-    return value is _MISSING
+    return False
+
+
+def _registered_by_value(module_name: str) -> bool:
+    return any(
+        module_name == name or module_name.startswith(name + ".")
+        for name in cloudpickle.list_registry_pickle_by_value()
+    )
+
+
+def _stored_by_name(module: types.ModuleType) -> bool:
+    """True for a module cloudpickle stores as its name alone: imported, not registered
+    by value, and not a package (with a package it stores the submodules imported
+    so far, which later imports change)."""
+    name = module.__name__
+    return sys.modules.get(name) is module and not hasattr(module, "__path__") and not _registered_by_value(name)
+
+
+def _function_stored_by_name(func: types.FunctionType) -> bool:
+    """True when cloudpickle stores ``func`` as module and name rather than by value
+    (it stops doing so once a reload of the module replaces the function)."""
+    found: Any = sys.modules.get(func.__module__)
+    for part in func.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is func and not _registered_by_value(func.__module__)
 
 
 def _global_names(code: types.CodeType) -> tuple[str, ...]:
@@ -137,12 +167,15 @@ class FunctionPickles:
     """The pickles of recently queued functions, reused only when pickling again would
     store the same thing.
 
-    That holds for a plain function whose code, name, defaults, closure and the
-    objects its global names refer to are the very objects seen at the last pickle,
-    and all of those are immutable (numbers, strings, modules, builtins, tuples of
-    them). Any other callable, or a function that reads a list, a dict, an
-    instrument object or any other value that can change in place, is pickled at
-    every put, so that the journal keeps what it was at that put.
+    That holds for a plain function whose code, names, defaults, closure, module
+    globals and the objects its global names refer to are the very objects seen at
+    the last pickle, and all of those are immutable: numbers, strings, tuples of
+    them, and modules and builtins stored by name. Any other callable, or a function
+    that reads a list, a dict, an instrument object, a package or any other value
+    that can change in place, is pickled at every put, so that the journal keeps what
+    it was at that put.
+
+    Not thread-safe: the journal uses it under the queue's lock.
     """
 
     def __init__(self, kept: int = FUNCTION_PICKLES_KEPT) -> None:
@@ -169,7 +202,7 @@ class FunctionPickles:
 
     def _captured(self, func: types.FunctionType) -> tuple | None:
         """The objects the function's pickle depends on, or None if any can change in place."""
-        if func.__dict__ or any(type(note) is not str for note in func.__annotations__.values()):
+        if func.__dict__ or func.__annotations__:
             return None
         try:
             closure = tuple(cell.cell_contents for cell in func.__closure__ or ())
@@ -182,15 +215,17 @@ class FunctionPickles:
             if len(self._names) > self._kept:
                 del self._names[next(iter(self._names))]
         namespace = func.__globals__
-        values = (
-            *(namespace.get(name, _MISSING) for name in names),
-            *closure,
-            *(func.__defaults__ or ()),
-            *(part for item in (func.__kwdefaults__ or {}).items() for part in item),
+        groups = (
+            tuple(namespace.get(key, _MISSING) for key in _NAMESPACE_KEYS),
+            tuple(namespace.get(name, _MISSING) for name in names),
+            closure,
+            func.__defaults__ or (),
+            tuple(part for item in (func.__kwdefaults__ or {}).items() for part in item),
         )
-        if not all(_cannot_change(value) for value in values):
+        if not all(_cannot_change(value) for group in groups for value in group):
             return None
-        return (code, func.__name__, func.__qualname__, func.__module__, func.__doc__, *values)
+        identity = (code, func.__name__, func.__qualname__, func.__module__, func.__doc__)
+        return (*identity, _function_stored_by_name(func), *(x for group in groups for x in (_GROUP, *group)))
 
 
 def _same_objects(old: tuple, new: tuple) -> bool:

@@ -4,6 +4,10 @@ at its own put."""
 
 from __future__ import annotations
 
+import importlib
+import pickle
+import sys
+
 import pytest
 
 from core import journal_codec
@@ -123,3 +127,73 @@ def test_other_callables_are_pickled_at_every_put(make, pickles_made):
     remembered.get(func)
     remembered.get(func)
     assert len(pickles_made) == 2
+
+
+def _dynamic_module_changed(ns):
+    ns["config"].gain = 3
+
+
+def _defaults_moved_to_keywords(ns):
+    ns["f"].__defaults__ = None
+    ns["f"].__kwdefaults__ = {"k": 2}
+
+
+@pytest.mark.parametrize(
+    ("code", "change"),
+    [
+        pytest.param(
+            "import types\nconfig = types.ModuleType('config')\nconfig.gain = 2\ndef f():\n    return config.gain\n",
+            _dynamic_module_changed,
+            id="module that is not imported, stored by value",
+        ),
+        pytest.param(
+            "def f(x: 'int'):\n    return x\n",
+            lambda ns: ns["f"].__annotations__.update(x="float"),
+            id="annotations",
+        ),
+        pytest.param(
+            "def f(a, b, *, k=None):\n    return a, b, k\nf.__defaults__ = ('k', 2)\nf.__kwdefaults__ = None\n",
+            _defaults_moved_to_keywords,
+            id="defaults moved to keyword defaults",
+        ),
+        pytest.param(
+            "def f():\n    return 1\n",  # a relative import inside would use it
+            lambda ns: ns.update(__package__="lab"),
+            id="the namespace's package",
+        ),
+    ],
+)
+def test_a_change_that_pickling_would_store_is_stored(code, change):
+    namespace = {"__name__": "__console__"}
+    exec(compile(code, "<console>", "exec"), namespace)
+    remembered = FunctionPickles()
+    remembered.get(namespace["f"])
+    change(namespace)
+    assert remembered.get(namespace["f"])[1] == journal_codec.pickle_value(namespace["f"])
+
+
+def test_a_function_that_reads_a_package_is_pickled_at_every_put(pickles_made):
+    # cloudpickle stores a package with the submodules imported so far
+    namespace = {"__name__": "__console__"}
+    exec("import json\ndef f(x):\n    return json.dumps(x)\n", namespace)
+    remembered = FunctionPickles()
+    remembered.get(namespace["f"])
+    remembered.get(namespace["f"])
+    assert len(pickles_made) == 2
+
+
+def test_a_function_replaced_by_a_reload_of_its_module_is_stored_by_value(tmp_path, monkeypatch):
+    module_file = tmp_path / "reloaded_lab_module.py"
+    module_file.write_text("def f(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("reloaded_lab_module")
+    monkeypatch.setitem(sys.modules, "reloaded_lab_module", module)  # removed again at the end
+    old_f = module.f
+    remembered = FunctionPickles()
+    by_name = remembered.get(old_f)[1]
+
+    module_file.write_text("def f(x):\n    return x - 1\n")
+    importlib.reload(module)
+    stored = remembered.get(old_f)[1]
+    assert stored != by_name
+    assert pickle.loads(stored)(10) == 11
