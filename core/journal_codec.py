@@ -122,6 +122,8 @@ def _cannot_change(value: Any, depth: int = 0) -> bool:
         return True
     if kind is types.ModuleType:
         return _stored_by_name(value)
+    if kind is type:  # an annotation such as ``float``; builtin types cannot be changed
+        return value.__module__ == "builtins"
     if kind is types.BuiltinFunctionType:  # a bound builtin method pickles the object it is bound to
         owner = value.__self__
         return owner is None or (type(owner) is types.ModuleType and _stored_by_name(owner))
@@ -167,8 +169,8 @@ class FunctionPickles:
     """The pickles of recently queued functions, reused only when pickling again would
     store the same thing.
 
-    That holds for a plain function whose code, names, defaults, closure, module
-    globals and the objects its global names refer to are the very objects seen at
+    That holds for a plain function whose code, names, defaults, annotations, closure,
+    module globals and the objects its global names refer to are the very objects seen at
     the last pickle, and all of those are immutable: numbers, strings, tuples of
     them, and modules and builtins stored by name. Any other callable, or a function
     that reads a list, a dict, an instrument object, a package or any other value
@@ -202,7 +204,7 @@ class FunctionPickles:
 
     def _captured(self, func: types.FunctionType) -> tuple | None:
         """The objects the function's pickle depends on, or None if any can change in place."""
-        if func.__dict__ or func.__annotations__:
+        if func.__dict__:
             return None
         try:
             closure = tuple(cell.cell_contents for cell in func.__closure__ or ())
@@ -221,6 +223,7 @@ class FunctionPickles:
             closure,
             func.__defaults__ or (),
             tuple(part for item in (func.__kwdefaults__ or {}).items() for part in item),
+            tuple(part for item in func.__annotations__.items() for part in item),
         )
         if not all(_cannot_change(value) for group in groups for value in group):
             return None

@@ -19,7 +19,7 @@ CONSOLE_CODE = """
 OFFSET = 1
 SETTINGS = {"gain": 1}
 
-def shifted(x):
+def shifted(x: float) -> float:
     return x + OFFSET
 
 def amplified(x):
