@@ -151,11 +151,8 @@ def _function_stored_by_name(func: types.FunctionType) -> bool:
     """True when cloudpickle stores ``func`` as module and name rather than by value
     (it stops doing so once a reload of the module replaces the function)."""
     found: Any = sys.modules.get(func.__module__)
-    try:
-        for part in func.__qualname__.split("."):
-            found = getattr(found, part, None)
-    except Exception:  # a module __getattr__ that raises something else: not found
-        return False
+    for part in func.__qualname__.split("."):
+        found = getattr(found, part, None)
     return found is func and not _registered_by_value(func.__module__)
 
 
