@@ -11,6 +11,7 @@ from typing import TextIO
 import core
 from core import Experiment, ExpStatus, Manager, paths
 from core.log_setup import log_to_terminal
+from core.run_watch import status_tally
 
 from .demo import queue_demo
 from .services import start_services
@@ -92,8 +93,7 @@ def run_headless(
         kept = exp.id in left_queued
         statuses.append(ExpStatus.QUEUED if kept else exp.status)
         print(summary_line(exp, left_queued=kept), file=out)
-    counts = {s: statuses.count(s) for s in ExpStatus}
-    summary = ", ".join(f"{n} {s.name.lower()}" for s, n in counts.items() if n)
+    summary = status_tally(statuses)
     print(f"labqueue: {summary or 'nothing was queued'}", file=out)
     if left_queued and exit_code != 130:
         print(f"labqueue: the queue was paused with {len(left_queued)} experiment(s) not run", file=out)
@@ -104,6 +104,6 @@ def run_headless(
                 "or manager.clear_all_jobs() to drop them",
                 file=out,
             )
-    if exit_code == 0 and (counts[ExpStatus.FAILED] or left_queued):
+    if exit_code == 0 and (ExpStatus.FAILED in statuses or left_queued):
         exit_code = 1
     return exit_code

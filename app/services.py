@@ -50,12 +50,8 @@ class Services:
         self._queue_done: QueueDoneNotifier | None = None
         self._watchdog: StallWatchdog | None = None
         email = settings.email
-        self.email_handler = EmailDigestHandler(
-            manager,
-            SmtpSettings.from_email_settings(email),
-            digest_seconds=email.digest_seconds,
-            max_per_hour=email.max_per_hour,
-        )
+        # apply() gives the handler its digest period and hourly limit.
+        self.email_handler = EmailDigestHandler(manager, SmtpSettings.from_email_settings(email))
         self.apply(settings)
 
     def apply(self, settings: Settings) -> None:

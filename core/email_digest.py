@@ -134,6 +134,10 @@ class Digest:
         experiment = sighting.experiment
         title = experiment.title if experiment is not None else sighting.experiment_title
         key = (sighting.levelno, sighting.logger, sighting.message, title)
+        existing = self.entries.get(key)
+        # Formatting a traceback is the costly part, and it is kept only for a new entry
+        # with room in the digest, or an entry that has none yet.
+        wanted = len(self.entries) < self.max_entries if existing is None else not existing.traceback
         self._add_entry(
             key,
             _Entry(
@@ -145,7 +149,7 @@ class Digest:
                 sighting.created,
                 sighting.created,
                 1,
-                sighting.traceback_text(),
+                sighting.traceback_text() if wanted else None,
             ),
         )
 

@@ -228,13 +228,12 @@ class Experiment(Future):
             self.dropped_log_records += 1
         records.append(record)
 
-    def log_lines(self, fmt: logging.Formatter | None = None, last: int | None = None) -> list[str]:
+    def log_lines(self, last: int | None = None) -> list[str]:
         """The captured log records as text lines (only the ``last`` ones, if given)."""
-        formatter = fmt or _LINE_FORMATTER
         records = self._log_records or []
         if last is not None:
             records = records[-last:] if last > 0 else []
-        return [formatter.format(r) for r in records]
+        return [_LINE_FORMATTER.format(r) for r in records]
 
     def __repr__(self) -> str:
         return f"<Experiment {self.id[:8]} {self.status.name} {self.title}>"

@@ -55,8 +55,8 @@ class QueueStore(Protocol):
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: Any) -> None:
         """The outcome (from :meth:`prepare_outcome`); called before the future completes."""
 
-    def record_cancelled(self, experiments: list[Experiment]) -> None:
-        """Queued experiments removed: CANCELLED, appended to the history in this order."""
+    def record_cancelled(self, experiments: list[Experiment], finished_at: float) -> None:
+        """Queued experiments removed at ``finished_at``: CANCELLED, appended to the history in this order."""
 
     def record_moved(self, experiment: Experiment, queued: list[Experiment]) -> None:
         """A queued experiment moved; ``queued`` is the queued order after the move."""
@@ -419,12 +419,12 @@ class ExperimentQueue:
         doomed = set(victims)
         first = self._first_queued_index
         indexed = [(first + i, e) for i, e in enumerate(self._queued) if e in doomed]
-        if self._store is not None:
-            self._store.record_cancelled([exp for _, exp in indexed])  # in the order they join the history
-        self._queued = deque(e for e in self._queued if e not in doomed)
         now = time.time()
+        if self._store is not None:
+            self._store.record_cancelled([exp for _, exp in indexed], now)  # in the order they join the history
+        self._queued = deque(e for e in self._queued if e not in doomed)
         for _, exp in indexed:
-            exp.finished_at = exp.finished_at or now  # the store may have set it
+            exp.finished_at = now
             self._history.append(exp)
         indexed.reverse()  # emitted highest first, so each index is valid when it arrives
         return indexed

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .experiment import Experiment, ExpStatus
 
-__all__ = ["HistoryFilter", "as_timestamp"]
+__all__ = ["HistoryFilter", "as_timestamp", "title_contains"]
 
 Moment = float | int | dt.datetime
 
@@ -36,6 +36,11 @@ def _status(value: ExpStatus | str) -> ExpStatus:
         return ExpStatus[value.upper()]
     names = ", ".join(s.name for s in ExpStatus)
     raise ValueError(f"unknown status {value!r}; use one of {names}")
+
+
+def title_contains(title: str | None, text: str) -> bool:
+    """Case-insensitive search of a title, the same in memory and in the journal's SQL."""
+    return title is not None and text.lower() in title.lower()
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class HistoryFilter:
         return self.matches_title(exp)
 
     def matches_title(self, exp: Experiment) -> bool:
-        return self.title_contains is None or self.title_contains.lower() in exp.title.lower()
+        return self.title_contains is None or title_contains(exp.title, self.title_contains)
 
     def most_recent(self, found: list[Experiment]) -> list[Experiment]:
         """The last ``limit`` of ``found`` (all of them without a limit)."""

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .experiment import Experiment, ExpStatus
-from .history_filter import HistoryFilter
+from .history_filter import HistoryFilter, title_contains
 from .journal_codec import (
     CallEncoder,
     FunctionPickles,
@@ -112,7 +112,7 @@ class Journal:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = open_database(self.path)
         # Python's case folding, so that a query matches here as it does in memory.
-        self._conn.create_function("contains_text", 2, _contains_text, deterministic=True)
+        self._conn.create_function("contains_text", 2, title_contains, deterministic=True)
         self._lock = threading.RLock()  # re-entrant: record_added holds it around its writes
         # Row keys of the experiments still to be written to (queued or running), and
         # the sparse positions of the queued ones.
@@ -276,16 +276,15 @@ class Journal:
                 result_error,
             )
 
-    def record_cancelled(self, experiments: list[Experiment]) -> None:
-        """Store queued experiments as CANCELLED, at the end of the history, in one transaction."""
-        now = time.time()
+    def record_cancelled(self, experiments: list[Experiment], finished_at: float) -> None:
+        """Store queued experiments as CANCELLED at ``finished_at``, at the end of the
+        history, in one transaction."""
         self._append_to_history(
             ExpStatus.CANCELLED,
-            [(exp._title, now, self._seqs[exp.id]) for exp in experiments],
+            [(exp._title, finished_at, self._seqs[exp.id]) for exp in experiments],
             f"cancel {len(experiments)} experiment(s)",
         )
         for exp in experiments:
-            exp.finished_at = now  # the time on disk, so that memory and journal agree
             del self._seqs[exp.id]
             del self._positions[exp.id]
 
@@ -431,8 +430,10 @@ class Journal:
         rows.reverse()
         builder = _ExperimentBuilder(self)
         found = [known(row[1]) or builder.build(row) for row in rows]
-        if criteria.title_contains is not None:
-            found = [exp for exp in found if criteria.matches_title(exp)]
+        if criteria.title_contains is not None:  # SQL has matched the stored titles already
+            found = [
+                exp for exp, row in zip(found, rows, strict=True) if row[4] is not None or criteria.matches_title(exp)
+            ]
         return criteria.most_recent(found)
 
     def load(self, experiment_id: str) -> Experiment | None:
@@ -468,10 +469,6 @@ class Journal:
                 .fetchone()
             )
         return None if row is None else row[0]
-
-
-def _contains_text(title: str | None, text: str) -> bool:
-    return title is not None and text.lower() in title.lower()
 
 
 class _ExperimentBuilder:

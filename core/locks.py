@@ -26,7 +26,6 @@ class YieldingRLock:
 
     def __init__(self) -> None:
         self.raw = threading.RLock()
-        self.release = self.raw.release
 
     def acquire(self) -> None:
         if self.raw.acquire(False):

@@ -374,7 +374,7 @@ class Manager:
     def _is_idle(self) -> bool:
         if self.job_queue.running_experiment is not None:
             return False
-        return self.paused or self._shut_down or self.job_queue.qsize("queued") == 0
+        return self.paused or self._shut_down or not self.job_queue.has_queued
 
     def shutdown(self, wait: bool = True, abort_running: bool = True, timeout: float | None = None) -> None:
         """Stop the worker. Queued experiments stay QUEUED in the journal for next time

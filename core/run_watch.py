@@ -13,9 +13,14 @@ from .experiment import Experiment, ExpStatus
 from .manager import Manager
 from .signals import INTERNAL_PRIORITY
 
-__all__ = ["QueueDoneNotifier", "StallWatchdog", "quiet_seconds"]
+__all__ = ["QueueDoneNotifier", "StallWatchdog", "quiet_seconds", "status_tally"]
 
 watchdog_logger = logging.getLogger("labqueue.watchdog")
+
+
+def status_tally(statuses: list[ExpStatus]) -> str:
+    """How many of each status, e.g. "3 finished, 1 failed" (empty when there are none)."""
+    return ", ".join(f"{statuses.count(s)} {s.name.lower()}" for s in ExpStatus if s in statuses)
 
 
 def _outcome_line(exp: Experiment) -> str:
@@ -61,11 +66,10 @@ class QueueDoneNotifier:
     def _send_if_done(self) -> None:
         queue = self._manager.job_queue
         with self._lock:
-            if not self._ran or queue.running_experiment is not None or queue.qsize("queued"):
+            if not self._ran or queue.running_experiment is not None or queue.has_queued:
                 return
             ran, self._ran = self._ran, []
-        counts = {s: sum(e.status is s for e in ran) for s in ExpStatus}
-        tally = ", ".join(f"{n} {s.name.lower()}" for s, n in counts.items() if n)
+        tally = status_tally([e.status for e in ran])
         subject = f"[labqueue] {self._host}: queue done, {tally}"
         lines = [f"labqueue on {self._host}: the queue is empty. {len(ran)} experiment(s) ran: {tally}.", ""]
         self._send(subject, "\n".join(lines + [_outcome_line(e) for e in ran]) + "\n")

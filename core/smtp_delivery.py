@@ -118,13 +118,13 @@ def store_password(settings: SmtpSettings, password: str) -> None:
 
 
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:
-    context = ssl.create_default_context()
     if settings.security == "ssl":
+        context = ssl.create_default_context()
         return smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
     smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     if settings.security == "starttls":
         try:
-            smtp.starttls(context=context)
+            smtp.starttls(context=ssl.create_default_context())
         except BaseException:
             smtp.close()
             raise

@@ -111,6 +111,7 @@ class DetailsPane(QWidget):
         if exp is self._experiment:
             return
         self._experiment = exp
+        self._stack.setCurrentIndex(0 if exp is None else 1)
         self._forget_shown()
         if exp is not None:
             # A new experiment starts on its most telling tab.
@@ -124,7 +125,6 @@ class DetailsPane(QWidget):
     def refresh(self) -> None:
         """Update what changed since the last call."""
         exp = self._experiment
-        self._stack.setCurrentIndex(0 if exp is None else 1)
         if exp is None:
             return
         status = exp.status

@@ -28,7 +28,6 @@ class CoreInbox:
     """Flags and data points raised by a :class:`Manager`'s signals since last taken."""
 
     def __init__(self, manager: Manager) -> None:
-        self._manager = manager
         # True at first, so the first frame shows what is already there.
         self._queue_changed = True
         self._progress_changed = True
@@ -99,8 +98,8 @@ class LogInbox(logging.Handler):
     must not eat the memory of an overnight run).
     """
 
-    def __init__(self, capacity: int = 50_000, level: int = logging.NOTSET) -> None:
-        super().__init__(level)
+    def __init__(self, capacity: int = 50_000) -> None:
+        super().__init__()
         self._records: deque[logging.LogRecord] = deque(maxlen=capacity)
         self.dropped = 0
 

@@ -91,7 +91,6 @@ class LogModel(QAbstractTableModel):
     def append(self, rows: list[LogRow]) -> None:
         if not rows:
             return
-        rows = rows[-MAX_ROWS:]
         overflow = len(self._rows) + len(rows) - MAX_ROWS
         if overflow > 0:
             self.beginRemoveRows(QModelIndex(), 0, overflow - 1)
@@ -230,12 +229,12 @@ class LogPane(QWidget):
         self._refilter.stop()
         self.filter.set_filter(self.level.currentData(), self.search.text())
 
-    def attach(self, logger: logging.Logger | None = None) -> None:
-        """Start receiving the records of ``logger`` (the root logger by default)."""
-        (logger or logging.getLogger()).addHandler(self.inbox)
+    def attach(self) -> None:
+        """Start receiving the records of the root logger."""
+        logging.getLogger().addHandler(self.inbox)
 
-    def detach(self, logger: logging.Logger | None = None) -> None:
-        (logger or logging.getLogger()).removeHandler(self.inbox)
+    def detach(self) -> None:
+        logging.getLogger().removeHandler(self.inbox)
 
     def flush(self) -> None:
         """Show the records that arrived since the last call (GUI thread)."""

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core import Experiment
 
-from .theme import is_dark
+from .theme import themed_color
 
 __all__ = ["PlotPane", "SeriesBuffer"]
 
@@ -204,9 +204,8 @@ class PlotPane(QWidget):
     def _color_curve(self, series: str, curve, palette: QPalette) -> None:
         import pyqtgraph as pg
 
-        light, dark = _CURVE_COLORS[list(self.curves).index(series) % len(_CURVE_COLORS)]
-        color = QColor(dark if is_dark(palette) else light)
-        curve.setPen(pg.mkPen(color, width=1.6))
+        pair = _CURVE_COLORS[list(self.curves).index(series) % len(_CURVE_COLORS)]
+        curve.setPen(pg.mkPen(themed_color(pair, palette), width=1.6))
 
     def set_palette(self, palette: QPalette) -> None:
         if self._plot_widget is not None:

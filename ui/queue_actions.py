@@ -97,8 +97,7 @@ class QueueActions(QObject):
             self.copy_selected,
         )
         view.selectionModel().selectionChanged.connect(self.refresh)
-        self.set_palette(self._palette)
-        self.refresh()
+        self.refresh()  # the window calls set_palette as soon as it is built
 
     def _make(self, text: str, icon: str, shortcut, tip: str, slot: Callable[[], None]) -> QAction:
         action = QAction(text, self)

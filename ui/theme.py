@@ -45,21 +45,24 @@ def is_dark(palette: QPalette) -> bool:
     return palette.color(QPalette.ColorRole.Window).lightness() < 128
 
 
+def themed_color(light_and_dark: tuple[str, str], palette: QPalette) -> QColor:
+    """The light or the dark colour of a pair, whichever reads well on ``palette``."""
+    light, dark = light_and_dark
+    return QColor(dark if is_dark(palette) else light)
+
+
 def status_color(status: ExpStatus, palette: QPalette) -> QColor:
     """The colour of ``status`` that reads well on ``palette``."""
-    light, dark = _STATUS_COLORS[status]
-    return QColor(dark if is_dark(palette) else light)
+    return themed_color(_STATUS_COLORS[status], palette)
 
 
 def level_color(levelno: int, palette: QPalette) -> QColor | None:
     """Text colour for a log level; None for INFO (the palette's own text colour)."""
     for threshold in (logging.CRITICAL, logging.ERROR, logging.WARNING):
         if levelno >= threshold:
-            light, dark = _LEVEL_COLORS[threshold]
-            return QColor(dark if is_dark(palette) else light)
+            return themed_color(_LEVEL_COLORS[threshold], palette)
     if levelno <= logging.DEBUG:
-        light, dark = _LEVEL_COLORS[logging.DEBUG]
-        return QColor(dark if is_dark(palette) else light)
+        return themed_color(_LEVEL_COLORS[logging.DEBUG], palette)
     return None
 
 

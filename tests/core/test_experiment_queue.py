@@ -267,7 +267,7 @@ class RecordingStore:
     def record_finished(self, experiment, status, outcome):
         self._record("finished", experiment.id, status, outcome)
 
-    def record_cancelled(self, experiments):
+    def record_cancelled(self, experiments, finished_at):
         self._record("cancelled", [e.id for e in experiments])
 
     def record_moved(self, experiment, queued):
