@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QWidget
 
-from core import Manager
-from ui.console import LabConsole
+from labqueue.core import Manager
+from labqueue.ui.console import LabConsole
 
 from .headless import console_namespace
 

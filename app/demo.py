@@ -7,7 +7,7 @@ import math
 import random
 import threading
 
-from core import Manager, checkpoint, publish, set_progress
+from labqueue.core import Manager, checkpoint, publish, set_progress
 
 logger = logging.getLogger("labqueue.demo")
 

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from core import Manager, paths
-from core.log_setup import log_to_terminal
-from ui.main_window import QUIT_ABORT_SECONDS, MainWindow
-from ui.settings_dialog import SettingsDialog
-from ui.theme import app_icon
+from labqueue.core import Manager, config
+from labqueue.ui.main_window import QUIT_ABORT_SECONDS, MainWindow
+from labqueue.ui.settings_dialog import SettingsDialog
+from labqueue.ui.theme import app_icon
 
 from .demo import queue_demo
+from .log_setup import log_to_terminal
 from .services import Services, start_services
 
 if TYPE_CHECKING:
-    from ui.console import LabConsole
+    from labqueue.ui.console import LabConsole
 
 __all__ = ["GuiSession", "run_gui", "start_gui"]
 
@@ -81,9 +81,9 @@ def start_gui(
     app.setApplicationName("labqueue")
     app.setDesktopFileName("labqueue")
     app.setWindowIcon(app_icon())
-    manager = Manager(data_dir=paths.data_dir(data_dir))
+    manager = Manager(data_dir=config.data_dir(data_dir))
     services = start_services(manager, data_dir)
-    window = MainWindow(manager, config_dir=paths.config_dir(data_dir))
+    window = MainWindow(manager, config_dir=config.config_dir(data_dir))
     session = GuiSession(app, manager, services, window)
     window.set_settings_handler(session.open_settings)
     window.show()

@@ -8,12 +8,13 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
-import core
-from core import Experiment, ExpStatus, Manager, paths
-from core.log_setup import log_to_terminal
-from core.run_watch import status_tally
+import labqueue
+from labqueue.core import Experiment, ExpStatus, Manager, config
+from labqueue.core.engine import short_repr
+from labqueue.core.notify import status_tally
 
 from .demo import queue_demo
+from .log_setup import log_to_terminal
 from .services import start_services
 
 #: How long Ctrl-C waits for the aborted job to return before giving up on it.
@@ -22,7 +23,7 @@ ABORT_GRACE_SECONDS = 10.0
 
 def console_namespace(manager: Manager) -> dict:
     """Names a script (or the console) finds ready: ``manager`` and the public core API."""
-    namespace = {name: getattr(core, name) for name in core.__all__}
+    namespace = {name: getattr(labqueue, name) for name in labqueue.__all__}
     namespace["manager"] = manager
     return namespace
 
@@ -39,7 +40,7 @@ def summary_line(exp: Experiment, left_queued: bool = False) -> str:
     if status is ExpStatus.QUEUED:
         return f"{status.name:<11} {took}  {exp.title}  (not run; it stays queued in the journal)"
     if status is ExpStatus.FINISHED:
-        outcome = "-> " + core.experiment.short_repr(exp.result())
+        outcome = "-> " + short_repr(exp.result())
     elif status is ExpStatus.FAILED:
         error = exp.exception()
         outcome = f"!! {type(error).__name__}: {error}"
@@ -60,7 +61,7 @@ def run_headless(
     out = out or sys.stdout
     log_to_terminal()
     # The program always keeps a journal: data_dir, else $LABQUEUE_DATA_DIR, else platformdirs'.
-    manager = Manager(data_dir=paths.data_dir(data_dir))
+    manager = Manager(data_dir=config.data_dir(data_dir))
     services = start_services(manager, data_dir)
     known = {exp.id for exp in manager.job_queue.queue}
     restored_paused = manager.paused  # the journal brought back unfinished work

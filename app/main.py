@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.instance_lock import DataDirectoryInUse
-from core.journal import JournalError
-from core.paths import DATA_DIR_ENV
+from labqueue import __version__
+from labqueue.core import DataDirectoryInUse, JournalError
+from labqueue.core.config import DATA_DIR_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="labqueue",
         description="Queue Python calls and run them one after another on a background worker.",
     )
+    parser.add_argument("--version", action="version", version=f"labqueue {__version__}")
     parser.add_argument(
         "--data-dir",
         type=Path,

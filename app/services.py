@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from core import Manager
-from core.email_digest import EmailDigestHandler
-from core.log_setup import configure_logging, remove_logging
-from core.paths import log_dir
-from core.run_watch import QueueDoneNotifier, StallWatchdog
-from core.settings import Settings, config_path, email_level_number, load_settings
-from core.smtp_delivery import SmtpSettings
+from labqueue.core import Manager
+from labqueue.core.config import Settings, config_path, email_level_number, load_settings, log_dir
+from labqueue.core.notify import EmailDigestHandler, QueueDoneNotifier, SmtpSettings, StallWatchdog
+
+from .log_setup import configure_logging, remove_logging
 
 __all__ = ["Services", "start_services"]
 

@@ -14,14 +14,12 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtWidgets import QApplication, QPlainTextEdit  # noqa: E402
 
-from core import Manager  # noqa: E402
+from labqueue import Manager  # noqa: E402
 
 
 def spin_until(app: QApplication, condition) -> None:
@@ -38,7 +36,7 @@ def main() -> None:
     baseline_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    from app.console import create_console
+    from labqueue.app.console import create_console
 
     import_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as data_dir, Manager(data_dir=data_dir) as manager:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -28,10 +27,8 @@ import tracemalloc
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core import Experiment, ExpStatus, Manager  # noqa: E402
-from core.journal import JOURNAL_FILE, Journal  # noqa: E402
+from labqueue import Experiment, ExpStatus, Manager  # noqa: E402
+from labqueue.core.journal import JOURNAL_FILE, Journal  # noqa: E402
 
 
 def noop() -> None:

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core import Manager  # noqa: E402
-from core.email_digest import EmailDigestHandler  # noqa: E402
-from core.smtp_delivery import SmtpSettings  # noqa: E402
+from labqueue import Manager  # noqa: E402
+from labqueue.core.notify import (
+    EmailDigestHandler,  # noqa: E402
+    SmtpSettings,  # noqa: E402
+)
 from tests.smtp_server import closed_port, free_port, running_server, silent_server  # noqa: E402
 
 log = logging.getLogger("labqueue.bench")

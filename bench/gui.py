@@ -26,14 +26,12 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 FIRST_PAINT_CHILD = "--first-paint-child"
 
 
 def first_paint_child(data_dir: str) -> None:
     """What ``labqueue --demo`` does, printing the time of the first painted window."""
-    sys.path.insert(0, str(ROOT))
-    from app.gui import start_gui
+    from labqueue.app.gui import start_gui
 
     session = start_gui(Path(data_dir), demo=True)
 
@@ -51,13 +49,12 @@ if __name__ == "__main__" and FIRST_PAINT_CHILD in sys.argv:
     sys.exit(0)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(ROOT))
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core import Experiment, Manager  # noqa: E402
-from ui.main_window import MainWindow  # noqa: E402
+from labqueue import Experiment, Manager  # noqa: E402
+from labqueue.ui.main_window import MainWindow  # noqa: E402
 
 
 def noop() -> None:

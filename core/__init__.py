@@ -1,16 +1,22 @@
-"""labqueue's engine: experiments, their queue, the worker and the manager. No Qt here."""
+"""labqueue's core: the engine, the journal, notifications and configuration. No Qt here.
 
-from .experiment import Aborted, Experiment, ExpStatus, Interrupted, current_experiment
-from .experiment_queue import ExperimentQueue
+``engine/`` holds experiments, their queue and the worker; ``journal/`` the SQLite
+store; ``notify/`` email digests and watchers; ``config/`` paths and ``config.toml``.
+:class:`Manager` (``manager.py``) wires them into the one object a script holds.
+"""
+
+from .engine import Aborted, Experiment, ExperimentQueue, ExpStatus, Interrupted, Worker, current_experiment
+from .journal import DataDirectoryInUse, JournalError
 from .manager import Manager, WorkerState, checkpoint, publish, set_progress
-from .worker import Worker
 
 __all__ = [
     "Aborted",
+    "DataDirectoryInUse",
     "ExpStatus",
     "Experiment",
     "ExperimentQueue",
     "Interrupted",
+    "JournalError",
     "Manager",
     "Worker",
     "WorkerState",

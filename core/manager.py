@@ -18,21 +18,28 @@ from typing import Any
 
 from psygnal import Signal
 
-from .experiment import (
+from .config import email_level_number
+from .engine import (
     Aborted,
     Experiment,
+    ExperimentQueue,
     ExpStatus,
+    Worker,
     current_experiment,
     current_manager,
+    emit_safely,
     install_log_capture,
 )
-from .experiment_queue import ExperimentQueue
-from .history_filter import HistoryFilter, Moment, as_timestamp
-from .instance_lock import InstanceLock
-from .journal import JOURNAL_FILE, Journal, JournalError, Restored
-from .settings import email_level_number
-from .signals import emit_safely
-from .worker import Worker
+from .journal import (
+    JOURNAL_FILE,
+    HistoryFilter,
+    InstanceLock,
+    Journal,
+    JournalError,
+    Moment,
+    Restored,
+    as_timestamp,
+)
 
 __all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
 
@@ -513,7 +520,7 @@ class Manager:
         """Directory of the log files."""
         if self._log_file_dir is not None:
             return self._log_file_dir
-        from .paths import log_dir
+        from .config import log_dir
 
         return log_dir(self.data_dir)
 

@@ -35,8 +35,10 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QWidget  # noqa: E402
 from qtconsole.inprocess import QtInProcessKernelManager, QtInProcessRichJupyterWidget  # noqa: E402
 from traitlets.config import Config  # noqa: E402
 
-from core import paths  # noqa: E402
-from ui.theme import is_dark  # noqa: E402
+from labqueue.core.config import config_dir as default_config_dir  # noqa: E402
+from labqueue.core.config import data_dir as default_data_dir  # noqa: E402
+
+from .theme import is_dark  # noqa: E402
 
 __all__ = ["HISTORY_FILE_NAME", "STARTUP_FILE_NAME", "LabConsole", "banner_text", "run_startup_file"]
 
@@ -74,7 +76,7 @@ class LabConsole(QtInProcessRichJupyterWidget):
         if InProcessInteractiveShell.initialized():
             raise RuntimeError("a labqueue console is already open in this process; shut it down first")
         super().__init__(parent)
-        self.history_file, history_problem = _history_file(paths.data_dir(data_dir))
+        self.history_file, history_problem = _history_file(default_data_dir(data_dir))
         config = Config()
         config.HistoryManager.hist_file = str(self.history_file or ":memory:")
         # Our banner replaces IPython's version blurb and tip of the day.
@@ -206,7 +208,7 @@ def _history_file(data_dir: Path) -> tuple[Path | None, str]:
 def _startup_path(data_dir: str | Path | None, startup_file: str | Path | None) -> Path | None:
     if startup_file is not None:
         return Path(startup_file).expanduser()
-    default = paths.config_dir(data_dir) / STARTUP_FILE_NAME
+    default = default_config_dir(data_dir) / STARTUP_FILE_NAME
     return default if default.is_file() else None
 
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import Experiment, ExpStatus
+from labqueue.core import Experiment, ExpStatus
 
 from .display_text import arguments_text, format_duration, format_time, outcome_text
 from .theme import status_color, status_icon

@@ -16,7 +16,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from core import Experiment, ExpStatus
+from labqueue.core import Experiment, ExpStatus
 
 __all__ = [
     "arguments_text",

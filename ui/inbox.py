@@ -12,8 +12,8 @@ import logging
 from collections import deque
 from typing import Any
 
-from core import Manager
-from core.signals import INTERNAL_PRIORITY
+from labqueue.core import Manager
+from labqueue.core.engine import INTERNAL_PRIORITY
 
 __all__ = ["CoreInbox", "LogInbox", "drain"]
 

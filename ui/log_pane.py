@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.experiment import ExperimentContextFilter
+from labqueue.core.engine import ExperimentContextFilter
 
 from .inbox import LogInbox
 from .theme import level_color

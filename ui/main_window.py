@@ -11,8 +11,8 @@ from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QToolBar, QWidget
 
-from core import Manager, WorkerState
-from core.paths import config_dir as default_config_dir
+from labqueue.core import Manager, WorkerState
+from labqueue.core.config import config_dir as default_config_dir
 
 from .details_pane import DetailsPane
 from .inbox import CoreInbox

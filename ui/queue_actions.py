@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core import ExpStatus, Manager, WorkerState
+from labqueue.core import ExpStatus, Manager, WorkerState
 
 from . import reordering
 from .display_text import outcome_text

@@ -27,7 +27,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette
 
-from core import Experiment, ExperimentQueue, ExpStatus
+from labqueue.core import Experiment, ExperimentQueue, ExpStatus
 
 from . import reordering
 from .display_text import format_duration, format_time, outcome_text

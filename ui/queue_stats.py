@@ -11,8 +11,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 from operator import attrgetter
 
-from core import Experiment, ExpStatus
-from core.experiment_queue import QueueSnapshot
+from labqueue.core import Experiment, ExpStatus
+from labqueue.core.engine import QueueSnapshot
 
 __all__ = ["DurationEstimator", "QueueStats"]
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import Experiment
+from labqueue.core import Experiment
 
 from .queue_model import HEADERS, Cell, Column, QueueModel
 

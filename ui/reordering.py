@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core import Experiment, ExperimentQueue
+from labqueue.core import Experiment, ExperimentQueue
 
 __all__ = ["move_down", "move_to", "move_to_bottom", "move_to_top", "move_up"]
 

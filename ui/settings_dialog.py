@@ -1,6 +1,6 @@
 """The Settings dialog: edits ``config.toml``'s ``[email]`` and ``[queue]`` values.
 
-Values are checked with the same rules as the file (:func:`core.settings.check_setting`),
+Values are checked with the same rules as the file (:func:`labqueue.core.config.check_setting`),
 so the dialog can never save what the program would refuse to read. The password is
 kept in the system keyring, never in the file. "Send test email" talks to the server
 on a background thread and reports success or the exact failure.
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.settings import (
+from labqueue.core.config import (
     EMAIL_LEVELS,
     SECURITY_MODES,
     EmailSettings,
@@ -40,7 +40,7 @@ from core.settings import (
     check_setting,
     save_settings,
 )
-from core.smtp_delivery import (
+from labqueue.core.notify import (
     PASSWORD_ENV,
     SmtpFailure,
     SmtpSettings,

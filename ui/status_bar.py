@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from core import ExpStatus, WorkerState
+from labqueue.core import ExpStatus, WorkerState
 
 from .display_text import format_duration
 from .queue_stats import QueueStats

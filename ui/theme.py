@@ -13,8 +13,8 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-from core import ExpStatus
-from resources import resource_path
+from labqueue.core import ExpStatus
+from labqueue.resources import resource_path
 
 __all__ = ["action_icon", "app_icon", "is_dark", "level_color", "status_color", "status_icon"]
 

@@ -1,6 +1,6 @@
 """Saving and restoring the window's geometry, docks and column widths.
 
-They live in ``window.ini`` in the config directory (``core.paths.config_dir``), a
+They live in ``window.ini`` in the config directory (``labqueue.core.config.config_dir``), a
 file of their own so that nothing else there can be disturbed by a window closing.
 """
 

@@ -7,10 +7,10 @@ import signal
 import pytest
 from PySide6.QtCore import QTimer
 
-import app.gui
-from app.gui import start_gui
-from app.main import main
-from ui.settings_dialog import SettingsDialog
+import labqueue.app.gui
+from labqueue.app.gui import start_gui
+from labqueue.app.main import main
+from labqueue.ui.settings_dialog import SettingsDialog
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_demo_opens_the_window_on_the_data_dir_with_the_demo_queued(qtbot, tmp_p
 def test_labqueue_without_arguments_opens_the_window_and_demo_adds_the_demo(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(
-        app.gui,
+        labqueue.app.gui,
         "run_gui",
         lambda data_dir=None, demo=False, startup_file=None: calls.append((data_dir, demo, startup_file)) or 0,
     )

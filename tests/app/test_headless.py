@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.headless import run_headless
-from app.main import main
+from labqueue.app.headless import run_headless
+from labqueue.app.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,7 +82,7 @@ def test_ctrl_c_aborts_the_running_job_and_exits_cleanly(tmp_path):
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--no-gui", str(script), "--data-dir", str(tmp_path / "d")],
+        [sys.executable, "-m", "labqueue", "--no-gui", str(script), "--data-dir", str(tmp_path / "d")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -111,7 +111,7 @@ def leftover(i):
 
 
 def test_unfinished_work_from_an_earlier_session_is_explained_not_run(tmp_path, capsys):
-    from core import Manager
+    from labqueue import Manager
 
     data = tmp_path / "d"
     earlier = Manager(data_dir=data)

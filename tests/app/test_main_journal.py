@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.main import EXIT_CANNOT_START, main
-from core import ExpStatus, Manager
+from labqueue import ExpStatus, Manager
+from labqueue.app.main import EXIT_CANNOT_START, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def test_a_second_program_on_the_same_directory_exits_with_a_clear_error(tmp_pat
     holder = Manager(data_dir=lab)
     try:
         run = subprocess.run(
-            [sys.executable, "-m", "app", "--no-gui", str(script), "--data-dir", str(lab)],
+            [sys.executable, "-m", "labqueue", "--no-gui", str(script), "--data-dir", str(lab)],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
-from app.headless import run_headless
-from app.services import start_services
-from core import Manager
-from core.log_setup import LOG_FILE_NAME
-from core.settings import EmailSettings, Settings, load_settings
+from labqueue import Manager
+from labqueue.app.headless import run_headless
+from labqueue.app.log_setup import LOG_FILE_NAME
+from labqueue.app.services import start_services
+from labqueue.core.config import EmailSettings, Settings, load_settings
 from tests.smtp_server import running_server
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import Manager
+from labqueue import Manager
 
 
 @pytest.fixture

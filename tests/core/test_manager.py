@@ -1,14 +1,13 @@
 """Manager and Worker with a real worker thread: outcomes, pause, abort, checkpoint."""
 
 import logging
-import sys
 import threading
 import time
 from concurrent.futures import CancelledError
 
 import pytest
 
-from core import Aborted, Experiment, ExpStatus, Manager, WorkerState, checkpoint, publish, set_progress
+from labqueue import Aborted, Experiment, ExpStatus, Manager, WorkerState, checkpoint, publish, set_progress
 
 TIMEOUT = 10
 
@@ -436,7 +435,10 @@ def test_notification_settings(manager):
 
 
 def test_core_names_are_exported():
-    import core
+    import labqueue
+    import labqueue.core
 
-    assert set(core.__all__) >= {"Manager", "Experiment", "ExpStatus", "ExperimentQueue", "Worker", "checkpoint"}
-    assert sys.modules["core"] is core
+    expected = {"Manager", "Experiment", "ExpStatus", "ExperimentQueue", "Worker", "checkpoint", "publish"}
+    assert set(labqueue.__all__) >= expected
+    assert set(labqueue.core.__all__) >= expected
+    assert all(getattr(labqueue, name) is getattr(labqueue.core, name) for name in expected)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from core import Experiment, ExpStatus, Manager, checkpoint, current_experiment
+from labqueue import Experiment, ExpStatus, Manager, checkpoint, current_experiment
 
 TIMEOUT = 20
 

@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from core import Manager, checkpoint, set_progress
-from ui.main_window import MainWindow
-from ui.queue_model import Column
+from labqueue import Manager, checkpoint, set_progress
+from labqueue.ui.main_window import MainWindow
+from labqueue.ui.queue_model import Column
 
 
 def noop(i: int = 0) -> int:

@@ -9,12 +9,12 @@ import weakref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import Experiment, ExperimentQueue, ExpStatus
-from core.experiment_queue import QueueSnapshot
-from ui import reordering
-from ui.display_text import cell_repr, format_duration, format_time, outcome_text
-from ui.interpreter_sharing import InterpreterSharing
-from ui.queue_stats import QueueStats
+from labqueue import Experiment, ExperimentQueue, ExpStatus
+from labqueue.core.engine import QueueSnapshot
+from labqueue.ui import reordering
+from labqueue.ui.display_text import cell_repr, format_duration, format_time, outcome_text
+from labqueue.ui.interpreter_sharing import InterpreterSharing
+from labqueue.ui.queue_stats import QueueStats
 
 from .conftest import fail, noop
 

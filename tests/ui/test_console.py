@@ -17,12 +17,12 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow
 from qtconsole import styles
 
-import core
-from app.console import create_console
-from app.main import build_parser, main
-from app.services import start_services
-from core import ExpStatus, Manager
-from ui.console import HISTORY_FILE_NAME, STARTUP_FILE_NAME
+import labqueue
+from labqueue import ExpStatus, Manager
+from labqueue.app.console import create_console
+from labqueue.app.main import build_parser, main
+from labqueue.app.services import start_services
+from labqueue.ui.console import HISTORY_FILE_NAME, STARTUP_FILE_NAME
 
 # ipykernel's own in-process kernel answers history requests synchronously.
 pytestmark = pytest.mark.filterwarnings("ignore:For consistency across implementations:PendingDeprecationWarning")
@@ -114,7 +114,7 @@ def test_restart_restores_a_console_defined_call_and_runs_it(qtbot, open_console
     # A new process has never seen the console: the call must come back by value.
     restart = (
         "import sys\n"
-        "from core import Manager\n"
+        "from labqueue import Manager\n"
         "manager = Manager(data_dir=sys.argv[1])\n"
         "[exp] = manager.job_queue.queued\n"
         "manager.resume_worker()\n"
@@ -134,8 +134,8 @@ def test_restart_restores_a_console_defined_call_and_runs_it(qtbot, open_console
 def test_namespace_holds_manager_core_names_and_wait(open_console, manager):
     console = open_console()
     assert user(console, "manager") is manager
-    for name in core.__all__:
-        assert user(console, name) is getattr(core, name)
+    for name in labqueue.__all__:
+        assert user(console, name) is getattr(labqueue, name)
     assert callable(user(console, "wait"))
     banner = text_of(console).split("In [")[0]
     assert "manager, wait, " in banner

@@ -7,11 +7,11 @@ import threading
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from core import ExpStatus, Manager, WorkerState
-from ui import main_window
-from ui.main_window import MainWindow
-from ui.queue_model import Column
-from ui.window_layout import LAYOUT_FILE
+from labqueue import ExpStatus, Manager, WorkerState
+from labqueue.ui import main_window
+from labqueue.ui.main_window import MainWindow
+from labqueue.ui.queue_model import Column
+from labqueue.ui.window_layout import LAYOUT_FILE
 
 from .conftest import answer, noop, wait_for
 

@@ -8,9 +8,9 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 
-from core import ExpStatus, publish
-from ui.display_text import DETAIL_MAX_CHARS
-from ui.queue_model import Column
+from labqueue import ExpStatus, publish
+from labqueue.ui.display_text import DETAIL_MAX_CHARS
+from labqueue.ui.queue_model import Column
 
 from .conftest import click_row, noop, wait_for
 

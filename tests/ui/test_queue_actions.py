@@ -8,8 +8,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from core import Experiment, ExpStatus
-from ui.queue_model import Column
+from labqueue import Experiment, ExpStatus
+from labqueue.ui.queue_model import Column
 
 from .conftest import answer, click_row, fail, noop, row_point, titles, wait_for
 

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from PySide6.QtCore import QPersistentModelIndex
 from PySide6.QtTest import QAbstractItemModelTester
 
-from core import Experiment, ExpStatus
-from core.experiment_queue import QueueSnapshot
-from ui import queue_model
-from ui.queue_model import Column, QueueModel
+from labqueue import Experiment, ExpStatus
+from labqueue.core.engine import QueueSnapshot
+from labqueue.ui import queue_model
+from labqueue.ui.queue_model import Column, QueueModel
 
 from .conftest import fail, noop, report_then_wait
 

@@ -7,9 +7,9 @@ import shutil
 
 from PySide6.QtGui import QImage
 
-from app.demo import queue_demo
-from core import ExpStatus, Manager
-from ui.main_window import MainWindow
+from labqueue import ExpStatus, Manager
+from labqueue.app.demo import queue_demo
+from labqueue.ui.main_window import MainWindow
 
 from .conftest import click_row
 

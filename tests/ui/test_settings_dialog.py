@@ -3,7 +3,8 @@
 import pytest
 from PySide6.QtCore import Qt
 
-from core.settings import EmailSettings, QueueSettings, Settings, load_settings
+from labqueue.core.config import EmailSettings, QueueSettings, Settings, load_settings
+from labqueue.ui.settings_dialog import TEST_SUBJECT, SettingsDialog
 from tests.keyrings import MemoryKeyring, swapped_keyring
 from tests.smtp_server import (
     ALLOW_PLAIN_AUTH,
@@ -13,7 +14,6 @@ from tests.smtp_server import (
     running_server,
     silent_server,
 )
-from ui.settings_dialog import TEST_SUBJECT, SettingsDialog
 
 pytestmark = pytest.mark.filterwarnings(ALLOW_PLAIN_AUTH)
 

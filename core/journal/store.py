@@ -1,0 +1,557 @@
+"""Journal: the queue and its history in SQLite, so they survive crashes and restarts.
+
+:class:`Journal` is the :class:`~core.experiment_queue.QueueStore` a
+:class:`~core.manager.Manager` with a data directory gives its queue. Every change is
+its own transaction, committed before the queue call that caused it returns:
+
+* ``put`` (and ``put_many``, as one transaction) stores the call by value;
+* RUNNING is stored before the call starts;
+* the outcome (status, result, exception, traceback, log lines, progress) is stored
+  before the experiment's future completes, so before the next job starts;
+* moves, removals and clears are stored before they return.
+
+Durability: the file is in WAL mode with ``synchronous=NORMAL``. A committed
+transaction has been handed to the operating system, so it survives the program
+being killed (SIGKILL, a crash, a frozen instrument driver). A power cut or kernel
+panic may lose the last transactions, though never the file's consistency: syncing
+each commit to the disk would cost milliseconds per job, which ``synchronous=FULL``
+buys and this journal does not. Exclusive locking keeps other processes out of the
+file while it is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ..engine import Experiment, ExpStatus
+from .codec import (
+    CallEncoder,
+    FunctionPickles,
+    ResultNotStored,
+    decode_log,
+    describe_error,
+    encode_exception,
+    encode_log,
+    encode_result,
+    load_exception,
+    load_pickle,
+    load_result,
+    unavailable_call,
+)
+from .history import HistoryFilter, title_contains
+from .schema import JournalError, open_database
+
+__all__ = ["JOURNAL_FILE", "Journal", "JournalError", "Restored"]
+
+logger = logging.getLogger("labqueue")
+
+JOURNAL_FILE = "labqueue.db"
+
+#: Ended experiments loaded into the queue at start; older ones stay in the journal,
+#: reached through :meth:`Journal.find` and :meth:`Journal.load`.
+RESTORED_HISTORY = 1000
+
+#: Least time between two progress writes of a running job.
+PROGRESS_INTERVAL_S = 1.0
+
+_INSERT_EXPERIMENT = (
+    "INSERT INTO experiments (seq, id, status, queue_position, title, func_name, func_digest, arguments, "
+    "store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_COLUMNS = (
+    "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
+    "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
+    "result, result_repr, result_pickled, exception, traceback, log_lines"
+)
+
+
+class EncodedOutcome(NamedTuple):
+    """A call's outcome as stored: the pickled result, or its repr and why not."""
+
+    result: bytes | None
+    result_repr: str | None
+    result_error: str | None
+    exception: bytes | None
+    log_lines: str | None
+
+
+@dataclass
+class Restored:
+    """What a journal held at start: ended experiments (the most recent
+    :data:`RESTORED_HISTORY`, oldest first), the ones found RUNNING (now INTERRUPTED),
+    and the queued ones in order."""
+
+    history: list[Experiment] = field(default_factory=list)
+    interrupted: list[Experiment] = field(default_factory=list)
+    queued: list[Experiment] = field(default_factory=list)
+
+
+class Journal:
+    """A queue's durable record in the SQLite file ``path`` (see the module docstring).
+
+    Thread-safe: the queue writes under its own lock, and queries may come from any
+    thread. Every method raises :class:`JournalError` (naming the file and the
+    reason, e.g. "database or disk is full") when its transaction fails; the
+    transaction is then rolled back, so nothing is half-written.
+
+    Raises:
+        JournalError: from the constructor when the file cannot be opened (see
+            :func:`core.journal_db.open_database`).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = open_database(self.path)
+        # Python's case folding, so that a query matches here as it does in memory.
+        self._conn.create_function("contains_text", 2, title_contains, deterministic=True)
+        self._lock = threading.RLock()  # re-entrant: record_added holds it around its writes
+        # Row keys of the experiments still to be written to (queued or running), and
+        # the sparse positions of the queued ones.
+        self._seqs: dict[str, int] = {}
+        self._positions: dict[str, float] = {}
+        self._stored_functions: set[bytes] = set()  # digests known to be in the file
+        self._function_pickles = FunctionPickles()
+        seq, position, history = self._conn.execute(
+            "SELECT max(seq), max(queue_position), max(history_order) FROM experiments"
+        ).fetchone()
+        self._next_seq = (seq or 0) + 1
+        self._last_position = position or 0.0
+        self._next_history = (history or 0) + 1
+        self._progress_due = 0.0
+
+    # -- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection(action)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise JournalError(f"cannot {action} in the journal {self.path}: {exc}") from exc
+                raise
+
+    def _write(self, action: str, sql: str, params: tuple) -> None:
+        """One statement, in a transaction of its own (autocommit)."""
+        with self._lock:
+            conn = self._connection(action)
+            try:
+                conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot {action} in the journal {self.path}: {exc}") from exc
+
+    def _connection(self, action: str) -> sqlite3.Connection:
+        if self._conn is None:
+            raise JournalError(f"cannot {action}: the journal {self.path} is closed")
+        return self._conn
+
+    def close(self) -> None:
+        """Close the file; later writes raise JournalError. Closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- the QueueStore side -----------------------------------------------------------
+
+    def record_added(self, experiments: list[Experiment]) -> None:
+        """Store experiments appended to the queue, in one transaction.
+
+        A call or argument that cannot be pickled is still recorded (title and all,
+        without the call): the experiment gets ``stored=False`` and ``store_error``,
+        and one warning is logged for it.
+        """
+        encoder = CallEncoder(self._function_pickles)
+        rows = []
+        unstored: list[tuple[Experiment, str]] = []
+        seq, position = self._next_seq, self._last_position
+        for exp in experiments:
+            try:
+                digest, arguments = encoder.encode(exp)
+                error, title = None, exp._title
+            except Exception as exc:
+                digest = arguments = None
+                error, title = f"the call cannot be pickled ({describe_error(exc)})", exp.title
+                unstored.append((exp, error))
+            position += 1.0
+            rows.append(
+                (
+                    seq,
+                    exp.id,
+                    ExpStatus.QUEUED.value,
+                    position,
+                    title,
+                    exp.func_name,
+                    digest,
+                    arguments,
+                    error,
+                    exp.requeued_from,
+                    exp.queued_at,
+                )
+            )
+            seq += 1
+        with self._lock:  # a purge() on another thread must not delete a function between check and insert
+            functions = [item for item in encoder.functions.items() if item[0] not in self._stored_functions]
+            if len(rows) == 1 and not functions:  # the common single put: one statement, no BEGIN/COMMIT
+                self._write("queue an experiment", _INSERT_EXPERIMENT, rows[0])
+            else:
+                with self._transaction(f"queue {len(rows)} experiment(s)") as conn:
+                    conn.executemany("INSERT OR IGNORE INTO functions (digest, pickle) VALUES (?, ?)", functions)
+                    conn.executemany(_INSERT_EXPERIMENT, rows)
+            self._stored_functions.update(digest for digest, _ in functions)
+        self._next_seq, self._last_position = seq, position
+        for exp, row in zip(experiments, rows, strict=True):
+            self._seqs[exp.id] = row[0]
+            self._positions[exp.id] = row[3]
+            exp.stored, exp.store_error = row[6] is not None, row[8]
+        for exp, error in unstored:
+            logger.warning(
+                "%s will run, but its call is not stored in the journal, so it cannot run again after a restart: %s",
+                exp.title,
+                error,
+            )
+
+    def record_started(self, experiment: Experiment) -> None:
+        """Store RUNNING (before the call starts)."""
+        self._write(
+            "mark an experiment running",
+            "UPDATE experiments SET status = ?, started_at = ? WHERE seq = ?",
+            (ExpStatus.RUNNING.value, experiment.started_at, self._seqs[experiment.id]),
+        )
+        self._positions.pop(experiment.id, None)
+
+    def prepare_outcome(self, experiment: Experiment, result: Any, exception: BaseException | None) -> EncodedOutcome:
+        """Pickle the result (or keep its repr), the exception and the log lines, before
+        the queue's lock is taken: a big result must not hold up the window or other
+        threads. The call has returned, so the experiment's log is complete."""
+        return EncodedOutcome(*encode_result(result), encode_exception(exception), encode_log(experiment.log_records))
+
+    def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: EncodedOutcome) -> None:
+        """Store the outcome: status, result (its repr when it cannot be stored),
+        exception, traceback, progress and captured log lines."""
+        result_data, result_repr, result_error, exception_data, log_lines = outcome
+        fraction, message = experiment.progress
+        self._write(
+            "store an outcome",
+            "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
+            "progress_fraction = ?, progress_message = ?, result = ?, result_repr = ?, result_pickled = ?, "
+            "exception = ?, traceback = ?, log_lines = ? WHERE seq = ?",
+            (
+                status.value,
+                self._next_history,
+                experiment._title,
+                experiment.finished_at,
+                fraction,
+                message,
+                result_data,
+                result_repr,
+                int(result_error is None),
+                exception_data,
+                experiment.traceback,
+                log_lines,
+                self._seqs[experiment.id],
+            ),
+        )
+        del self._seqs[experiment.id]  # only once written: a failed write can be told apart
+        self._next_history += 1
+        if result_error is not None:
+            experiment.store_error = experiment.store_error or f"the result was not stored ({result_error})"
+            logger.warning(
+                "The result of %s cannot be stored in the journal (%s); its repr is kept instead.",
+                experiment.title,
+                result_error,
+            )
+
+    def record_cancelled(self, experiments: list[Experiment], finished_at: float) -> None:
+        """Store queued experiments as CANCELLED at ``finished_at``, at the end of the
+        history, in one transaction."""
+        self._append_to_history(
+            ExpStatus.CANCELLED,
+            [(exp._title, finished_at, self._seqs[exp.id]) for exp in experiments],
+            f"cancel {len(experiments)} experiment(s)",
+        )
+        for exp in experiments:
+            del self._seqs[exp.id]
+            del self._positions[exp.id]
+
+    def record_moved(self, experiment: Experiment, queued: list[Experiment]) -> None:
+        """Store the new place of ``experiment`` in ``queued`` (the order after the move).
+
+        Positions are sparse, so this rewrites one row; only when two neighbours'
+        positions get too close to split does it renumber the whole queue.
+        """
+        index = queued.index(experiment)
+        before = self._positions[queued[index - 1].id] if index > 0 else None
+        after = self._positions[queued[index + 1].id] if index + 1 < len(queued) else None
+        if before is None and after is None:
+            return
+        if before is None:
+            position = after - 1.0
+        elif after is None:
+            position = before + 1.0
+        else:
+            position = (before + after) / 2
+            if not before < position < after:
+                self._renumber(queued)
+                return
+        self._write(
+            "move an experiment",
+            "UPDATE experiments SET queue_position = ? WHERE seq = ?",
+            (position, self._seqs[experiment.id]),
+        )
+        self._positions[experiment.id] = position
+        self._last_position = max(self._last_position, position)
+
+    def _renumber(self, queued: list[Experiment]) -> None:
+        start = self._last_position
+        rows = [(start + i + 1.0, self._seqs[exp.id]) for i, exp in enumerate(queued)]
+        with self._transaction("reorder the queue") as conn:
+            conn.executemany("UPDATE experiments SET queue_position = ? WHERE seq = ?", rows)
+        for exp, (position, _) in zip(queued, rows, strict=True):
+            self._positions[exp.id] = position
+        self._last_position = rows[-1][0]
+
+    def record_progress(self, experiment: Experiment) -> None:
+        """Store the progress of a running job, at most once per :data:`PROGRESS_INTERVAL_S`
+        (the last one is stored with the outcome anyway)."""
+        now = time.monotonic()
+        seq = self._seqs.get(experiment.id)
+        if seq is None or now < self._progress_due:
+            return
+        self._progress_due = now + PROGRESS_INTERVAL_S
+        fraction, message = experiment.progress
+        self._write(
+            "store progress",
+            "UPDATE experiments SET progress_fraction = ?, progress_message = ? WHERE seq = ?",
+            (fraction, message, seq),
+        )
+
+    # -- reading back ------------------------------------------------------------------
+
+    def restore(self) -> Restored:
+        """Read the journal back at start.
+
+        Queued experiments come back QUEUED in their order; one found RUNNING becomes
+        INTERRUPTED (written back at once, at the end of the history). Experiments
+        keep their ids. A call that cannot be loaded any more (a module that is gone)
+        comes back with ``stored=False``, a ``store_error`` saying why, and a call
+        that raises :class:`~core.journal_codec.CallNotStored`; a warning is logged.
+        """
+        with self._lock:
+            conn = self._connection("read the queue")
+            history_rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM experiments WHERE history_order IS NOT NULL "
+                "ORDER BY history_order DESC LIMIT ?",
+                (RESTORED_HISTORY,),
+            ).fetchall()
+            history_rows.reverse()
+            running_rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM experiments WHERE status = ? ORDER BY seq",
+                (ExpStatus.RUNNING.value,),
+            ).fetchall()
+            queued_rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM experiments WHERE status = ? ORDER BY queue_position, seq",
+                (ExpStatus.QUEUED.value,),
+            ).fetchall()
+        builder = _ExperimentBuilder(self)
+        restored = Restored(
+            history=[builder.build(row) for row in history_rows],
+            interrupted=[builder.build(row) for row in running_rows],
+            queued=[builder.build(row) for row in queued_rows],
+        )
+        self._store_interrupted(list(zip(restored.interrupted, (row[0] for row in running_rows), strict=True)))
+        for exp, row in zip(restored.queued, queued_rows, strict=True):
+            self._seqs[exp.id] = row[0]
+            self._positions[exp.id] = row[3]
+        builder.warn_unloadable()
+        return restored
+
+    def _store_interrupted(self, experiments: list[tuple[Experiment, int]]) -> None:
+        if not experiments:
+            return
+        self._append_to_history(
+            ExpStatus.INTERRUPTED,
+            [(exp.title, exp.finished_at, seq) for exp, seq in experiments],
+            "mark the interrupted experiment",
+        )
+
+    def _append_to_history(self, status: ExpStatus, rows: list[tuple], action: str) -> None:
+        """Give rows ``(title, finished_at, seq)`` ``status`` and the next places in the
+        history, in one transaction."""
+        order = self._next_history
+        numbered = [(status.value, order + i, title, finished, seq) for i, (title, finished, seq) in enumerate(rows)]
+        with self._transaction(action) as conn:
+            conn.executemany(
+                "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ? WHERE seq = ?",
+                numbered,
+            )
+        self._next_history += len(numbered)
+
+    def find(self, criteria: HistoryFilter, known: Callable[[str], Experiment | None]) -> list[Experiment]:
+        """The ended experiments that match ``criteria``, in history order.
+
+        ``known(id)`` gives the experiment if the caller already holds it (the
+        running queue), so that one comes back instead of a copy read from the file.
+        """
+        where, params = ["history_order IS NOT NULL"], []
+        if criteria.statuses is not None:
+            where.append(f"status IN ({', '.join('?' * len(criteria.statuses))})")
+            params += [s.value for s in criteria.statuses]
+        if criteria.since is not None:
+            where.append("finished_at >= ?")
+            params.append(criteria.since)
+        if criteria.until is not None:
+            where.append("finished_at < ?")
+            params.append(criteria.until)
+        if criteria.title_contains is not None:
+            # A title not yet stored is made from the call below.
+            where.append("(title IS NULL OR contains_text(title, ?))")
+            params.append(criteria.title_contains)
+        sql = f"SELECT {_COLUMNS} FROM experiments WHERE {' AND '.join(where)} ORDER BY history_order DESC"
+        if criteria.limit is not None and criteria.title_contains is None:
+            sql += " LIMIT ?"
+            params.append(criteria.limit)
+        with self._lock:
+            rows = self._connection("search the history").execute(sql, params).fetchall()
+        rows.reverse()
+        builder = _ExperimentBuilder(self)
+        found = [known(row[1]) or builder.build(row) for row in rows]
+        if criteria.title_contains is not None:  # SQL has matched the stored titles already
+            found = [
+                exp for exp, row in zip(found, rows, strict=True) if row[4] is not None or criteria.matches_title(exp)
+            ]
+        return criteria.most_recent(found)
+
+    def load(self, experiment_id: str) -> Experiment | None:
+        """The experiment with this id as stored (a new object), or None."""
+        with self._lock:
+            row = (
+                self._connection("read an experiment")
+                .execute(f"SELECT {_COLUMNS} FROM experiments WHERE id = ?", (experiment_id,))
+                .fetchone()
+            )
+        return None if row is None else _ExperimentBuilder(self).build(row)
+
+    def purge(self, older_than: float) -> int:
+        """Delete ended experiments that finished before ``older_than`` (POSIX seconds),
+        and the stored functions no experiment uses any more; returns how many
+        experiments were deleted."""
+        with self._transaction("purge old history") as conn:
+            deleted = conn.execute(
+                "DELETE FROM experiments WHERE history_order IS NOT NULL AND finished_at < ?", (older_than,)
+            ).rowcount
+            conn.execute(
+                "DELETE FROM functions WHERE digest NOT IN "
+                "(SELECT func_digest FROM experiments WHERE func_digest IS NOT NULL)"
+            )
+            self._stored_functions.clear()
+        return deleted
+
+    def _function_pickle(self, digest: bytes) -> bytes | None:
+        with self._lock:
+            row = (
+                self._connection("read a stored function")
+                .execute("SELECT pickle FROM functions WHERE digest = ?", (digest,))
+                .fetchone()
+            )
+        return None if row is None else row[0]
+
+
+class _ExperimentBuilder:
+    """Makes Experiments from journal rows, loading each stored function once."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._functions: dict[bytes, Any] = {}
+        self.unloadable: list[Experiment] = []
+
+    def _function(self, digest: bytes) -> Any:
+        if digest not in self._functions:
+            data = self._journal._function_pickle(digest)
+            if data is None:
+                raise LookupError("its function is missing from the journal")
+            self._functions[digest] = load_pickle(data)
+        return self._functions[digest]
+
+    def build(self, row: tuple) -> Experiment:
+        (
+            _,
+            exp_id,
+            status_value,
+            _,
+            title,
+            func_name,
+            digest,
+            arguments,
+            store_error,
+            requeued_from,
+            queued_at,
+            started_at,
+            finished_at,
+            fraction,
+            message,
+            result,
+            result_repr,
+            result_pickled,
+            exception,
+            traceback_text,
+            log_lines,
+        ) = row
+        func, args, kwargs = None, (), {}
+        if digest is not None:
+            try:
+                func = self._function(digest)
+                args, kwargs = load_pickle(arguments)
+            except Exception as exc:
+                store_error = f"the stored call cannot be loaded ({describe_error(exc)})"
+                func = None
+        unloadable = func is None
+        if unloadable:
+            func = unavailable_call(f"{title or func_name}: {store_error}")
+            title = title or f"{func_name}(...)"
+        exp = Experiment(func, args, kwargs, title=title)
+        exp.id = exp_id
+        exp.stored, exp.store_error, exp.requeued_from = not unloadable, store_error, requeued_from
+        status = ExpStatus(status_value)
+        if status is ExpStatus.CANCELLED:
+            exp._complete_cancelled()
+        elif status is ExpStatus.RUNNING:
+            exp._complete(ExpStatus.INTERRUPTED)  # its finish time: when it was found interrupted
+            finished_at = exp.finished_at
+        elif status is not ExpStatus.QUEUED:
+            stored_exception = load_exception(exception, traceback_text, exp.title)
+            if status in (ExpStatus.FAILED, ExpStatus.ABORTED) and stored_exception is not None:
+                exp._complete(status, exception=stored_exception)
+            else:
+                try:
+                    value = load_result(result, None if result_pickled else result_repr)
+                except Exception as exc:
+                    reason = describe_error(exc)
+                    value = ResultNotStored(f"<result that cannot be loaded: {reason}>")
+                    exp.store_error = exp.store_error or f"the stored result cannot be loaded ({reason})"
+                exp._complete(status, value)
+        elif unloadable:
+            self.unloadable.append(exp)
+        exp.queued_at, exp.started_at, exp.finished_at = queued_at, started_at, finished_at
+        exp.traceback = traceback_text
+        exp.progress = (fraction, message or "")
+        exp._log_records = decode_log(log_lines) or None
+        return exp
+
+    def warn_unloadable(self) -> None:
+        for exp in self.unloadable:
+            logger.warning("%s was queued, but cannot run after the restart: %s", exp.title, exp.store_error)

@@ -1,0 +1,111 @@
+"""Opt-in notices: the queue-done summary and the stall watchdog, on a real Manager."""
+
+import logging
+import threading
+
+import pytest
+
+from labqueue import Manager, set_progress
+from labqueue.core.engine import Experiment
+from labqueue.core.notify import QueueDoneNotifier, StallWatchdog, quiet_seconds
+from tests.log_records import records_of
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.mails: list[tuple[str, str]] = []
+        self._arrived = threading.Condition()
+
+    def __call__(self, subject: str, body: str) -> None:
+        with self._arrived:
+            self.mails.append((subject, body))
+            self._arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[tuple[str, str]]:
+        with self._arrived:
+            assert self._arrived.wait_for(lambda: len(self.mails) >= count, timeout), self.mails
+            return list(self.mails)
+
+
+def ok(n):
+    return n
+
+
+def broken():
+    raise ValueError("sensor unplugged")
+
+
+def test_queue_done_summary_lists_what_ran():
+    outbox = Outbox()
+    with Manager(pause_on_failure=False, start=False) as manager:
+        notifier = QueueDoneNotifier(manager, outbox, host_name="testhost")
+        manager.queued_exec(ok)(1)
+        manager.queued_exec(broken)()
+        manager.queued_exec(ok)(2)
+        manager.worker.start()
+        ((subject, body),) = outbox.wait_for(1)
+        notifier.close()
+    assert subject == "[labqueue] testhost: queue done, 2 finished, 1 failed"
+    lines = body.splitlines()
+    assert lines[0] == "labqueue on testhost: the queue is empty. 3 experiment(s) ran: 2 finished, 1 failed."
+    assert [line.split()[0] for line in lines[2:]] == ["Finished", "Failed", "Finished"]
+    assert "broken()  (ValueError: sensor unplugged)" in lines[3]
+
+
+def test_a_queue_paused_with_jobs_left_is_not_done_until_they_are_cleared():
+    outbox = Outbox()
+    with Manager(pause_on_failure=True) as manager:
+        notifier = QueueDoneNotifier(manager, outbox, host_name="testhost")
+        manager.pause_worker()
+        manager.queued_exec(broken)()
+        left = manager.queued_exec(ok)(1)
+        manager.resume_worker()
+        assert manager.wait_until_idle(timeout=15) and manager.paused
+        assert outbox.mails == [] and manager.job_queue.queued == [left]
+        manager.clear_all_jobs()
+        ((subject, _),) = outbox.wait_for(1)
+        notifier.close()
+    assert subject == "[labqueue] testhost: queue done, 1 failed"
+
+
+def test_quiet_seconds_counts_from_the_latest_sign_of_life():
+    exp = Experiment(ok, (1,))
+    exp.started_at = 100.0
+    assert quiet_seconds(exp, None, 130.0) == 30.0
+    assert quiet_seconds(exp, 120.0, 130.0) == 10.0
+    exp.add_log_record(logging.makeLogRecord({"created": 125.0}))
+    assert quiet_seconds(exp, 120.0, 130.0) == 5.0
+
+
+@pytest.fixture
+def watchdog_log():
+    with records_of("labqueue.watchdog") as waiter:
+        yield waiter
+
+
+def test_a_quiet_experiment_is_warned_about_once_per_silence(watchdog_log):
+    report_progress, finish = threading.Event(), threading.Event()
+
+    def slow_measurement():
+        report_progress.wait(30)
+        set_progress(0.5, "halfway")
+        finish.wait(30)
+
+    with Manager() as manager:
+        watchdog = StallWatchdog(manager, stall_seconds=0.2)
+        exp = manager.queued_exec(slow_measurement)()
+        try:
+            watchdog_log.wait_for("has reported no progress")
+            assert len(watchdog_log.records) == 1
+            report_progress.set()
+            watchdog_log.wait_count(2)
+        finally:
+            report_progress.set()
+            finish.set()
+        exp.result(timeout=15)
+        watchdog.close()
+    first = watchdog_log.records[0]
+    assert first.getMessage().startswith(f"{exp.title} has reported no progress and logged nothing for 0.")
+    assert exp.title.endswith("slow_measurement()")
+    assert first.experiment_id == exp.id[:8]
+    assert first.experiment_title == exp.title
