@@ -310,15 +310,6 @@ def _set_current(experiment: Experiment | None, manager) -> None:
     _context.manager = manager
 
 
-class ExperimentLogCapture(logging.Handler):
-    """Root-logger handler that files each record under the experiment running on its thread."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        experiment = getattr(_context, "experiment", None)
-        if experiment is not None:
-            experiment.add_log_record(record)
-
-
 class ExperimentContextFilter(logging.Filter):
     """Adds ``experiment_id`` (or ``-``) to every record, for log file formats."""
 
@@ -334,9 +325,26 @@ _capture_installed = False
 
 
 def install_log_capture() -> None:
-    """Attach the capture handler to the root logger once per process."""
+    """File every log record made during a job under the experiment running on its thread.
+
+    Installed once per process as a log record factory wrapping the one in place, not
+    as a handler: labqueue is a library and adds no handler anywhere, so Python's last
+    resort still prints warnings in a plain script and a later ``logging.basicConfig()``
+    still configures the root logger.
+    """
     global _capture_installed
     with _capture_lock:
-        if not _capture_installed:
-            logging.getLogger().addHandler(ExperimentLogCapture())
-            _capture_installed = True
+        if _capture_installed:
+            return
+        make_record = logging.getLogRecordFactory()
+
+        def capturing_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)
+            experiment = getattr(_context, "experiment", None)
+            # logging.makeLogRecord() passes name None: a copy being rebuilt, not a new line.
+            if experiment is not None and record.name is not None:
+                experiment.add_log_record(record)
+            return record
+
+        logging.setLogRecordFactory(capturing_record_factory)
+        _capture_installed = True
