@@ -3,6 +3,16 @@
 Depends on nothing else in labqueue; the journal, the manager and the window build on it.
 """
 
+from .chains import (
+    FAILURE_POLICIES,
+    FedCall,
+    Link,
+    RetryPolicy,
+    apply_failure_policies,
+    cancel_with_reason,
+    watch_retries,
+)
+from .chains import attach as attach_links
 from .experiment import (
     PENDING,
     REQUEUEABLE,
@@ -23,6 +33,14 @@ from .signals import INTERNAL_PRIORITY, emit_safely
 from .worker import Worker
 
 __all__ = [
+    "FAILURE_POLICIES",
+    "FedCall",
+    "Link",
+    "RetryPolicy",
+    "apply_failure_policies",
+    "attach_links",
+    "cancel_with_reason",
+    "watch_retries",
     "INTERNAL_PRIORITY",
     "PENDING",
     "REQUEUEABLE",

@@ -15,7 +15,7 @@ import os
 import reprlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import CancelledError, Future
 from concurrent.futures._base import (  # the states Future itself uses
     CANCELLED,
@@ -137,7 +137,25 @@ class Experiment(Future):
         stored: True when the journal holds the call, False when it could not be
             stored (see ``store_error``), None when there is no journal.
         requeued_from: id of the experiment this one repeats, or None.
+        links: its upstreams (:class:`~core.engine.chains.Link`), empty for most.
+        retry: its :class:`~core.engine.chains.RetryPolicy`, or None; ``attempt`` is
+            1 for the first run, 2 for the first retry, and so on.
+        not_before: POSIX time before which it may not start (a retry's delay), or None.
+        cancel_reason: why it was cancelled when it was not by hand ("upstream X failed").
+        study_id: the study (or, for a plain chain, the first upstream) it belongs to.
+        repeated_by: the copy that requeued it (a retry or a requeue), or None.
     """
+
+    # Chain attributes as class defaults: most experiments have none, and a put of
+    # 100,000 of them should not pay for them.
+    links: tuple = ()
+    retry = None
+    attempt = 1
+    not_before: float | None = None
+    cancel_reason: str | None = None
+    study_id: str | None = None
+    repeated_by: Experiment | None = None
+    _downstreams: list | None = None
 
     def __init__(
         self,
@@ -146,7 +164,22 @@ class Experiment(Future):
         kwargs: dict | None = None,
         *,
         title: str | None = None,
+        after: Iterable[Any] = (),
+        inputs: Mapping[str, Experiment] | None = None,
+        on_failure: str = "skip",
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
     ) -> None:
+        """``after``: experiments (or Links) to wait for; ``inputs``: upstreams whose
+        results are passed as these keyword arguments; ``on_failure``: what happens to
+        this one when one of them does not finish ("skip", "continue" or "stop_study",
+        see :mod:`core.engine.chains`); ``retries`` more runs, ``retry_delay`` seconds
+        apart, when the call raises one of ``retry_on``.
+
+        Raises TypeError if ``func`` is not callable or an upstream not an Experiment,
+        ValueError for an unknown ``on_failure`` or negative retries or delay.
+        """
         if not callable(func):
             raise TypeError(f"an experiment needs a callable, got {type(func).__name__}: {short_repr(func)}")
         super().__init__()
@@ -167,6 +200,11 @@ class Experiment(Future):
         self.requeued_from: str | None = None
         self._final_status = ExpStatus.FINISHED
         self._queue = None  # the ExperimentQueue holding it, set by ExperimentQueue.put
+        if after or inputs or retries:
+            from . import chains  # chains builds on Experiment
+
+            retry = chains.RetryPolicy(retries, retry_delay, tuple(retry_on)) if retries else None
+            chains.configure(self, after, inputs, on_failure, retry)
 
     # -- descriptive -------------------------------------------------------------------
 
@@ -238,6 +276,54 @@ class Experiment(Future):
     def __repr__(self) -> str:
         return f"<Experiment {self.id[:8]} {self.status.name} {self.title}>"
 
+    # -- chains ------------------------------------------------------------------------
+
+    def then(self, func: Callable, *args: Any, **kwargs: Any) -> Experiment:
+        """Queue ``func(this experiment's result, *args, **kwargs)`` to run once this one
+        has finished; returns the new experiment.
+
+        The keywords ``on_failure``, ``retries``, ``retry_delay``, ``retry_on`` and
+        ``title`` are options of the new experiment (see :class:`Experiment`), not
+        arguments of ``func``. Raises RuntimeError if this experiment is not queued.
+        """
+        from . import chains
+
+        options = {key: kwargs.pop(key) for key in _CHAIN_OPTIONS if key in kwargs}
+        return chains.then(self, func, args, kwargs, **options)
+
+    def may_start(self) -> bool:
+        """True unless an upstream holds it back or its retry delay has not passed."""
+        if self.not_before is not None and time.time() < self.not_before:
+            return False
+        if not self.links:
+            return True
+        from .chains import link_satisfied
+
+        return all(link_satisfied(link) for link in self.links)
+
+    @property
+    def waiting_for(self) -> Experiment | None:
+        """The first upstream that holds this queued experiment back, or None."""
+        if self.status is not ExpStatus.QUEUED:
+            return None
+        from .chains import link_satisfied
+
+        return next((link.current for link in self.links if not link_satisfied(link)), None)
+
+    def retry_pending(self, exception: BaseException | None) -> bool:
+        """True if this experiment, failing with ``exception``, will be run again."""
+        return self.retry is not None and self.repeated_by is None and self.retry.applies(self.attempt, exception)
+
+    def repeat(self) -> Experiment:
+        """A new QUEUED experiment with the same call, title, links and retry policy;
+        this one's downstreams wait for the copy from now on."""
+        from .chains import carry_over
+
+        again = Experiment(self.func, self.args, self.kwargs, title=self._title)
+        again.requeued_from = self.id
+        carry_over(self, again)
+        return again
+
     # -- future API --------------------------------------------------------------------
 
     def cancel(self) -> bool:
@@ -279,6 +365,9 @@ class Experiment(Future):
             self.set_exception(Interrupted(f"{self.title} was running when the program stopped"))
         else:
             raise ValueError(f"{status} is not an outcome")
+
+
+_CHAIN_OPTIONS = ("on_failure", "retries", "retry_delay", "retry_on", "title")
 
 
 def new_experiment_id() -> str:

@@ -291,7 +291,8 @@ class ExperimentQueue:
                     return None
                 if self._running is not None:
                     raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
-                if self._queued:
+                exp = self._next_startable()
+                if exp is not None:
                     break
                 if not block:
                     return None
@@ -300,9 +301,8 @@ class ExperimentQueue:
                     self._job_available.wait()
                 finally:
                     self._idle_workers -= 1
-            exp = self._queued[0]
             exp.started_at = time.time()
-            self._queued.popleft()
+            self._queued.remove(exp)
             self._running = exp
             exp.set_running_or_notify_cancel()
             if self._store is not None:
@@ -312,6 +312,11 @@ class ExperimentQueue:
         # "running" (something queued, not paused), so starting it changes nothing there.
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
+
+    def _next_startable(self) -> Experiment | None:
+        """The first queued experiment whose upstreams let it start (see
+        :meth:`Experiment.may_start`): one waiting for another does not hold up the rest."""
+        return next((exp for exp in self._queued if exp.may_start()), None)
 
     def _record(self, write: Callable[..., None], exp: Experiment, *details: Any) -> None:
         # A journal that cannot write a status change must not stop the lab: the run
@@ -466,7 +471,6 @@ class ExperimentQueue:
         """
         if exp.status not in REQUEUEABLE:
             raise ValueError(f"{exp!r} is {exp.status.name}; only ended experiments can be requeued")
-        again = Experiment(exp.func, exp.args, exp.kwargs, title=exp._title)
-        again.requeued_from = exp.id
+        again = exp.repeat()
         self.put(again)
         return again

@@ -116,7 +116,8 @@ class Worker(threading.Thread):
             status = ExpStatus.FAILED
         else:
             status = ExpStatus.FINISHED
-        if status is ExpStatus.FAILED and self._pause_on_failure():
+        # A failure that will be retried needs no human: the retry is queued at once.
+        if status is ExpStatus.FAILED and not exp.retry_pending(exception) and self._pause_on_failure():
             # Paused before the outcome is announced, so no queued job slips in first.
             self.running.clear()
             logger.warning("Queue paused after %s failed; resume to continue.", exp.title)

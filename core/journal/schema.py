@@ -69,8 +69,42 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     # which they do rarely: at start, and for history searches.
 
 
+def _add_chains(conn: sqlite3.Connection) -> None:
+    # Separate tables rather than columns: most experiments have no upstream and no
+    # retry policy, and a put of them writes nothing more than before.
+    conn.execute(
+        """
+        CREATE TABLE experiment_links (
+            downstream_id TEXT NOT NULL,
+            place INTEGER NOT NULL,        -- order of the links of one downstream
+            upstream_id TEXT NOT NULL,     -- as linked; requeued copies are found through requeued_from
+            feed_position INTEGER,         -- the upstream's result as this positional argument
+            feed_name TEXT,                -- ... or as this keyword argument
+            on_failure TEXT NOT NULL,      -- skip, continue or stop_study
+            PRIMARY KEY (downstream_id, place)
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute("CREATE INDEX experiment_links_upstream ON experiment_links (upstream_id)")
+    conn.execute(
+        """
+        CREATE TABLE experiment_chain (
+            experiment_id TEXT PRIMARY KEY,
+            attempt INTEGER NOT NULL DEFAULT 1,
+            retries INTEGER,
+            retry_delay REAL,
+            retry_on BLOB,                 -- pickled tuple of exception classes
+            not_before REAL,
+            study_id TEXT,
+            cancel_reason TEXT
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute("CREATE INDEX experiment_chain_study ON experiment_chain (study_id)")
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema, _add_chains]
 
 
 def schema_version() -> int:

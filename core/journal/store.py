@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..engine import Experiment, ExpStatus
+from ..engine import Experiment, ExpStatus, Link, RetryPolicy, attach_links, watch_retries
 from .codec import (
     CallEncoder,
     FunctionPickles,
@@ -44,6 +44,7 @@ from .codec import (
     load_exception,
     load_pickle,
     load_result,
+    pickle_value,
     unavailable_call,
 )
 from .history import HistoryFilter, title_contains
@@ -66,6 +67,40 @@ _INSERT_EXPERIMENT = (
     "INSERT INTO experiments (seq, id, status, queue_position, title, func_name, func_digest, arguments, "
     "store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+_INSERT_LINK = (
+    "INSERT INTO experiment_links (downstream_id, place, upstream_id, feed_position, feed_name, on_failure) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CHAIN = (
+    "INSERT INTO experiment_chain (experiment_id, attempt, retries, retry_delay, retry_on, not_before, study_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _chain_rows(experiments: list[Experiment]) -> tuple[list[tuple], list[tuple]]:
+    """Rows of experiment_links and experiment_chain for the experiments that need them."""
+    link_rows, chain_rows = [], []
+    for exp in experiments:
+        for place, link in enumerate(exp.links):
+            position = link.feed if isinstance(link.feed, int) else None
+            name = link.feed if isinstance(link.feed, str) else None
+            link_rows.append((exp.id, place, link.upstream.id, position, name, link.on_failure))
+        retry = exp.retry
+        if retry is not None or exp.links or exp.study_id is not None:
+            chain_rows.append(
+                (
+                    exp.id,
+                    exp.attempt,
+                    retry.retries if retry else None,
+                    retry.delay if retry else None,
+                    pickle_value(retry.on) if retry else None,
+                    exp.not_before,
+                    exp.study_id,
+                )
+            )
+    return link_rows, chain_rows
+
 
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
@@ -127,6 +162,10 @@ class Journal:
         self._last_position = position or 0.0
         self._next_history = (history or 0) + 1
         self._progress_due = 0.0
+        # False only in a journal kept at an older schema (tests of the migration path).
+        self._has_chains = bool(
+            self._conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'experiment_links'").fetchone()[0]
+        )
 
     # -- transactions ------------------------------------------------------------------
 
@@ -204,14 +243,18 @@ class Journal:
                 )
             )
             seq += 1
+        link_rows, chain_rows = _chain_rows(experiments) if self._has_chains else ([], [])
         with self._lock:  # a purge() on another thread must not delete a function between check and insert
             functions = [item for item in encoder.functions.items() if item[0] not in self._stored_functions]
-            if len(rows) == 1 and not functions:  # the common single put: one statement, no BEGIN/COMMIT
+            if len(rows) == 1 and not functions and not chain_rows:  # the common single put: no BEGIN/COMMIT
                 self._write("queue an experiment", _INSERT_EXPERIMENT, rows[0])
             else:
                 with self._transaction(f"queue {len(rows)} experiment(s)") as conn:
                     conn.executemany("INSERT OR IGNORE INTO functions (digest, pickle) VALUES (?, ?)", functions)
                     conn.executemany(_INSERT_EXPERIMENT, rows)
+                    if chain_rows:
+                        conn.executemany(_INSERT_LINK, link_rows)
+                        conn.executemany(_INSERT_CHAIN, chain_rows)
             self._stored_functions.update(digest for digest, _ in functions)
         self._next_seq, self._last_position = seq, position
         for exp, row in zip(experiments, rows, strict=True):
@@ -284,6 +327,14 @@ class Journal:
             [(exp._title, finished_at, self._seqs[exp.id]) for exp in experiments],
             f"cancel {len(experiments)} experiment(s)",
         )
+        reasons = [(exp.id, exp.cancel_reason) for exp in experiments if exp.cancel_reason]
+        if reasons and self._has_chains:
+            with self._transaction("store why experiments were cancelled") as conn:
+                conn.executemany(
+                    "INSERT INTO experiment_chain (experiment_id, cancel_reason) VALUES (?, ?) "
+                    "ON CONFLICT (experiment_id) DO UPDATE SET cancel_reason = excluded.cancel_reason",
+                    reasons,
+                )
         for exp in experiments:
             del self._seqs[exp.id]
             del self._positions[exp.id]
@@ -374,11 +425,60 @@ class Journal:
             queued=[builder.build(row) for row in queued_rows],
         )
         self._store_interrupted(list(zip(restored.interrupted, (row[0] for row in running_rows), strict=True)))
+        if self._has_chains:
+            self._restore_chains(restored)
         for exp, row in zip(restored.queued, queued_rows, strict=True):
             self._seqs[exp.id] = row[0]
             self._positions[exp.id] = row[3]
         builder.warn_unloadable()
         return restored
+
+    def _restore_chains(self, restored: Restored) -> None:
+        """Give restored experiments their retry state and cancel reasons, and the
+        queued ones their links again, so that they wait as before the restart.
+
+        A link names the upstream as it was linked; when that one was requeued (a
+        retry, or by hand after it was interrupted), the newest copy is the upstream.
+        """
+        everyone = [*restored.history, *restored.interrupted, *restored.queued]
+        by_id = {exp.id: exp for exp in everyone}
+        with self._lock:
+            conn = self._connection("read the chains")
+            chain_rows = conn.execute(
+                "SELECT experiment_id, attempt, retries, retry_delay, retry_on, not_before, study_id, cancel_reason "
+                "FROM experiment_chain"
+            ).fetchall()
+            link_rows = conn.execute(
+                "SELECT downstream_id, upstream_id, feed_position, feed_name, on_failure FROM experiment_links "
+                "ORDER BY downstream_id, place"
+            ).fetchall()
+        for exp_id, attempt, retries, delay, retry_on, not_before, study_id, reason in chain_rows:
+            exp = by_id.get(exp_id)
+            if exp is None:
+                continue
+            exp.attempt, exp.not_before, exp.study_id, exp.cancel_reason = attempt, not_before, study_id, reason
+            if retries:
+                exp.retry = RetryPolicy(retries, delay or 0.0, load_pickle(retry_on))
+        for earlier in everyone:
+            repeated = by_id.get(earlier.requeued_from) if earlier.requeued_from else None
+            if repeated is not None:
+                repeated.repeated_by = earlier
+        queued = {exp.id for exp in restored.queued}
+        links: dict[str, list[Link]] = {}
+        for downstream_id, upstream_id, position, name, on_failure in link_rows:
+            if downstream_id not in queued:
+                continue
+            upstream = by_id.get(upstream_id) or self.load(upstream_id)
+            if upstream is None:
+                logger.warning("An upstream of a queued experiment is gone from the journal (%s).", upstream_id)
+                continue
+            feed = position if position is not None else name
+            links.setdefault(downstream_id, []).append(Link(upstream, feed, on_failure))
+        for exp in restored.queued:
+            if exp.retry is not None:
+                watch_retries(exp)
+            if exp.id in links:
+                attach_links(exp, links[exp.id])
 
     def _store_interrupted(self, experiments: list[tuple[Experiment, int]]) -> None:
         if not experiments:

@@ -1,0 +1,313 @@
+"""Chains: experiments that wait for others (their upstreams) and may receive their results.
+
+A downstream experiment holds one :class:`Link` per upstream. The queue starts it
+only when :meth:`Experiment.may_start` says every link is satisfied (see
+:func:`link_satisfied`); what happens to it when an upstream does not finish is the
+link's failure policy, applied by a done-callback on the upstream, so on the thread
+that completed it and before the queue picks its next job:
+
+* ``"skip"`` (default): the downstream becomes CANCELLED, ``cancel_reason``
+  "upstream X failed";
+* ``"continue"``: it runs anyway, receiving None for that upstream's result;
+* ``"stop_study"``: every queued experiment of the same study (or chain) is cancelled.
+
+An INTERRUPTED upstream (running when the program died) blocks its downstream until
+it is requeued; the downstream then follows the new copy (``repeated_by``). Retries
+(:class:`RetryPolicy`) are such copies too, queued by the failed attempt's own
+done-callback, so each attempt stays in the history.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .experiment import Experiment, ExpStatus, current_experiment, short_repr
+
+__all__ = [
+    "FAILURE_POLICIES",
+    "FedCall",
+    "Link",
+    "RetryPolicy",
+    "apply_failure_policies",
+    "attach",
+    "cancel_with_reason",
+    "link_satisfied",
+    "then",
+    "watch_retries",
+]
+
+#: What a downstream does when an upstream fails, is aborted or is cancelled.
+FAILURE_POLICIES = ("skip", "continue", "stop_study")
+
+_VERBS = {
+    ExpStatus.FAILED: "failed",
+    ExpStatus.ABORTED: "was aborted",
+    ExpStatus.CANCELLED: "was cancelled",
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Run a failed experiment again, up to ``retries`` more times, ``delay`` seconds
+    after each failure, when its exception is one of ``on``."""
+
+    retries: int
+    delay: float = 0.0
+    on: tuple[type[BaseException], ...] = (Exception,)
+
+    def __post_init__(self) -> None:
+        if self.retries < 0 or self.delay < 0:
+            raise ValueError(f"retries and retry_delay must be >= 0, got {self.retries} and {self.delay}")
+
+    def applies(self, attempt: int, exception: BaseException | None) -> bool:
+        """True if attempt number ``attempt`` (1 = the first run), failing with
+        ``exception``, is to be run again."""
+        return attempt <= self.retries and isinstance(exception, self.on)
+
+
+@dataclass
+class Link:
+    """A downstream's dependency on ``upstream``.
+
+    ``feed`` says what the downstream receives: None (nothing, it only waits), an int
+    (the upstream's result as that positional argument) or a str (as that keyword).
+    """
+
+    upstream: Experiment
+    feed: int | str | None = None
+    on_failure: str = "skip"
+
+    def __post_init__(self) -> None:
+        if self.on_failure not in FAILURE_POLICIES:
+            raise ValueError(f"on_failure must be one of {', '.join(FAILURE_POLICIES)}, not {self.on_failure!r}")
+
+    @property
+    def current(self) -> Experiment:
+        """The upstream, or its latest requeued copy (a retry, or a requeue by hand)."""
+        upstream = self.upstream
+        while upstream.repeated_by is not None:
+            upstream = upstream.repeated_by
+        return upstream
+
+    def result(self) -> Any:
+        """The upstream's result if it finished, else None (a "continue" link)."""
+        upstream = self.current
+        return upstream.result(timeout=0) if upstream.status is ExpStatus.FINISHED else None
+
+
+def link_satisfied(link: Link) -> bool:
+    """True if ``link`` no longer holds its downstream back.
+
+    An upstream that failed, was aborted or cancelled satisfies only a "continue" link:
+    under the other policies its done-callback cancels the downstream, and until it has
+    (it runs on the thread that completed the upstream) the downstream must not start.
+    """
+    upstream = link.current
+    if not upstream.done():
+        return False
+    status = upstream.status
+    if status is ExpStatus.FINISHED:
+        return True
+    if status is ExpStatus.INTERRUPTED:
+        return False
+    return link.on_failure == "continue"
+
+
+class FedCall:
+    """The call of a downstream that receives its upstreams' results as arguments.
+
+    Stored by the journal like any call; it finds the results through the experiment
+    running it (:func:`current_experiment`), so the pickle holds no other experiment.
+    """
+
+    def __init__(self, func: Callable) -> None:
+        self.func = func
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        exp = current_experiment()
+        links = exp.links if exp is not None else ()
+        positional = sorted((link.feed, link.result()) for link in links if isinstance(link.feed, int))
+        named = {link.feed: link.result() for link in links if isinstance(link.feed, str)}
+        return self.func(*(value for _, value in positional), *args, **named, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FedCall) and other.func == self.func
+
+    def __hash__(self) -> int:
+        return hash(self.func)
+
+
+class _UpstreamPlaceholder:
+    """Stands for an upstream's result in a downstream's title."""
+
+    def __init__(self, upstream: Experiment) -> None:
+        self._text = f"<result of {upstream.title}>"
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def configure(
+    exp: Experiment,
+    after: Iterable[Experiment | Link],
+    inputs: Mapping[str | int, Experiment] | None,
+    on_failure: str,
+    retry: RetryPolicy | None,
+) -> None:
+    """Give a new experiment its links and retry policy (what ``Experiment(after=...,
+    inputs=..., retries=...)`` calls). Raises ValueError for an unknown policy and
+    TypeError for an upstream that is not an Experiment."""
+    links: list[Link] = []
+    for item in after:
+        links.append(item if isinstance(item, Link) else Link(_checked(item), None, on_failure))
+    for feed, upstream in (inputs or {}).items():
+        links.append(Link(_checked(upstream), feed, on_failure))
+    if retry is not None and retry.retries:
+        exp.retry = retry
+        watch_retries(exp)
+    if not links:
+        return
+    if any(link.feed is not None for link in links):
+        if exp._title is None:
+            exp._title = _fed_title(exp.func, exp.args, exp.kwargs, links)
+        exp.func = FedCall(exp.func)
+    exp.study_id = exp.study_id or next((link.upstream.study_id for link in links if link.upstream.study_id), None)
+    if exp.study_id is None:
+        exp.study_id = links[0].upstream.id  # a chain without a study: "stop_study" stops this chain
+    attach(exp, links)
+
+
+def _checked(upstream: Any) -> Experiment:
+    if not isinstance(upstream, Experiment):
+        raise TypeError(f"an upstream must be an Experiment, got {type(upstream).__name__}: {short_repr(upstream)}")
+    return upstream
+
+
+def _fed_title(func: Callable, args: tuple, kwargs: dict, links: list[Link]) -> str:
+    from .experiment import call_title
+
+    positional = sorted((link.feed, link.upstream) for link in links if isinstance(link.feed, int))
+    named = {link.feed: _UpstreamPlaceholder(link.upstream) for link in links if isinstance(link.feed, str)}
+    fed_args = tuple(_UpstreamPlaceholder(upstream) for _, upstream in positional)
+    return call_title(func, fed_args + tuple(args), {**named, **kwargs})
+
+
+def attach(exp: Experiment, links: list[Link]) -> None:
+    """Make ``exp`` wait on ``links`` and apply their failure policies when an upstream
+    ends (also used for experiments restored from the journal)."""
+    exp.links = tuple(links)
+    for link in links:
+        _watch(exp, link, link.current)
+
+
+def _watch(exp: Experiment, link: Link, upstream: Experiment) -> None:
+    if upstream._downstreams is None:
+        upstream._downstreams = []
+    upstream._downstreams.append((exp, link))
+    upstream.add_done_callback(functools.partial(_upstream_done, exp, link))
+
+
+def carry_over(original: Experiment, again: Experiment) -> None:
+    """``again`` repeats ``original`` (requeue or retry): same links and policy, and the
+    downstreams of ``original`` now wait for ``again``."""
+    again.study_id = original.study_id
+    if original.links:
+        attach(again, list(original.links))
+    if original.retry is not None:
+        again.retry, again.attempt = original.retry, original.attempt + 1
+        watch_retries(again)
+    original.repeated_by = again
+    for downstream, link in original._downstreams or ():
+        if not downstream.done():
+            _watch(downstream, link, again)
+
+
+def _upstream_done(downstream: Experiment, link: Link, upstream: Experiment) -> None:
+    if upstream.repeated_by is not None or downstream.done():
+        return  # a retry or requeue took over (its own callback will decide), or nothing to decide
+    if downstream._queue is None:
+        return  # not queued yet: apply_failure_policies() decides once it is
+    status = upstream.status
+    if status in (ExpStatus.FINISHED, ExpStatus.INTERRUPTED) or link.on_failure == "continue":
+        return
+    reason = f"upstream {upstream.title} {_VERBS[status]}"
+    if link.on_failure == "stop_study":
+        queue = downstream._queue
+        others = [e for e in queue.queued if e.study_id == downstream.study_id] if queue is not None else []
+        cancel_with_reason([downstream, *others], f"study stopped: {reason}")
+    else:
+        cancel_with_reason([downstream], reason)
+
+
+def apply_failure_policies(exp: Experiment) -> None:
+    """Apply the failure policies of the links of queued ``exp`` whose upstreams have
+    already ended: a downstream put after its upstream failed (or restored from the
+    journal so) is cancelled at once under "skip" instead of waiting for ever."""
+    for link in exp.links:
+        upstream = link.current
+        if upstream.done():
+            _upstream_done(exp, link, upstream)
+
+
+def cancel_with_reason(experiments: list[Experiment], reason: str) -> list[Experiment]:
+    """Cancel the queued ones of ``experiments``, recording ``reason``; returns those cancelled."""
+    waiting = [exp for exp in experiments if not exp.done()]
+    for exp in waiting:
+        exp.cancel_reason = exp.cancel_reason or reason
+    by_queue: dict[int, list[Experiment]] = {}
+    for exp in waiting:
+        by_queue.setdefault(id(exp._queue), []).append(exp)
+    cancelled = []
+    for group in by_queue.values():
+        queue = group[0]._queue
+        if queue is None:
+            cancelled += [exp for exp in group if exp._complete_cancelled()]
+        else:
+            cancelled += queue.remove(group)
+    return cancelled
+
+
+def watch_retries(exp: Experiment) -> None:
+    """Queue the next attempt of ``exp`` when it fails as its retry policy says.
+
+    Registered before any downstream links to ``exp``, so the attempt is queued (and
+    the downstreams follow it) before their failure policies are looked at."""
+    exp.add_done_callback(_retry_if_due)
+
+
+def _retry_if_due(exp: Experiment) -> None:
+    if exp.status is not ExpStatus.FAILED or exp.repeated_by is not None or not exp.retry_pending(exp.exception(0)):
+        return
+    queue = exp._queue
+    if queue is None:
+        return
+    again = exp.repeat()
+    delay = exp.retry.delay
+    if delay:
+        again.not_before = time.time() + delay
+    queue.put(again)
+    if delay:
+        # Nothing else wakes an idle worker when the delay is over.
+        timer = threading.Timer(delay, queue.wake)
+        timer.daemon = True
+        timer.start()
+
+
+def then(upstream: Experiment, func: Callable, args: tuple, kwargs: dict, **options: Any) -> Experiment:
+    """Queue ``func(upstream's result, *args, **kwargs)`` to run once ``upstream`` has finished.
+
+    Raises RuntimeError if ``upstream`` is not in a queue, and what ``Experiment`` raises.
+    """
+    queue = upstream._queue
+    if queue is None:
+        raise RuntimeError(f"{upstream!r} is not queued; put it on a queue before chaining on it")
+    downstream = Experiment(func, args, kwargs, inputs={0: upstream}, **options)
+    queue.put(downstream)
+    apply_failure_policies(downstream)
+    return downstream
