@@ -434,8 +434,8 @@ class Journal:
         return restored
 
     def _restore_chains(self, restored: Restored) -> None:
-        """Give restored experiments their retry state and cancel reasons, and the
-        queued ones their links again, so that they wait as before the restart.
+        """Give restored experiments their retry state, cancel reasons and links, and
+        make the queued ones wait again as before the restart.
 
         A link names the upstream as it was linked; when that one was requeued (a
         retry, or by hand after it was interrupted), the newest copy is the upstream.
@@ -463,10 +463,9 @@ class Journal:
             repeated = by_id.get(earlier.requeued_from) if earlier.requeued_from else None
             if repeated is not None:
                 repeated.repeated_by = earlier
-        queued = {exp.id for exp in restored.queued}
         links: dict[str, list[Link]] = {}
         for downstream_id, upstream_id, position, name, on_failure in link_rows:
-            if downstream_id not in queued:
+            if downstream_id not in by_id:
                 continue
             upstream = by_id.get(upstream_id) or self.load(upstream_id)
             if upstream is None:
@@ -478,7 +477,9 @@ class Journal:
             if exp.retry is not None:
                 watch_retries(exp)
             if exp.id in links:
-                attach_links(exp, links[exp.id])
+                attach_links(exp, links.pop(exp.id))
+        for exp_id, ended_links in links.items():  # kept so that a requeued copy is fed as the original was
+            by_id[exp_id].links = tuple(ended_links)
 
     def _store_interrupted(self, experiments: list[tuple[Experiment, int]]) -> None:
         if not experiments:
