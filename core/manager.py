@@ -216,6 +216,11 @@ class Manager:
         self._instance_lock, self._journal = lock, journal
         return restored
 
+    @property
+    def journal(self) -> Journal | None:
+        """The journal (None without a data directory); studies keep their tables in it."""
+        return self._journal
+
     # -- state -------------------------------------------------------------------------
 
     @property

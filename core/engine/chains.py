@@ -231,15 +231,17 @@ def carry_over(original: Experiment, again: Experiment) -> None:
 def _upstream_done(downstream: Experiment, link: Link, upstream: Experiment) -> None:
     if upstream.repeated_by is not None or downstream.done():
         return  # a retry or requeue took over (its own callback will decide), or nothing to decide
-    if downstream._queue is None:
+    queue = downstream._queue
+    if queue is None:
         return  # not queued yet: apply_failure_policies() decides once it is
+    if queue._closed_because is not None:
+        return  # shutting down: what is queued stays queued in the journal for next time
     status = upstream.status
     if status in (ExpStatus.FINISHED, ExpStatus.INTERRUPTED) or link.on_failure == "continue":
         return
     reason = f"upstream {upstream.title} {_VERBS[status]}"
     if link.on_failure == "stop_study":
-        queue = downstream._queue
-        others = [e for e in queue.queued if e.study_id == downstream.study_id] if queue is not None else []
+        others = [e for e in queue.queued if e.study_id == downstream.study_id]
         cancel_with_reason([downstream, *others], f"study stopped: {reason}")
     else:
         cancel_with_reason([downstream], reason)

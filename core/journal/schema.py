@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["MIGRATIONS", "JournalError", "open_database", "schema_version"]
+__all__ = ["MIGRATIONS", "JournalError", "open_database", "open_memory_database", "schema_version"]
 
 logger = logging.getLogger("labqueue")
 
@@ -103,8 +103,58 @@ def _add_chains(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX experiment_chain_study ON experiment_chain (study_id)")
 
 
+def _add_studies(conn: sqlite3.Connection) -> None:
+    # JSON text for lists and free-form data: it keeps each value's type (the string
+    # "007" stays a string, 7 an int), which Merlin's SQLite backend loses.
+    conn.execute(
+        """
+        CREATE TABLE studies (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            workspace TEXT,                -- absolute path of the study's folder
+            spec_path TEXT,
+            spec_digest TEXT,              -- of the spec the study was run with, checked on restart
+            status TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            additional_data TEXT NOT NULL  -- JSON object
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute("CREATE UNIQUE INDEX studies_workspace ON studies (workspace) WHERE workspace IS NOT NULL")
+    conn.execute(
+        """
+        CREATE TABLE study_runs (
+            id TEXT PRIMARY KEY,
+            study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+            step TEXT,
+            workspace TEXT NOT NULL,       -- the run directory
+            queues TEXT NOT NULL,          -- JSON list
+            workers TEXT NOT NULL,         -- JSON list
+            status TEXT NOT NULL,          -- ExpStatus value
+            experiment_id TEXT,            -- the experiment of its latest attempt
+            reason TEXT,                   -- why it failed or was cancelled
+            duration REAL,
+            parameters TEXT NOT NULL,      -- JSON object
+            additional_data TEXT NOT NULL  -- JSON object
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute("CREATE INDEX study_runs_study ON study_runs (study_id, step)")
+    conn.execute("CREATE INDEX study_runs_status ON study_runs (status)")
+    conn.execute("CREATE INDEX study_runs_workspace ON study_runs (workspace)")
+    conn.execute("CREATE INDEX study_runs_experiment ON study_runs (experiment_id)")
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema, _add_chains]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema, _add_chains, _add_studies]
+
+
+def open_memory_database() -> sqlite3.Connection:
+    """A private in-memory database with the journal's schema (for a queue without a data directory)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    for step in MIGRATIONS:
+        step(conn)
+    return conn
 
 
 def schema_version() -> int:

@@ -184,6 +184,19 @@ class Journal:
                     raise JournalError(f"cannot {action} in the journal {self.path}: {exc}") from exc
                 raise
 
+    def transaction(self, action: str):
+        """A transaction on the journal's one connection, for the tables other parts keep
+        in this file (studies); ``action`` names it in the JournalError raised on failure."""
+        return self._transaction(action)
+
+    def query(self, action: str, sql: str, params: tuple | list = ()) -> list[tuple]:
+        """Rows of one read; raises JournalError (naming ``action``) when it fails."""
+        with self._lock:
+            try:
+                return self._connection(action).execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot {action} in the journal {self.path}: {exc}") from exc
+
     def _write(self, action: str, sql: str, params: tuple) -> None:
         """One statement, in a transaction of its own (autocommit)."""
         with self._lock:
