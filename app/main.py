@@ -19,7 +19,8 @@ from .script import ScriptError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labqueue",
-        usage="labqueue [options]\n       labqueue --no-gui FILE [options] [-- SCRIPT_ARGUMENTS...]",
+        usage="labqueue [options]\n       labqueue --no-gui FILE [options] [-- SCRIPT_ARGUMENTS...]\n"
+        "       labqueue study {run SPEC,status [STUDY],cancel STUDY,restart WORKSPACE} [--data-dir DIR]",
         description="Queue Python calls and run them one after another on a background worker.",
         epilog=exit_codes_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -71,6 +72,9 @@ EXIT_CANNOT_START = ExitCode.CANNOT_START
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["study"]:
+        return _study(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     headless = args.no_gui is not None
@@ -108,6 +112,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labqueue: {exc}", file=sys.stderr)
         return ExitCode.SCRIPT_ERROR
     except (UnusableDataDir, DataDirectoryInUse, JournalError) as exc:
+        print(f"labqueue: {exc}", file=sys.stderr)
+        return ExitCode.CANNOT_START
+
+
+def _study(argv: list[str]) -> int:
+    # A subcommand of its own, apart from the flags above, so that `labqueue --no-gui FILE`
+    # and every other existing form parse as before.
+    from .study_cli import run_study_command
+
+    try:
+        return run_study_command(argv)
+    except (DataDirectoryInUse, JournalError) as exc:
         print(f"labqueue: {exc}", file=sys.stderr)
         return ExitCode.CANNOT_START
 
