@@ -172,11 +172,21 @@ def outcome_text(exp: Experiment, *, detailed: bool = False) -> str:
             return "Aborted"
         return "Aborted" if partial is None else f"Aborted, returned {shorten(partial)}"
     if status is ExpStatus.CANCELLED:
-        return "Cancelled before it ran"
+        return f"Cancelled: {exp.cancel_reason}" if exp.cancel_reason else "Cancelled before it ran"
     if status is ExpStatus.INTERRUPTED:
         return "Interrupted: the program stopped while it ran"
     if status is ExpStatus.RUNNING:
         return exp.progress[1]
+    return queued_text(exp)
+
+
+def queued_text(exp: Experiment) -> str:
+    """Why a queued experiment is not next: the upstream it waits for, or its retry time."""
+    upstream = exp.waiting_for
+    if upstream is not None:
+        return f"waiting for {upstream.title}"
+    if exp.not_before is not None and exp.not_before > time.time():
+        return f"attempt {exp.attempt} at {time.strftime('%H:%M:%S', time.localtime(exp.not_before))}"
     return ""
 
 
