@@ -234,7 +234,7 @@ def _upstream_done(downstream: Experiment, link: Link, upstream: Experiment) -> 
     queue = downstream._queue
     if queue is None:
         return  # not queued yet: apply_failure_policies() decides once it is
-    if queue._closed_because is not None:
+    if queue.closed:
         return  # shutting down: what is queued stays queued in the journal for next time
     status = upstream.status
     if status in (ExpStatus.FINISHED, ExpStatus.INTERRUPTED) or link.on_failure == "continue":

@@ -140,6 +140,12 @@ class ExperimentQueue:
         return self._running
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called: puts are refused, and nothing queued
+        will run in this process (it stays queued in the journal for next time)."""
+        return self._closed_because is not None
+
+    @property
     def has_queued(self) -> bool:
         """True if any experiment is queued (lock-free: one atomic read)."""
         return bool(self._queued)
