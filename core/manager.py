@@ -12,7 +12,7 @@ import queue as std_queue
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from .engine import (
     ExperimentQueue,
     ExpStatus,
     Worker,
+    check_chain_options,
     current_experiment,
     current_manager,
     emit_safely,
@@ -282,20 +283,53 @@ class Manager:
 
     # -- queueing ----------------------------------------------------------------------
 
-    def queued_exec(self, func: Callable) -> Callable[..., Experiment]:
+    def queued_exec(
+        self,
+        func: Callable | None = None,
+        *,
+        after: Iterable[Experiment] = (),
+        inputs: Mapping[str, Experiment] | None = None,
+        on_failure: str = "skip",
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+    ) -> Callable[..., Experiment]:
         """Decorator: calling ``func`` queues it and returns the :class:`Experiment`.
 
-        Raises TypeError at once if ``func`` is not callable. Called from a job on
-        this manager's worker (one measurement calling another), the call runs inline
-        and returns an already finished Experiment instead of waiting on itself.
+        Used bare (``@manager.queued_exec``) or with the chain options of
+        :class:`Experiment` (``@manager.queued_exec(after=[calibration], retries=2)``),
+        which every call's experiment gets: ``after``, ``inputs``, ``on_failure``,
+        ``retries``, ``retry_delay``, ``retry_on``.
+
+        Raises TypeError at once if ``func`` is not callable or an upstream not an
+        Experiment, ValueError for an unknown ``on_failure`` or negative retries or
+        delay. Called from a job on this manager's worker (one measurement calling
+        another), a call without options runs inline and returns an already finished
+        Experiment instead of waiting on itself; one with options is queued, since
+        its upstreams or its retries need the queue (do not wait on its result there).
         """
+        options = {
+            "after": tuple(after),
+            "inputs": dict(inputs) if inputs else None,
+            "on_failure": on_failure,
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "retry_on": tuple(retry_on),
+        }
+        check_chain_options(**options)
+        if func is None:
+            return functools.partial(self._queued_call, options=options)
+        return self._queued_call(func, options)
+
+    def _queued_call(self, func: Callable, options: dict[str, Any]) -> Callable[..., Experiment]:
         if not callable(func):
             raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
+        chained = bool(options["after"] or options["inputs"] or options["retries"])
 
         @functools.wraps(func)
         def queue_call(*args: Any, **kwargs: Any) -> Experiment:
-            exp = Experiment(func, args, kwargs)
-            if threading.current_thread() is self.worker:
+            exp = Experiment(func, args, kwargs, **options)
+            if threading.current_thread() is self.worker and not chained:
                 exp.set_running_or_notify_cancel()
                 exp.started_at = time.time()
                 exp._complete(ExpStatus.FINISHED, func(*args, **kwargs))

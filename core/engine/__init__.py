@@ -10,6 +10,7 @@ from .chains import (
     RetryPolicy,
     apply_failure_policies,
     cancel_with_reason,
+    check_chain_options,
     watch_retries,
 )
 from .chains import attach as attach_links
@@ -40,6 +41,7 @@ __all__ = [
     "apply_failure_policies",
     "attach_links",
     "cancel_with_reason",
+    "check_chain_options",
     "watch_retries",
     "INTERNAL_PRIORITY",
     "PENDING",

@@ -36,6 +36,7 @@ __all__ = [
     "apply_failure_policies",
     "attach",
     "cancel_with_reason",
+    "check_chain_options",
     "link_satisfied",
     "then",
     "watch_retries",
@@ -153,6 +154,24 @@ class _UpstreamPlaceholder:
         return self._text
 
 
+def check_chain_options(
+    after: Iterable[Experiment | Link],
+    inputs: Mapping[str | int, Experiment] | None,
+    on_failure: str,
+    retries: int,
+    retry_delay: float,
+    retry_on: tuple[type[BaseException], ...],
+) -> None:
+    """Raise what ``Experiment(...)`` would for these options, without making one: for
+    a decorator, which should fail where it is written, not at the first call."""
+    if on_failure not in FAILURE_POLICIES:
+        raise ValueError(f"on_failure must be one of {', '.join(FAILURE_POLICIES)}, not {on_failure!r}")
+    RetryPolicy(retries, retry_delay, retry_on)
+    for upstream in [*after, *(inputs or {}).values()]:
+        if not isinstance(upstream, Link):
+            _checked(upstream)
+
+
 def configure(
     exp: Experiment,
     after: Iterable[Experiment | Link],
@@ -249,8 +268,9 @@ def _upstream_done(downstream: Experiment, link: Link, upstream: Experiment) -> 
 
 def apply_failure_policies(exp: Experiment) -> None:
     """Apply the failure policies of the links of queued ``exp`` whose upstreams have
-    already ended: a downstream put after its upstream failed (or restored from the
-    journal so) is cancelled at once under "skip" instead of waiting for ever."""
+    already ended: a downstream put after its upstream failed (the queue calls this on
+    every put), or restored from the journal so (the Manager, at start), is cancelled
+    at once under "skip" instead of waiting for ever."""
     for link in exp.links:
         upstream = link.current
         if upstream.done():
@@ -311,5 +331,4 @@ def then(upstream: Experiment, func: Callable, args: tuple, kwargs: dict, **opti
         raise RuntimeError(f"{upstream!r} is not queued; put it on a queue before chaining on it")
     downstream = Experiment(func, args, kwargs, inputs={0: upstream}, **options)
     queue.put(downstream)
-    apply_failure_policies(downstream)
     return downstream

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from psygnal import Signal
 
+from .chains import apply_failure_policies
 from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
 from .locks import YieldingRLock
 from .signals import emit_safely
@@ -237,6 +238,10 @@ class ExperimentQueue:
         self._on_change()
         for offset, exp in enumerate(batch):
             emit_safely(self.added_signal, first + offset, exp)
+        for exp in batch:
+            if exp.links:
+                # An upstream that ended before this put has no done-callback left to fire.
+                apply_failure_policies(exp)
 
     @staticmethod
     def _check_new(batch: list[Experiment]) -> None:

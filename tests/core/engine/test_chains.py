@@ -212,3 +212,66 @@ def test_bad_options_are_refused():
         Experiment(double, (1,), after=["calibrate"])
     with pytest.raises(RuntimeError, match="not queued"):
         Experiment(double, (1,)).then(double)
+
+
+def test_a_downstream_put_after_its_upstream_failed_is_cancelled_at_once(manager):
+    failing = put(manager, broken)
+    manager.resume_worker()
+    with pytest.raises(ValueError):
+        failing.result(TIMEOUT)
+    late = put(manager, double, 1, after=[failing])
+    assert late.status is ExpStatus.CANCELLED
+    assert late.cancel_reason == "upstream broken() failed"
+
+
+def test_queued_exec_passes_the_chain_options_to_each_experiment(manager):
+    calibration = put(manager, double, 21)
+    calls = []
+
+    @manager.queued_exec(
+        after=[calibration], inputs={"b": calibration}, retries=1, retry_delay=0.05, retry_on=(OSError,)
+    )
+    def measure(a, b):
+        calls.append(a)
+        if len(calls) == 1:
+            raise OSError("no signal")
+        return a + b
+
+    exp = measure(1)
+    assert exp.waiting_for is calibration
+    assert exp.title.endswith("measure(a=1, b=<result of double(x=21)>)")
+    manager.resume_worker()
+    assert manager.wait_until_idle(TIMEOUT)
+    assert exp.repeated_by.result(0) == 43
+    assert exp.status is ExpStatus.FAILED
+    assert exp.repeated_by.started_at - exp.finished_at >= 0.05
+
+
+def test_queued_exec_applies_each_decorators_failure_policy(manager):
+    failing = put(manager, broken)
+
+    @manager.queued_exec(after=[failing], on_failure="continue")
+    def report():
+        return "reported"
+
+    @manager.queued_exec(after=[failing])
+    def skipped():
+        return "never"
+
+    reported, never = report(), skipped()
+    manager.resume_worker()
+    assert reported.result(TIMEOUT) == "reported"
+    with pytest.raises(CancelledError):
+        never.result(TIMEOUT)
+    assert never.cancel_reason == "upstream broken() failed"
+
+
+def test_queued_exec_refuses_bad_options_where_it_is_written(manager):
+    with pytest.raises(ValueError, match="on_failure must be one of"):
+        manager.queued_exec(on_failure="ignore")
+    with pytest.raises(ValueError, match="retries and retry_delay must be >= 0"):
+        manager.queued_exec(retries=-1)
+    with pytest.raises(TypeError, match="an upstream must be an Experiment"):
+        manager.queued_exec(inputs={"x": "calibrate"})
+    with pytest.raises(TypeError, match="needs a callable"):
+        manager.queued_exec(retries=1)("not a function")
