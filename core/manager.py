@@ -30,6 +30,7 @@ from .engine import (
     current_manager,
     emit_safely,
     install_log_capture,
+    settle_restored,
 )
 from .journal import (
     JOURNAL_FILE,
@@ -170,12 +171,15 @@ class Manager:
             pause_on_failure=lambda: self.pause_on_failure,
             manager=self,
         )
+        # The worker has not started (and the queue is paused): a failure that a crash
+        # kept from reaching its downstreams is settled before anything can run.
+        settle_restored(restored.queued, self.job_queue)
         if restored.queued or restored.interrupted:
             self.running.clear()  # a human decides when restored work goes on
             logger.warning(
                 "Restored %d queued and %d interrupted experiment(s) from %s. The queue is paused: "
                 "Resume starts the queued ones.",
-                len(restored.queued),
+                self.job_queue.qsize("queued"),
                 len(restored.interrupted),
                 self._journal.path,
             )

@@ -11,6 +11,7 @@ from .chains import (
     apply_failure_policies,
     cancel_with_reason,
     check_chain_options,
+    settle_restored,
     watch_retries,
 )
 from .chains import attach as attach_links
@@ -42,6 +43,7 @@ __all__ = [
     "attach_links",
     "cancel_with_reason",
     "check_chain_options",
+    "settle_restored",
     "watch_retries",
     "INTERNAL_PRIORITY",
     "PENDING",

@@ -38,6 +38,7 @@ __all__ = [
     "cancel_with_reason",
     "check_chain_options",
     "link_satisfied",
+    "settle_restored",
     "then",
     "watch_retries",
 ]
@@ -304,21 +305,42 @@ def watch_retries(exp: Experiment) -> None:
 
 
 def _retry_if_due(exp: Experiment) -> None:
-    if exp.status is not ExpStatus.FAILED or exp.repeated_by is not None or not exp.retry_pending(exp.exception(0)):
-        return
     queue = exp._queue
-    if queue is None:
-        return
+    if queue is not None and _retry_due(exp):
+        _queue_retry(exp, queue, time.time() + exp.retry.delay)
+
+
+def _retry_due(exp: Experiment) -> bool:
+    return exp.status is ExpStatus.FAILED and exp.repeated_by is None and exp.retry_pending(exp.exception(0))
+
+
+def _queue_retry(exp: Experiment, queue: Any, not_before: float) -> None:
     again = exp.repeat()
-    delay = exp.retry.delay
-    if delay:
-        again.not_before = time.time() + delay
+    delay = not_before - time.time()
+    if delay > 0:
+        again.not_before = not_before
     queue.put(again)
-    if delay:
+    if delay > 0:
         # Nothing else wakes an idle worker when the delay is over.
         timer = threading.Timer(delay, queue.wake)
         timer.daemon = True
         timer.start()
+
+
+def settle_restored(queued: Iterable[Experiment], queue: Any) -> None:
+    """At start, finish what the program died before doing for the restored ``queued``
+    experiments of ``queue``: an upstream that failed and was to be retried gets its
+    next attempt queued (its delay counted from its failure), and the failure policy of
+    every link whose upstream ended is applied (under "skip" the downstream is
+    cancelled with the reason), so nothing waits for an upstream that will never run.
+    An INTERRUPTED upstream still blocks its downstream until it is requeued."""
+    for exp in queued:
+        for link in exp.links:
+            upstream = link.current
+            if _retry_due(upstream):
+                _queue_retry(upstream, queue, (upstream.finished_at or time.time()) + upstream.retry.delay)
+        if not exp.done():
+            apply_failure_policies(exp)
 
 
 def then(upstream: Experiment, func: Callable, args: tuple, kwargs: dict, **options: Any) -> Experiment:
