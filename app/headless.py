@@ -21,6 +21,7 @@ from typing import TextIO
 
 import labqueue
 from labqueue.core import Experiment, ExpStatus, Manager, config
+from labqueue.core.engine import held_by
 from labqueue.core.notify import status_tally
 
 from .data_dir import check_data_dir
@@ -118,6 +119,7 @@ class _HeadlessRun:
         self.stopping = False
         #: Whether the queue was paused when the run stopped.
         self.paused_at_end = False
+        self.held_by: Experiment | None = None  # an interrupted upstream that left work queued
 
     def run(self, module: types.ModuleType | None, demo: bool, services: Services) -> int:
         """Run the demo and the script in ``module`` until the queue is done, stop, print
@@ -214,6 +216,7 @@ class _HeadlessRun:
         # Read before shutdown, which cancels the queued futures (in this process only).
         left = {exp.id for exp in manager.job_queue.queued}
         self.paused_at_end = manager.paused
+        self.held_by = next(filter(None, map(held_by, manager.job_queue.queued)), None)
         manager.shutdown(wait=True, abort_running=True, timeout=ABORT_GRACE_SECONDS)
         self.reporter.close()
         return left
@@ -255,6 +258,12 @@ class _HeadlessRun:
         count = f"{len(left)} experiment(s) not run stay queued in {where}"
         window = f"labqueue --data-dir {shlex.quote(str(where))}"
         failure = self.reporter.last_failure
+        if not self.paused_at_end and self.held_by is not None:
+            return (
+                f"labqueue: {count}: they wait for {self.held_by.title}, "
+                f"which {'was interrupted' if self.held_by.status is ExpStatus.INTERRUPTED else 'is on no queue'}. "
+                f"Requeue it to run them (in the window: {window}; or manager.job_queue.requeue(exp) in a script)"
+            )
         if failure is not None and self.manager.pause_on_failure and self.paused_at_end:
             return (
                 f"labqueue: stopped because {failure.title} failed and paused the queue; {count}. "

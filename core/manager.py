@@ -249,8 +249,9 @@ class Manager:
             return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
         if self.paused:
             return WorkerState.PAUSED
-        # Between two jobs of a busy queue the worker is still "running", not idle.
-        return WorkerState.RUNNING if self.job_queue.has_queued else WorkerState.IDLE
+        # Between two jobs of a busy queue the worker is still "running", not idle; with
+        # only experiments left that wait for a human (an interrupted upstream), it is idle.
+        return WorkerState.RUNNING if self.job_queue.has_work else WorkerState.IDLE
 
     def _flags_changed(self) -> None:
         self._wake_waiters()
@@ -408,7 +409,9 @@ class Manager:
     # -- waiting and stopping ----------------------------------------------------------
 
     def wait_until_idle(self, timeout: float | None = None) -> bool:
-        """Block until no job runs and nothing more will start (queue empty or paused).
+        """Block until no job runs and nothing more will start without a human: the
+        queue is empty or paused, or what is left waits for an interrupted upstream to
+        be requeued (those stay queued; see :attr:`ExperimentQueue.has_work`).
 
         Returns False if ``timeout`` passed first.
         """
@@ -424,7 +427,7 @@ class Manager:
     def _is_idle(self) -> bool:
         if self.job_queue.running_experiment is not None:
             return False
-        return self.paused or self._shut_down or not self.job_queue.has_queued
+        return self.paused or self._shut_down or not self.job_queue.has_work
 
     def shutdown(self, wait: bool = True, abort_running: bool = True, timeout: float | None = None) -> None:
         """Stop the worker. Queued experiments stay QUEUED in the journal for next time

@@ -11,6 +11,7 @@ from .chains import (
     apply_failure_policies,
     cancel_with_reason,
     check_chain_options,
+    held_by,
     settle_restored,
     watch_retries,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "attach_links",
     "cancel_with_reason",
     "check_chain_options",
+    "held_by",
     "settle_restored",
     "watch_retries",
     "INTERNAL_PRIORITY",

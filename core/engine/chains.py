@@ -37,6 +37,7 @@ __all__ = [
     "attach",
     "cancel_with_reason",
     "check_chain_options",
+    "held_by",
     "link_satisfied",
     "settle_restored",
     "then",
@@ -118,6 +119,29 @@ def link_satisfied(link: Link) -> bool:
     if status is ExpStatus.INTERRUPTED:
         return False
     return link.on_failure == "continue"
+
+
+def held_by(exp: Experiment) -> Experiment | None:
+    """The upstream, of ``exp`` or further up its chain, that holds queued ``exp`` back
+    until someone acts: one that was INTERRUPTED (and not requeued) or that was never
+    put on a queue. None if ``exp`` can start, or will once the work before it is done.
+
+    This is what "idle" leaves out: nothing can start it without a human."""
+    seen: set[str] = set()
+    pending = [exp]
+    while pending:
+        for link in pending.pop().links:
+            if link_satisfied(link):
+                continue
+            upstream = link.current
+            if upstream.status is ExpStatus.INTERRUPTED:
+                return upstream
+            if upstream.status is ExpStatus.QUEUED and upstream.id not in seen:
+                if upstream._queue is None:
+                    return upstream
+                seen.add(upstream.id)
+                pending.append(upstream)
+    return None
 
 
 class FedCall:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from psygnal import Signal
 
-from .chains import apply_failure_policies
+from .chains import apply_failure_policies, held_by
 from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
 from .locks import YieldingRLock
 from .signals import emit_safely
@@ -150,6 +150,16 @@ class ExperimentQueue:
     def has_queued(self) -> bool:
         """True if any experiment is queued (lock-free: one atomic read)."""
         return bool(self._queued)
+
+    @property
+    def has_work(self) -> bool:
+        """True if a queued experiment can start, now or later, without anyone acting:
+        one held back by an interrupted upstream (see :func:`~core.engine.chains.held_by`)
+        waits for a human, so it is not work the queue will get to."""
+        if not self._queued:
+            return False
+        with self._lock:
+            return any(held_by(exp) is None for exp in self._queued)
 
     @property
     def history(self) -> list[Experiment]:

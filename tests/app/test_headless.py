@@ -585,3 +585,27 @@ def test_the_demo_uses_the_data_dir_it_is_given(tmp_path, isolated_dirs, monkeyp
     assert "demo queue kept in" not in capsys.readouterr().err
     assert (lab / "labqueue.db").is_file() and not (lab / "demo").exists()
     assert not isolated_dirs.exists()
+
+
+def test_a_run_ends_when_what_is_left_waits_for_an_interrupted_upstream(tmp_path, capsys):
+    from labqueue import Experiment, ExperimentQueue
+    from labqueue.core.journal import Journal
+
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    journal = Journal(data_dir / "labqueue.db")
+    earlier_queue = ExperimentQueue(store=journal)
+    upstream = Experiment(abs, (-2,))
+    earlier_queue.put_many([upstream, Experiment(abs, inputs={0: upstream})])
+    assert earlier_queue.get_next_job() is upstream
+    journal.close()  # the program died while the upstream ran
+    script = write(tmp_path, "manager.resume_worker()\nmanager.queued_exec(abs)(-3)\n")
+
+    outcome: queue.Queue = queue.Queue()
+    runner = threading.Thread(target=lambda: outcome.put(run_headless(script, data_dir=data_dir)), daemon=True)
+    runner.start()
+    # It ends instead of waiting for ever on the blocked one; work left queued is exit 1.
+    assert outcome.get(timeout=60) == ExitCode.FAILED
+    out = capsys.readouterr().out
+    assert "1 experiment(s) not run stay queued" in out
+    assert "they wait for abs(x=-2), which was interrupted. Requeue it" in out

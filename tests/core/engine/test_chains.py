@@ -275,3 +275,19 @@ def test_queued_exec_refuses_bad_options_where_it_is_written(manager):
         manager.queued_exec(inputs={"x": "calibrate"})
     with pytest.raises(TypeError, match="needs a callable"):
         manager.queued_exec(retries=1)("not a function")
+
+
+def test_a_retry_delay_is_work_the_queue_will_get_to():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("once")
+        return "later"
+
+    with Manager(pause_on_failure=False) as manager:
+        first = Experiment(flaky, retries=1, retry_delay=0.2)
+        manager.job_queue.put(first)
+        assert manager.wait_until_idle(TIMEOUT)
+        assert first.repeated_by.result(0) == "later"

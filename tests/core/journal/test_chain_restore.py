@@ -1,5 +1,6 @@
-"""Failure policies applied at the next start: the program died after an upstream's
-failure was stored and before its downstreams (or its retry) were dealt with."""
+"""Chains after a crash: failure policies applied at the next start (the program died
+after an upstream's failure was stored and before its downstreams or its retry were
+dealt with), and work held by an interrupted upstream not counted as pending."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from labqueue import Experiment, ExperimentQueue, ExpStatus, Manager
+from labqueue import Experiment, ExperimentQueue, ExpStatus, Manager, WorkerState
+from labqueue.core.engine import held_by
 from labqueue.core.journal import Journal
 
 TIMEOUT = 10
@@ -99,14 +101,9 @@ def test_at_restore_a_due_retry_is_queued_and_the_downstream_follows_it(lab):
 
 
 def test_at_restore_an_interrupted_upstream_still_blocks_its_downstream(lab):
-    lab.mkdir()
-    journal = Journal(lab / "labqueue.db")
-    queue = ExperimentQueue(store=journal)
     upstream = Experiment(double, (1,))
     downstream = Experiment(double, (2,), after=[upstream])
-    queue.put_many([upstream, downstream])
-    assert queue.get_next_job() is upstream
-    journal.close()  # died while the upstream ran
+    _die_while_running_the_first_of(lab, [upstream, downstream])
 
     manager = Manager(data_dir=lab, pause_on_failure=False)
     try:
@@ -119,3 +116,50 @@ def test_at_restore_an_interrupted_upstream_still_blocks_its_downstream(lab):
         manager.shutdown()
     with pytest.raises(CancelledError):  # released in memory at shutdown, still queued in the journal
         restored.result(0)
+
+
+def _die_while_running_the_first_of(lab, chain: list[Experiment]) -> None:
+    lab.mkdir()
+    journal = Journal(lab / "labqueue.db")
+    queue = ExperimentQueue(store=journal)
+    queue.put_many(chain)
+    assert queue.get_next_job() is chain[0]
+    journal.close()  # died while the first one ran
+
+
+def test_work_held_by_an_interrupted_upstream_does_not_keep_the_manager_busy(lab):
+    upstream = Experiment(double, (1,))
+    downstream = Experiment(double, inputs={"x": upstream})
+    further_down = Experiment(double, inputs={"x": downstream})
+    _die_while_running_the_first_of(lab, [upstream, downstream, further_down])
+
+    manager = Manager(data_dir=lab, pause_on_failure=False)
+    try:
+        manager.resume_worker()
+        behind = Experiment(double, (7,))
+        manager.job_queue.put(behind)
+        assert behind.result(TIMEOUT) == 14
+        # Nothing can start without a human: idle, while both stay queued.
+        assert manager.wait_until_idle(TIMEOUT)
+        assert manager.state is WorkerState.IDLE
+        assert not manager.job_queue.has_work
+        assert [exp.id for exp in manager.job_queue.queued] == [downstream.id, further_down.id]
+        interrupted = manager.job_queue.history[0]
+        assert held_by(manager.job_queue.get(further_down.id)) is interrupted
+
+        manager.job_queue.requeue(interrupted)
+        assert manager.job_queue.get(further_down.id).result(TIMEOUT) == 8
+        assert manager.wait_until_idle(TIMEOUT) and manager.job_queue.queued == []
+    finally:
+        manager.shutdown()
+
+
+def test_an_upstream_on_no_queue_holds_its_downstream_for_a_human():
+    never_queued = Experiment(double, (1,))
+    with Manager() as manager:
+        waiting = Experiment(double, (2,), after=[never_queued])
+        manager.job_queue.put(waiting)
+        assert manager.wait_until_idle(TIMEOUT)
+        assert held_by(waiting) is never_queued and waiting.status is ExpStatus.QUEUED
+        manager.job_queue.put(never_queued)
+        assert waiting.result(TIMEOUT) == 4
