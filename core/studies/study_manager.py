@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine import Experiment, ExpStatus, Link, cancel_with_reason
+from psygnal import Signal
+
+from ..engine import Experiment, ExpStatus, Link, cancel_with_reason, emit_safely
 from ..manager import Manager
 from .records import RunManager, RunRecord, StudyNotFoundError, StudyRecord, StudyRecordManager, Tables
 from .spec import StudySpec, load_spec
@@ -68,7 +70,12 @@ class StudyManager:
     ``db``: a :class:`Manager` to queue on, a data directory (a Manager is opened on
     it, not pausing on failures: each link's policy decides), or None (in memory).
     ``studies`` and ``runs`` are the record managers. Raises what Manager raises.
+
+    Signal (fires on the thread that made the change, often the worker):
+    ``records_changed_signal(study_id)``: a study, or runs of it, were stored anew.
     """
+
+    records_changed_signal = Signal(str)
 
     def __init__(self, db: Manager | str | Path | None = None, *, start: bool = True) -> None:
         self._own_manager = not isinstance(db, Manager)
@@ -115,6 +122,7 @@ class StudyManager:
         self._queue_runs(spec, study, runs)
         study.status = "running"
         self.studies.update(study)
+        emit_safely(self.records_changed_signal, study.id)
         return self.studies.get(study.id)
 
     def restart(self, workspace: str | Path, force: bool = False) -> StudyRecord:
@@ -142,6 +150,7 @@ class StudyManager:
         self._queue_runs(spec, study, runs)
         study.status, study.spec_digest = "running", spec.digest
         self.studies.update(study)
+        emit_safely(self.records_changed_signal, study.id)
         return self.studies.get(study.id)
 
     def _series(self, spec: StudySpec, step) -> list[tuple[int, dict[str, Any]]]:
@@ -241,6 +250,7 @@ class StudyManager:
             run.status, run.duration = exp.status.value, exp.duration
             run.reason = exp.cancel_reason or _failure_text(exp)
         self.runs.update(run)
+        emit_safely(self.records_changed_signal, run.study_id)
 
     def _follow_restored_runs(self) -> None:
         """Runs left queued or running by an earlier session: follow their experiments
@@ -274,6 +284,8 @@ class StudyManager:
             changed.append(run)
         if changed:
             self.runs.update_many(changed)
+            for study_id in {run.study_id for run in changed}:
+                emit_safely(self.records_changed_signal, study_id)
 
     # -- cancel and status -------------------------------------------------------------
 
@@ -308,6 +320,7 @@ class StudyManager:
             done["marked"] = len(unfinished)
             record.status = "cancelled"
             self.studies.update(record)
+        emit_safely(self.records_changed_signal, record.id)
         return done
 
     def status(self, study: str | StudyRecord) -> StudyStatus:

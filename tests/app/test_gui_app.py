@@ -30,6 +30,10 @@ def test_demo_opens_the_window_on_the_data_dir_with_the_demo_queued(qtbot, tmp_p
     assert not window.windowIcon().isNull()
     qtbot.waitUntil(lambda: window.queue_model.rowCount() == 5)
     assert session.manager.data_dir == tmp_path / "lab"
+    studies_dock = window.docks["Studies"]  # tabbed with the log, listed in the View menu
+    assert studies_dock.widget().studies is session.studies and session.studies.manager is session.manager
+    assert studies_dock.toggleViewAction() in window.view_menu.actions()
+    assert window.tabifiedDockWidgets(window.docks["Log"]) == [studies_dock]
 
     def stop() -> None:
         session.manager.shutdown(wait=True, abort_running=True, timeout=10)

@@ -1,7 +1,10 @@
 """Python steps the study tests name in their specs (``tests.core.studies.lab_steps:NAME``)."""
 
 import os
+import threading
 from pathlib import Path
+
+from labqueue import checkpoint
 
 
 def calibrate():
@@ -21,3 +24,14 @@ def write_point(path, value):
 
 def summarise(folder):
     return sorted(p.name for p in Path(folder).iterdir())
+
+
+#: Released by a test to let hold() return.
+RELEASE = threading.Event()
+
+
+def hold():
+    """A step that runs until RELEASE is set, honouring abort meanwhile."""
+    while not RELEASE.wait(0.02):
+        checkpoint()
+    return "released"
