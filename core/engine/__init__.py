@@ -4,7 +4,9 @@ Depends on nothing else in labqueue; the journal, the manager and the window bui
 """
 
 from .experiment import (
+    INSTRUMENT_LANE,
     PENDING,
+    PROCESS_LANE,
     REQUEUEABLE,
     Aborted,
     Experiment,
@@ -15,6 +17,7 @@ from .experiment import (
     current_experiment,
     current_manager,
     install_log_capture,
+    running_as,
     short_repr,
 )
 from .experiment_queue import ExperimentQueue, QueueSnapshot, QueueStore
@@ -23,8 +26,10 @@ from .signals import INTERNAL_PRIORITY, emit_safely
 from .worker import Worker
 
 __all__ = [
+    "INSTRUMENT_LANE",
     "INTERNAL_PRIORITY",
     "PENDING",
+    "PROCESS_LANE",
     "REQUEUEABLE",
     "Aborted",
     "ExpStatus",
@@ -41,5 +46,6 @@ __all__ = [
     "current_manager",
     "emit_safely",
     "install_log_capture",
+    "running_as",
     "short_repr",
 ]

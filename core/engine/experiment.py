@@ -8,6 +8,7 @@ derived from the future's own state (plus the outcome chosen when it completes),
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
 import logging
@@ -15,7 +16,7 @@ import os
 import reprlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from concurrent.futures._base import (  # the states Future itself uses
     CANCELLED,
@@ -25,7 +26,12 @@ from concurrent.futures._base import (  # the states Future itself uses
 )
 from typing import Any
 
-__all__ = ["Aborted", "ExpStatus", "Experiment", "Interrupted"]
+__all__ = ["INSTRUMENT_LANE", "PROCESS_LANE", "Aborted", "ExpStatus", "Experiment", "Interrupted"]
+
+#: The lane of the worker thread: one job at a time, beside the instruments.
+INSTRUMENT_LANE = "instrument"
+#: The lane of command runs and isolated calls, each in a process of its own.
+PROCESS_LANE = "process"
 
 #: Captured log records kept per experiment; older ones are dropped (and counted).
 MAX_LOG_RECORDS = 5000
@@ -137,6 +143,10 @@ class Experiment(Future):
         stored: True when the journal holds the call, False when it could not be
             stored (see ``store_error``), None when there is no journal.
         requeued_from: id of the experiment this one repeats, or None.
+        lane: where it runs: :data:`INSTRUMENT_LANE` (the worker thread, the default)
+            or :data:`PROCESS_LANE` (a process of its own: ``isolate=True``, or a
+            call that names its lane in a ``labqueue_lane`` attribute, as a command does).
+        group_id: id of the sweep it belongs to, or None.
     """
 
     def __init__(
@@ -146,6 +156,9 @@ class Experiment(Future):
         kwargs: dict | None = None,
         *,
         title: str | None = None,
+        isolate: bool = False,
+        lane: str | None = None,
+        group_id: str | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"an experiment needs a callable, got {type(func).__name__}: {short_repr(func)}")
@@ -167,6 +180,10 @@ class Experiment(Future):
         self.requeued_from: str | None = None
         self._final_status = ExpStatus.FINISHED
         self._queue = None  # the ExperimentQueue holding it, set by ExperimentQueue.put
+        if lane is None:
+            lane = PROCESS_LANE if isolate else getattr(func, "labqueue_lane", INSTRUMENT_LANE)
+        self.lane: str = lane
+        self.group_id = group_id
 
     # -- descriptive -------------------------------------------------------------------
 
@@ -308,6 +325,19 @@ def current_manager():
 def _set_current(experiment: Experiment | None, manager) -> None:
     _context.experiment = experiment
     _context.manager = manager
+
+
+@contextlib.contextmanager
+def running_as(experiment: Experiment | None, manager) -> Iterator[None]:
+    """Within the block, :func:`current_experiment` and :func:`current_manager` on this
+    thread are these (as on the worker during a job), so ``checkpoint()``,
+    ``publish()``, ``set_progress()`` and log capture reach them; restored after."""
+    previous = (current_experiment(), current_manager())
+    _set_current(experiment, manager)
+    try:
+        yield
+    finally:
+        _set_current(*previous)
 
 
 class ExperimentContextFilter(logging.Filter):
