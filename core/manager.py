@@ -188,7 +188,10 @@ class Manager:
             self.result_queue,
             lambda: [self.abort, *self._abort_events],
             running=self.running,
-            pause_on_failure=lambda: self.pause_on_failure,
+            # Asked while the failed job is still the running one; a sweep's run goes on (see below).
+            pause_on_failure=lambda: (
+                self.pause_on_failure and getattr(self.job_queue.running_experiment, "group_id", None) is None
+            ),
             manager=self,
         )
         self.process_lane = ProcessLane(

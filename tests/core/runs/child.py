@@ -1,14 +1,15 @@
 """A command for the run tests: does what its options say, in order.
 
     python child.py [--stdout TEXT] [--stderr TEXT] [--write NAME TEXT] [--ignore-term]
-                    [--grandchild] [--tell FIFO] [--hang] [--params] [--post JSON|unpicklable]
+                    [--grandchild] [--tell FIFO] [--hang] [--params] [--post JSON|unpicklable|param]
                     [--hang-if-param RELEASE] [--exit-param] [--exit CODE]
 
 ``--tell FIFO`` writes one line to the named pipe FIFO: this process's pid and, with
 ``--grandchild``, the pid of a grandchild it forked that ignores SIGTERM and waits
 forever, so the test learns both and knows they are running. ``--hang`` then waits
 forever (signals aside). ``--params`` prints the run's parameters (getRunParams) on
-stdout as JSON; ``--post`` posts results with postRunResults. ``--hang-if-param
+stdout as JSON; ``--post`` posts results with postRunResults (``param``: the run's
+``post`` parameter). ``--hang-if-param
 RELEASE`` ends the child there when the run's ``hang`` parameter is false or the file
 RELEASE exists, and else goes on with the options after it (``--tell``, ``--hang``);
 ``--exit-param`` exits with the run's ``exit`` parameter.
@@ -58,7 +59,11 @@ def main(argv: list[str]) -> int:
             from labqueue.multirun import postRunResults
 
             value = argv.pop(0)
-            postRunResults((lambda: None) if value == "unpicklable" else json.loads(value))
+            if value == "param":
+                from labqueue.multirun import getRunParams
+
+                value = json.dumps(getRunParams()["post"])
+            postRunResults((lambda: None) if value in ('"unpicklable"', "unpicklable") else json.loads(value))
         elif option == "--hang-if-param":
             from labqueue.multirun import getRunParams
 
