@@ -65,6 +65,7 @@ class CommandCall:
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
         shell: bool = False,
+        inputs: Sequence[str] | None = None,
     ) -> None:
         if shell:
             if not isinstance(cmd, str):
@@ -82,6 +83,8 @@ class CommandCall:
         self.env = {str(k): str(v) for k, v in (env or {}).items()}
         self.timeout = timeout
         self.shell = shell
+        #: Entries of ``run_dir`` that are the run's inputs (kept between attempts), when multirun prepared it.
+        self.inputs = list(inputs) if inputs is not None else None
         program = (cmd.split() or ["sh"])[0] if shell else cmd[0]
         # Named for its program, so estimates of its duration come from runs of the same one.
         self.__qualname__ = Path(program).name
@@ -120,7 +123,7 @@ class CommandCall:
         ``control`` was aborted.
         """
         try:
-            begin_attempt(self.run_dir)
+            begin_attempt(self.run_dir, self.inputs)
         except OSError as exc:
             raise CommandFailed(f"cannot use the run folder {self.run_dir}: {exc.strerror or exc}") from exc
         if control.aborted:
@@ -232,7 +235,9 @@ class CommandExperiment(Experiment):
 
     The command runs in its own process group, with labqueue's environment plus
     ``env`` plus ``LABQUEUE_RUN_DIR``; stdout and stderr go to ``stdout.txt`` and
-    ``stderr.txt`` in ``run_dir``. Exit status 0 is FINISHED (the result is what the
+    ``stderr.txt`` in ``run_dir``. A second attempt in the same ``run_dir`` first moves
+    the first one's output into ``attempt-1/`` (``inputs``: the entries that are not
+    output, as multirun passes them). Exit status 0 is FINISHED (the result is what the
     command posted with ``postRunResults()``, or None) and writes the completion marker;
     anything else is FAILED with a :class:`CommandFailed` quoting the last lines of
     stderr. Past ``timeout`` seconds it is stopped and FAILED with
@@ -256,8 +261,9 @@ class CommandExperiment(Experiment):
         shell: bool = False,
         title: str | None = None,
         group_id: str | None = None,
+        inputs: Sequence[str] | None = None,
     ) -> None:
-        call = CommandCall(cmd, run_dir if run_dir is not None else ".", env, timeout, shell)
+        call = CommandCall(cmd, run_dir if run_dir is not None else ".", env, timeout, shell, inputs)
         super().__init__(call, title=title or call.title, group_id=group_id)
         if run_dir is None:
             call.run_dir = Path.cwd() / f"run-{self.id[:8]}"

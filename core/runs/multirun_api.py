@@ -26,12 +26,12 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..engine import Experiment, ExpStatus, current_manager
 from .command import CommandExperiment
 from .groups import SweepGroup
-from .run_files import FINISHED_MARKER, PARAMS_FILE, RESULTS_FILE, RUN_DIR_ENV, is_finished, record_inputs
+from .run_files import FINISHED_MARKER, PARAMS_FILE, RESULTS_FILE, RUN_DIR_ENV, is_finished
 from .sweep import RunStatistics, RunStatus, run_status
 
 if TYPE_CHECKING:
@@ -197,8 +197,9 @@ class AbstractRunner(abc.ABC):
         """Compute statistics about the runs."""
 
     @abc.abstractmethod
-    def start(self, runs: list[Run], cmd: list[str], group: SweepGroup) -> None:
-        """Start the runs that are neither skipped nor failed already."""
+    def start(self, runs: list[Run], cmd: list[str], group: SweepGroup, inputs: list[str]) -> None:
+        """Start the runs that are neither skipped nor failed already; ``inputs`` are the
+        entries of each run folder that are not output."""
 
     @property
     def finished(self) -> bool:
@@ -235,7 +236,7 @@ class ParallelLocalRunner(AbstractRunner):
                 self.manager = self._own_manager = Manager(pause_on_failure=False)
         return self.manager
 
-    def start(self, runs: list[Run], cmd: list[str], group: SweepGroup) -> None:
+    def start(self, runs: list[Run], cmd: list[str], group: SweepGroup, inputs: list[str]) -> None:
         manager = self.resolve_manager()
         manager.add_group(group)
         experiments = []
@@ -243,7 +244,11 @@ class ParallelLocalRunner(AbstractRunner):
             if run.skipped or run.error is not None:
                 continue
             run.experiment = CommandExperiment(
-                cmd, run_dir=run.path, title=f"{run.path.name} {_short_params(run.params)}", group_id=group.id
+                cmd,
+                run_dir=run.path,
+                title=f"{run.path.name} {_short_params(run.params)}",
+                group_id=group.id,
+                inputs=inputs,
             )
             experiments.append(run.experiment)
         manager.job_queue.put_many(experiments)
@@ -399,9 +404,8 @@ def prepare(
     output_path: Path | str | None,
     input_files: Iterable[FileResource | Path | str] | None,
     force: bool,
-) -> tuple[list[Run], Path, list[str]]:
-    """Make (or check) the sweep's folder and its runs' folders. Returns the runs, the
-    folder, and the group ids of the sweep's earlier attempts.
+) -> Prepared:
+    """Make (or check) the sweep's folder and its runs' folders.
 
     Raises MultirunError, SweepChanged (unless ``force``).
     """
@@ -409,6 +413,7 @@ def prepare(
         raise MultirunError(f"cmd must be a list of arguments, not {cmd!r}")
     cmd = [os.fspath(part) for part in cmd]
     params = [dict(p) for p in runs]
+    comparable = [_comparable(p) for p in params]
     resources = _resources(input_files)
     folder, restarting = _output_folder(output_path)
     inputs = _describe_inputs(resources)
@@ -416,7 +421,7 @@ def prepare(
     stored_params: list[dict] = []
     if restarting:
         stored = json.loads((folder / SWEEP_FILE).read_text())
-        changes = _changes(stored, cmd, params, inputs)
+        changes = _changes(stored, cmd, comparable, inputs)
         if changes and not force:
             raise SweepChanged(
                 f"the sweep in {folder} was started with different settings: "
@@ -431,7 +436,7 @@ def prepare(
     for index, (name, run_params) in enumerate(zip(names, params, strict=True)):
         run = Run(params=run_params, path=folder / name, index=index)
         prepared.append(run)
-        unchanged = index < len(stored_params) and stored_params[index] == run_params
+        unchanged = index < len(stored_params) and stored_params[index] == comparable[index]
         if restarting and unchanged and is_finished(run.path):
             run.skipped = True
             continue
@@ -446,8 +451,31 @@ def prepare(
             (run.path / FINISHED_MARKER).unlink(missing_ok=True)  # forced: its old result is not this run's
         (run.path / PARAMS_FILE).write_text(text)
         _link_inputs(run.path, folder, resources)
-        record_inputs(run.path, [str(r.name).split("/")[0] for r in resources])
-    return prepared, folder, earlier_groups
+    return Prepared(
+        prepared, folder, earlier_groups, cmd, comparable, inputs, sorted({r.name.parts[0] for r in resources})
+    )
+
+
+class Prepared(NamedTuple):
+    """A sweep's folder made ready: its runs, the group ids of its earlier attempts,
+    and what ``sweep.json`` keeps (the command, the parameters as compared, the inputs)."""
+
+    runs: list[Run]
+    folder: Path
+    earlier_groups: list[str]
+    cmd: list[str]
+    params: list[dict]
+    inputs: list[dict[str, str]]
+    input_names: list[str]  # the entries of a run folder that are inputs
+
+
+def _comparable(params: dict) -> dict:
+    """The parameters as sweep.json keeps them: as they are if JSON can hold them, else their repr."""
+    try:
+        json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError):
+        return {"<not JSON>": repr(params)}
+    return params
 
 
 def _submit(
@@ -460,14 +488,15 @@ def _submit(
 ) -> tuple[AbstractRunner, list[Run]]:
     runner = runner if runner is not None else ParallelLocalRunner()
     runner._finished.clear()
-    prepared, folder, earlier_groups = prepare(runs, cmd, output_path, input_files, force)
+    ready = prepare(runs, cmd, output_path, input_files, force)
+    prepared, folder, earlier_groups = ready.runs, ready.folder, ready.earlier_groups
     runner.runs = prepared
     manager = runner.resolve_manager() if isinstance(runner, ParallelLocalRunner) else None
     if manager is not None and earlier_groups:
         # Runs still queued from an interrupted attempt would run twice: this attempt replaces them.
         queued = [exp for exp in manager.job_queue.queued if exp.group_id in earlier_groups]
         manager.job_queue.remove(queued)
-    program = Path(cmd[0]).name if cmd else "?"
+    program = Path(ready.cmd[0]).name if ready.cmd else "?"
     group = SweepGroup(
         title=f"multirun {program} × {len(prepared)} in {folder.name}",
         kind="multirun",
@@ -477,16 +506,18 @@ def _submit(
     _write_sweep_file(
         folder,
         {
-            "cmd": [os.fspath(part) for part in cmd],
-            "runs": [{"dir": run.path.name, "params": run.params} for run in prepared if run.error is None],
-            "inputs": _describe_inputs(_resources(input_files)),
+            "cmd": ready.cmd,
+            "runs": [
+                {"dir": run.path.name, "params": params} for run, params in zip(prepared, ready.params, strict=True)
+            ],
+            "inputs": ready.inputs,
             "groups": [*earlier_groups, group.id],
         },
     )
     skipped = sum(run.skipped for run in prepared)
     if skipped:
         logger.info("%d of the %d runs in %s finished before; they are skipped.", skipped, len(prepared), folder)
-    runner.start(prepared, [os.fspath(part) for part in cmd], group)
+    runner.start(prepared, ready.cmd, group, ready.input_names)
     return runner, prepared
 
 

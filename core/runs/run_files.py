@@ -3,8 +3,9 @@
 A run directory (one per command run) holds what the run was given (``params.json``,
 its input files) and what it wrote: ``stdout.txt`` and ``stderr.txt``, any files of its
 own, ``results.pkl`` from ``postRunResults()``, and the completion marker
-``LABQUEUE_FINISHED`` that labqueue writes when the run succeeded. ``.labqueue/``
-keeps labqueue's notes: that an attempt started, and which entries are inputs.
+``LABQUEUE_FINISHED`` that labqueue writes when the run succeeded. Earlier attempts'
+output is in ``attempt-1/``, ``attempt-2/``, ... File operations are few on purpose:
+on a network or overlay file system each costs a good part of a millisecond.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 __all__ = [
@@ -34,10 +36,7 @@ RESULTS_FILE = "results.pkl"
 FINISHED_MARKER = "LABQUEUE_FINISHED"
 #: The environment variable naming a command's run directory, for getRunParams() and postRunResults().
 RUN_DIR_ENV = "LABQUEUE_RUN_DIR"
-STATE_DIR = ".labqueue"
-_STARTED = "started"
-_INPUTS = "inputs.json"
-#: Files labqueue itself writes into a run directory it did not prepare.
+#: Files labqueue itself writes into a run directory.
 _OWN_OUTPUTS = (STDOUT_FILE, STDERR_FILE, RESULTS_FILE, FINISHED_MARKER)
 
 
@@ -47,47 +46,29 @@ def is_finished(run_dir: str | Path) -> bool:
 
 
 def write_finished(run_dir: Path, experiment_id: str) -> None:
-    """Write the completion marker (atomically: a crash leaves it whole or absent)."""
-    _write_atomically(run_dir / FINISHED_MARKER, json.dumps({"experiment": experiment_id, "at": time.time()}))
+    """Write the completion marker. Written after the run exited with 0, so even a
+    marker cut short by a crash tells the truth: the run finished."""
+    (run_dir / FINISHED_MARKER).write_text(json.dumps({"experiment": experiment_id, "at": time.time()}))
 
 
-def record_inputs(run_dir: Path, names: list[str]) -> None:
-    """Note which entries of a prepared run directory are inputs (kept between attempts)."""
-    state = run_dir / STATE_DIR
-    state.mkdir(exist_ok=True)
-    _write_atomically(state / _INPUTS, json.dumps(sorted(names)))
-
-
-def begin_attempt(run_dir: Path) -> Path | None:
+def begin_attempt(run_dir: Path, inputs: Collection[str] | None = None) -> Path | None:
     """Get ``run_dir`` ready for an attempt; returns where an earlier attempt's output went, or None.
 
-    A run directory that saw an attempt before keeps its inputs; the output of that
-    attempt moves into ``attempt-N/`` (the next free N) rather than mixing with the new
-    one. In a directory labqueue prepared, output is everything but the inputs; in
-    any other, only the files labqueue writes (its own stdout.txt and the like), so
-    a scientist's files are never moved. Raises OSError when the directory cannot be
-    created or written.
+    A run directory that saw an attempt before (it has a ``stdout.txt``) keeps its
+    inputs; the output of that attempt moves into ``attempt-N/`` (the next free N)
+    rather than mixing with the new one. With ``inputs`` (the names of the entries
+    multirun prepared, ``params.json`` aside) output is every other entry; without,
+    only the files labqueue writes, so a scientist's own files are never moved.
+    Raises OSError when the directory cannot be created or written.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = run_dir / STATE_DIR
-    started = state / _STARTED
-    moved_to = None
-    if started.exists():
-        moved_to = _move_output_aside(run_dir)
-    state.mkdir(exist_ok=True)
-    started.write_text(str(time.time()))
-    return moved_to
-
-
-def _move_output_aside(run_dir: Path) -> Path | None:
-    inputs_file = run_dir / STATE_DIR / _INPUTS
-    if inputs_file.exists():
-        keep = {*json.loads(inputs_file.read_text()), STATE_DIR, PARAMS_FILE}
+    if not (run_dir / STDOUT_FILE).exists():
+        return None
+    if inputs is not None:
+        keep = {*inputs, PARAMS_FILE}
         outputs = [p for p in run_dir.iterdir() if p.name not in keep and not p.name.startswith("attempt-")]
     else:
         outputs = [run_dir / name for name in _OWN_OUTPUTS if (run_dir / name).exists()]
-    if not outputs:
-        return None
     number = 1 + sum(1 for p in run_dir.glob("attempt-*") if p.is_dir())
     aside = run_dir / f"attempt-{number}"
     while aside.exists():
@@ -116,9 +97,3 @@ def tail_lines(path: str | Path, lines: int = 20, max_bytes: int = 64 * 1024) ->
     if size > max_bytes and found:
         found = found[1:]  # the first one is probably cut
     return found[-lines:] if lines > 0 else []
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
