@@ -6,9 +6,11 @@ labqueue through ``multirun(..., runner=ParallelLocalRunner(max_parallel=2))`` o
 manager with a journal (so every run is also three SQLite commits and a completion
 marker), the baseline through ``ThreadPoolExecutor(2)`` and ``subprocess.run``. Prints
 seconds for both and their ratio (target <= 1.2), then the abort latency of a command
-that ignores SIGTERM (target <= grace + 1 s).
+that ignores SIGTERM (target <= grace + 1 s). The two sides take turns ``--repeat``
+times and the medians are compared: on a small shared machine one pass of either
+varies by a factor of two.
 
-    python bench/multirun.py [--runs 1000] [--grace 1.0] [--command true|python]
+    python bench/multirun.py [--runs 1000] [--repeat 3] [--grace 1.0] [--command true|python]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import select
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,6 +102,7 @@ def abort_latency(work: Path, grace: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--grace", type=float, default=1.0)
     parser.add_argument("--command", choices=sorted(COMMANDS), default="true")
     args = parser.parse_args()
@@ -106,9 +110,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         bench_thread_pool(work / "warm-up", 20, cmd)
-        pool = bench_thread_pool(work / "pool", args.runs, cmd)
-        ours = bench_labqueue(work / "labqueue", work / "data", args.runs, cmd)
-        print(f"{args.runs} runs of {' '.join(cmd)}, two at a time")
+        pools, ourses = [], []
+        for attempt in range(args.repeat):
+            pools.append(bench_thread_pool(work / f"pool-{attempt}", args.runs, cmd))
+            ourses.append(bench_labqueue(work / f"labqueue-{attempt}", work / f"data-{attempt}", args.runs, cmd))
+        pool, ours = statistics.median(pools), statistics.median(ourses)
+        print(f"{args.runs} runs of {' '.join(cmd)}, two at a time (median of {args.repeat})")
         print(f"  ThreadPoolExecutor(2) + subprocess.run: {pool:.2f} s ({pool / args.runs * 1000:.2f} ms per run)")
         print(f"  labqueue multirun (journal on):         {ours:.2f} s ({ours / args.runs * 1000:.2f} ms per run)")
         print(f"  overhead ratio: {ours / pool:.2f} (target <= 1.2)")

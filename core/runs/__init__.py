@@ -2,7 +2,7 @@
 
 ``command`` is the command experiment (a program in its own folder and process
 group); ``isolated`` a Python call in a process of its own; ``spawner`` and
-``supervisor`` start those processes so that none outlives labqueue; ``process_lane``
+``watchdog`` start those processes so that none outlives labqueue; ``process_lane``
 runs them several at once beside the worker; ``lane`` is the interface every lane
 offers; ``sweep`` and ``groups`` are many runs as one group; ``multirun_api`` is Karana's
 sweep API on top (also importable as ``labqueue.multirun``); ``run_files`` the layout of

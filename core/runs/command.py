@@ -133,7 +133,6 @@ class CommandCall:
             process = supervisor.spawn(
                 self.argv, cwd=self.run_dir, env=env, stdout=self.stdout_path, stderr=self.stderr_path
             )
-            process.wait_started()
         except SpawnError as exc:
             raise CommandFailed(self._spawn_message(exc)) from exc
         if not control.attach(process):
@@ -144,8 +143,6 @@ class CommandCall:
             if returncode is None:
                 control.stop_timed_out()
                 returncode = process.wait()
-        except SpawnError as exc:
-            raise CommandFailed(f"{self.title} in {self.run_dir}: {exc.strerror}") from exc
         finally:
             control.detach()
         if control.aborted:

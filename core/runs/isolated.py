@@ -98,7 +98,6 @@ class IsolatedRun:
                 pass_fd=theirs.fileno(),
                 fd_env=CHANNEL_ENV,
             )
-            process.wait_started()
         except SpawnError as exc:
             ours.close()
             raise IsolatedCallFailed(f"{exp.title}: cannot start its process: {exc.strerror}") from exc

@@ -1,4 +1,4 @@
-"""The process of one isolated call (``Experiment(..., isolate=True)``), started by the run supervisor.
+"""The process of one isolated call (``Experiment(..., isolate=True)``), started by the process lane.
 
 Usage: ``python isolated_child.py``, with ``LABQUEUE_CHANNEL_FD`` naming a stream
 socket to labqueue, in frames

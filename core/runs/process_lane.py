@@ -140,7 +140,7 @@ class ProcessLane:
 
     def stop(self, abort_running: bool = True, timeout: float | None = None) -> None:
         """Start nothing more; abort what runs (if asked); wait up to ``timeout`` for the
-        slots to finish; then end the supervisor, which kills whatever still runs."""
+        slots to finish; then kill whatever still runs."""
         self._stopping = True
         self._queue.wake()
         if abort_running:

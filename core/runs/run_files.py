@@ -61,7 +61,8 @@ def begin_attempt(run_dir: Path, inputs: Collection[str] | None = None) -> Path 
     only the files labqueue writes, so a scientist's own files are never moved.
     Raises OSError when the directory cannot be created or written.
     """
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if inputs is None:  # multirun made the folders it prepared; others may be new
+        run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / STDOUT_FILE).exists():
         return None
     if inputs is not None:

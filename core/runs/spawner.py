@@ -1,13 +1,15 @@
-"""labqueue's side of the run supervisor (``supervisor.py``): start runs, signal them, wait for them."""
+"""Starting runs in process groups of their own, stopping them, and waiting for them.
+
+Runs are started from labqueue itself (Python's vfork: cheap even from a big process)
+and reported to the run watchdog (``watchdog.py``), which kills them if labqueue dies.
+"""
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
 import os
+import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,86 +20,78 @@ __all__ = ["RunProcess", "RunSupervisor", "SpawnError"]
 
 logger = logging.getLogger("labqueue")
 
-SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
-_MAX_EVENT = 1 << 16
+WATCHDOG_SCRIPT = Path(__file__).with_name("watchdog.py")
 
 
 class SpawnError(OSError):
-    """A run could not start: its command is missing or not executable, its folder is
-    missing, or the supervisor is gone. ``errno`` and ``filename`` as the OSError had them."""
+    """A run could not start: its command is missing or not executable, or its folder
+    cannot be used. ``errno`` and ``filename`` as the OSError had them."""
 
 
 class RunProcess:
-    """One run started by the supervisor: its pid, and its exit status once it ended."""
+    """One run: the leader of its own process group."""
 
-    def __init__(self, supervisor: RunSupervisor, run_id: int) -> None:
+    def __init__(self, popen: subprocess.Popen, supervisor: RunSupervisor) -> None:
+        self._popen = popen
         self._supervisor = supervisor
-        self.run_id = run_id
-        self.pid: int | None = None
+        self.pid = popen.pid
         self.returncode: int | None = None
-        self.error: SpawnError | None = None
-        self._started = threading.Event()
-        self._ended = threading.Event()
-
-    def wait_started(self) -> None:
-        """Wait until the run has started; raises :class:`SpawnError` if it could not."""
-        self._started.wait()
-        if self.error is not None:
-            raise self.error
+        # Held while the group may be signalled: the leader is reaped only under it, and
+        # until it is reaped its group id cannot be reused by another process.
+        self._lock = threading.Lock()
+        self._pidfd = os.pidfd_open(popen.pid)
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """The exit status (negative: killed by that signal), or None if ``timeout`` passed first.
-
-        Raises :class:`SpawnError` when the run never started or the supervisor died.
-        """
-        if not self._ended.wait(timeout):
+        """The exit status (negative: killed by that signal), or None if ``timeout``
+        passed first. When the leader has exited, what is left of its group is killed
+        (a grandchild that ignored SIGTERM, a forgotten background job) before it is
+        reaped. Only one thread may wait."""
+        if self.returncode is not None:
+            return self.returncode
+        ready, _, _ = select.select([self._pidfd], [], [], timeout)
+        if not ready:
             return None
-        if self.error is not None:
-            raise self.error
+        with self._lock:
+            self._signal_group(signal.SIGKILL)
+            self.returncode = self._popen.wait()
+            os.close(self._pidfd)
+        self._supervisor._forget(self.pid)
         return self.returncode
 
     def terminate(self, grace: float) -> None:
-        """SIGTERM to the run's whole process group, SIGKILL after ``grace`` seconds
-        if the run is still there. Returns at once; harmless once the run has ended."""
-        self._supervisor.signal(self.run_id, signal.SIGTERM, grace)
+        """SIGTERM to the run's whole process group, SIGKILL after ``grace`` seconds if
+        the run is still there. Returns at once; harmless once the run has ended."""
+        with self._lock:
+            if self.returncode is not None:
+                return
+            self._signal_group(signal.SIGTERM)
+        killer = threading.Timer(grace, self.kill)
+        killer.daemon = True
+        killer.start()
 
     def kill(self) -> None:
-        """SIGKILL to the run's whole process group."""
-        self._supervisor.signal(self.run_id, signal.SIGKILL, None)
+        """SIGKILL to the run's whole process group (if it has not been reaped)."""
+        with self._lock:
+            if self.returncode is None:
+                self._signal_group(signal.SIGKILL)
 
-    @property
-    def ended(self) -> bool:
-        return self._ended.is_set()
-
-    # -- called by the supervisor's reader ---------------------------------------------
-
-    def _set_started(self, pid: int) -> None:
-        self.pid = pid
-        self._started.set()
-
-    def _set_failed(self, error: SpawnError) -> None:
-        self.error = error
-        self._started.set()
-        self._ended.set()
-
-    def _set_exited(self, returncode: int) -> None:
-        self.returncode = returncode
-        self._ended.set()
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.pid, signum)
+        except ProcessLookupError:  # every member has exited already
+            pass
 
 
 class RunSupervisor:
-    """Starts the supervising process on first use and keeps it; thread-safe.
+    """Starts runs and keeps the watchdog that outlives none of them; thread-safe.
 
-    :meth:`close` ends it, which kills every run it still has (so does the death of
-    this process, by any means).
+    :meth:`close` kills what still runs and ends the watchdog.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._process: subprocess.Popen | None = None
-        self._runs: dict[int, RunProcess] = {}
-        self._ids = itertools.count(1)
+        self._watchdog: subprocess.Popen | None = None
+        self._live: set[int] = set()
 
     def spawn(
         self,
@@ -110,112 +104,83 @@ class RunSupervisor:
         pass_fd: int | None = None,
         fd_env: str | None = None,
     ) -> RunProcess:
-        """Start ``argv`` in its own session in ``cwd``, output to the files ``stdout``
-        and ``stderr`` (created or truncated). The run inherits ``pass_fd``, under the
-        number given in its environment variable ``fd_env``.
+        """Start ``argv`` in a session of its own in ``cwd``, output to the files
+        ``stdout`` and ``stderr`` (created or truncated). The run inherits ``pass_fd``,
+        named in its environment variable ``fd_env``.
 
-        Returns at once; :meth:`RunProcess.wait_started` raises :class:`SpawnError` if
-        the run could not start. Raises SpawnError itself when the supervisor cannot be
-        started or reached.
+        Raises :class:`SpawnError` when it cannot start.
         """
-        request = {
-            "op": "spawn",
-            "argv": [os.fspath(a) for a in argv],
-            "cwd": os.fspath(cwd),
-            "env": dict(env),
-            "stdout": os.fspath(stdout),
-            "stderr": os.fspath(stderr),
-            "fd_env": fd_env,
-        }
-        with self._lock:
-            sock = self._ensure_started()
-            run = RunProcess(self, next(self._ids))
-            request["id"] = run.run_id
-            self._runs[run.run_id] = run
-            try:
-                socket.send_fds(sock, [json.dumps(request).encode()], [pass_fd] if pass_fd is not None else [])
-            except OSError as exc:
-                del self._runs[run.run_id]
-                raise SpawnError(exc.errno, f"the run supervisor cannot be reached: {exc.strerror or exc}") from exc
-        return run
-
-    def signal(self, run_id: int, signum: int, kill_after: float | None) -> None:
-        with self._lock:
-            if self._sock is None or run_id not in self._runs:
-                return
-            message = {"op": "signal", "id": run_id, "signal": int(signum), "kill_after": kill_after}
-            try:
-                self._sock.send(json.dumps(message).encode())
-            except OSError:
-                pass  # the supervisor is gone, and its runs with it
+        if pass_fd is not None and fd_env is not None:
+            env = {**env, fd_env: str(pass_fd)}
+        try:
+            with open(stdout, "wb") as out, open(stderr, "wb") as err:
+                popen = subprocess.Popen(
+                    list(argv),
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    pass_fds=(pass_fd,) if pass_fd is not None else (),
+                )
+        except OSError as exc:
+            raise SpawnError(exc.errno, exc.strerror or str(exc), exc.filename) from exc
+        except (ValueError, TypeError) as exc:  # a NUL in an argument, say
+            raise SpawnError(None, f"{type(exc).__name__}: {exc}") from exc
+        self._track(popen.pid)
+        return RunProcess(popen, self)
 
     def close(self) -> None:
-        """End the supervisor; every run still going is killed with its group."""
+        """Kill every run still going (with its group) and end the watchdog."""
         with self._lock:
-            sock, process = self._sock, self._process
-            self._sock = self._process = None
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)  # wakes the reader, and the supervisor sees end-of-file
-            sock.close()
-        if process is not None:
-            process.wait()
+            live, self._live = list(self._live), set()
+            watchdog, self._watchdog = self._watchdog, None
+        for group in live:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if watchdog is not None:
+            watchdog.stdin.close()
+            watchdog.wait()
 
-    # -- inside ------------------------------------------------------------------------
+    def _track(self, group: int) -> None:
+        with self._lock:
+            self._live.add(group)
+            self._tell(f"+{group}\n")
 
-    def _ensure_started(self) -> socket.socket:
-        if self._sock is not None:
-            return self._sock
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    def _forget(self, group: int) -> None:
+        with self._lock:
+            self._live.discard(group)
+            self._tell(f"-{group}\n")
+
+    def _tell(self, line: str) -> None:
+        """Write to the watchdog (under the lock), starting a new one if it is gone."""
+        for _ in range(2):
+            if self._watchdog is None:
+                self._watchdog = self._start_watchdog()
+                if self._watchdog is None:
+                    return
+            try:
+                self._watchdog.stdin.write(line.encode())
+                self._watchdog.stdin.flush()
+                return
+            except OSError:  # it died: the next one learns every live run
+                logger.error("The run watchdog died; starting another.")
+                self._watchdog.stdin.close()
+                self._watchdog.wait()
+                self._watchdog = None
+                line = "".join(f"+{group}\n" for group in self._live)
+
+    def _start_watchdog(self) -> subprocess.Popen | None:
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-I", os.fspath(SUPERVISOR_SCRIPT), str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
+            return subprocess.Popen(
+                [sys.executable, "-I", os.fspath(WATCHDOG_SCRIPT)],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
+                bufsize=0,
             )
         except OSError as exc:
-            ours.close()
-            raise SpawnError(exc.errno, f"cannot start the run supervisor: {exc.strerror or exc}") from exc
-        finally:
-            theirs.close()
-        self._sock, self._process = ours, process
-        threading.Thread(target=self._read_events, args=(ours,), name="labqueue-run-events", daemon=True).start()
-        return ours
-
-    def _read_events(self, sock: socket.socket) -> None:
-        while True:
-            try:
-                data = sock.recv(_MAX_EVENT)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            event = json.loads(data)
-            with self._lock:
-                run = self._runs.get(event["id"])
-                if event["event"] != "started":
-                    self._runs.pop(event["id"], None)
-            if run is None:
-                continue
-            if event["event"] == "started":
-                run._set_started(event["pid"])
-            elif event["event"] == "exited":
-                run._set_exited(event["returncode"])
-            else:
-                run._set_failed(SpawnError(event["errno"], event["error"], event["filename"]))
-        self._lose_runs(sock)
-
-    def _lose_runs(self, sock: socket.socket) -> None:
-        """The supervisor is gone (closed, or it died): its runs died with it."""
-        with self._lock:
-            lost = list(self._runs.values())
-            self._runs.clear()
-            if self._sock is sock:  # it died: the next spawn starts a new one
-                self._sock = None
-                sock.close()
-                process, self._process = self._process, None
-                if process is not None:
-                    process.wait()
-                logger.error("The run supervisor died; its %d run(s) were killed with it.", len(lost))
-        for run in lost:
-            run._set_failed(SpawnError(None, "the run supervisor ended while the run was going"))
+            logger.error("Cannot start the run watchdog (%s); runs may outlive labqueue if it is killed.", exc)
+            return None
