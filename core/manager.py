@@ -395,6 +395,13 @@ class Manager:
         running = [exp for exp in members if exp.status is ExpStatus.RUNNING and self.abort_experiment(exp)]
         return cancelled + running
 
+    def pause_group(self, group_id: str) -> None:
+        """Start no more runs of sweep ``group_id`` (running ones go on) until :meth:`resume_group`."""
+        self.job_queue.hold_group(group_id)
+
+    def resume_group(self, group_id: str) -> None:
+        self.job_queue.release_group(group_id)
+
     # -- sweeps ------------------------------------------------------------------------
 
     @property

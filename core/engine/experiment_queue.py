@@ -119,6 +119,7 @@ class ExperimentQueue:
         # Lanes other than the worker's wait here, so a put for one never wakes the other.
         self._lane_work = threading.Condition(self._lock.raw)
         self._queued: deque[Experiment] = deque()
+        self._held_groups: frozenset[str] = frozenset()  # sweeps whose queued experiments wait
         self._by_id: dict[str, Experiment] = {}
         self._store = store
         self._on_change = on_change or _nothing
@@ -338,11 +339,37 @@ class ExperimentQueue:
         return exp
 
     def _next_in_lane(self, lane: str, accept: Callable[[Experiment], bool] | None = None) -> Experiment | None:
-        """The first queued experiment of ``lane`` that ``accept`` takes, or None (under the lock)."""
-        queued = self._queued
+        """The first queued experiment of ``lane`` that ``accept`` takes and whose sweep
+        is not held, or None (under the lock)."""
+        queued, held = self._queued, self._held_groups
+        if held:
+            accept_given = accept
+
+            def accept(e: Experiment) -> bool:
+                return e.group_id not in held and (accept_given is None or accept_given(e))
+
         if queued and queued[0].lane == lane and (accept is None or accept(queued[0])):  # the common case
             return queued[0]
         return next((e for e in queued if e.lane == lane and (accept is None or accept(e))), None)
+
+    # -- holding a sweep ---------------------------------------------------------------
+
+    def hold_group(self, group_id: str) -> None:
+        """Start none of the queued experiments of sweep ``group_id`` until :meth:`release_group`
+        (running ones go on). Not stored: a restart releases every sweep."""
+        with self._lock:
+            self._held_groups = self._held_groups | {group_id}
+
+    def release_group(self, group_id: str) -> None:
+        """Let the queued experiments of sweep ``group_id`` start again."""
+        with self._lock:
+            self._held_groups = self._held_groups - {group_id}
+            self._job_available.notify_all()
+            self._lane_work.notify_all()
+        self._on_change()
+
+    def is_held(self, group_id: str) -> bool:
+        return group_id in self._held_groups
 
     def _start_locked(self, exp: Experiment) -> None:
         """Take ``exp`` out of the queued ones and mark it RUNNING (the caller has put it among the running)."""

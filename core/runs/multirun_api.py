@@ -252,6 +252,10 @@ class ParallelLocalRunner(AbstractRunner):
             )
             experiments.append(run.experiment)
         manager.job_queue.put_many(experiments)
+        if experiments and manager.paused:
+            logger.warning(
+                "The queue is paused: the %d runs of %s start when it is resumed.", len(experiments), group.title
+            )
 
     def close(self) -> None:
         """Shut down the private manager, if this runner made one."""
