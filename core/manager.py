@@ -396,7 +396,9 @@ class Manager:
         return cancelled + running
 
     def pause_group(self, group_id: str) -> None:
-        """Start no more runs of sweep ``group_id`` (running ones go on) until :meth:`resume_group`."""
+        """Start no more runs of sweep ``group_id`` (running ones go on) until :meth:`resume_group`.
+
+        Its queued runs still wait in the queue, so :meth:`wait_until_idle` waits for them."""
         self.job_queue.hold_group(group_id)
 
     def resume_group(self, group_id: str) -> None:

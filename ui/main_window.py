@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
         second_passed = now - self._last_tick >= 1.0
         if queue_changed:
             self.queue_model.sync()
-        elif progress_changed or (second_passed and self.queue_model.queue.running_experiment is not None):
+        elif progress_changed or (second_passed and self.queue_model.queue.has_running):
             self.queue_model.refresh_running()  # its progress bar and duration
         if queue_changed or state_changed:
             self.queue_actions.refresh()
@@ -273,7 +273,7 @@ class MainWindow(QMainWindow):
         if self.manager.state is WorkerState.STOPPED:
             return False, 0
         queue = self.manager.job_queue
-        return queue.running_experiment is not None, queue.qsize("queued")
+        return queue.has_running, queue.qsize("queued")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         running, queued = self._work_left()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue as std_queue
 import threading
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -148,8 +149,9 @@ class ProcessLane:
                 controls = [control for control, _ in self._active.values()]
             for control in controls:
                 control.abort()
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in list(self._threads):
-            thread.join(timeout)
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._supervisor.close()
 
     def follow_running(self) -> None:
