@@ -206,6 +206,10 @@ class AbstractRunner(abc.ABC):
         """True once every run of the last multirun has ended."""
         return self._finished.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every run of the last multirun has ended; False if ``timeout`` passed first."""
+        return self._finished.wait(timeout)
+
 
 class ParallelLocalRunner(AbstractRunner):
     """Runner that runs up to ``max_parallel`` runs at once on this machine, as command
@@ -581,17 +585,21 @@ async def multirunAsync(  # noqa: N802 (Karana's name)
     runner, prepared = _submit(runs, cmd, output_path, input_files, runner, force)
     for run in prepared:
         if run.experiment is not None:
-            run.task = asyncio.ensure_future(asyncio.wrap_future(run.experiment))
+            run.task = asyncio.create_task(_outcome(run.experiment), name=run.path.name)
     tasks = [run.task for run in prepared if run.task is not None]
     await asyncio.gather(*tasks, return_exceptions=True)  # a failed run is in its status, not raised here
     _finish(runner)
     return prepared
 
 
+async def _outcome(experiment: Experiment) -> Any:
+    return await asyncio.wrap_future(experiment)
+
+
 def _finish(runner: AbstractRunner) -> None:
-    runner._finished.set()
     if isinstance(runner, ParallelLocalRunner):
         runner.close()
+    runner._finished.set()
 
 
 def _finish_when_done(runner: AbstractRunner, experiments: list[Experiment]) -> None:

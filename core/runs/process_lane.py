@@ -151,7 +151,8 @@ class ProcessLane:
                 control.abort()
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in list(self._threads):
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread is not threading.current_thread():  # a run's done-callback may stop its own lane
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._supervisor.close()
 
     def follow_running(self) -> None:

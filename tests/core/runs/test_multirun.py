@@ -201,3 +201,11 @@ def test_a_sweeps_runs_run_at_most_max_parallel_at_once(open_manager, tmp_path, 
     assert manager.wait_until_idle(timeout=30)
     assert runner.finished
     assert {run.experiment.status for run in runs} == {ExpStatus.ABORTED, ExpStatus.CANCELLED}
+
+
+def test_without_a_runner_or_an_open_manager_a_private_one_runs_the_sweep(tmp_path):
+    runner = ParallelLocalRunner()
+    runs = multirun(runs=[{}, {}], cmd=child(), output_path=tmp_path / "s", runner=runner, wait=False)
+    assert runner.wait(timeout=60)
+    assert [run.status for run in runs] == ["success", "success"]
+    assert runner.manager is None  # its private manager was shut down with the sweep
