@@ -120,6 +120,10 @@ class ExperimentQueue:
         self._lane_work = threading.Condition(self._lock.raw)
         self._queued: deque[Experiment] = deque()
         self._held_groups: frozenset[str] = frozenset()  # sweeps whose queued experiments wait
+        # Queued experiments per lane other than the worker's, so that a lane with none
+        # never scans a long queue of instrument jobs. Not lowered by cancellations: a
+        # scan that finds none of its lane sets it right.
+        self._queued_in_lane: dict[str, int] = {}
         self._by_id: dict[str, Experiment] = {}
         self._store = store
         self._on_change = on_change or _nothing
@@ -256,7 +260,12 @@ class ExperimentQueue:
             self._queued.extend(batch)
             if self._idle_workers:
                 self._job_available.notify()
-            self._lane_work.notify_all()
+            lanes = {exp.lane for exp in batch}
+            lanes.discard(INSTRUMENT_LANE)
+            if lanes:
+                for lane in lanes:
+                    self._queued_in_lane[lane] = self._queued_in_lane.get(lane, 0) + sum(e.lane == lane for e in batch)
+                self._lane_work.notify_all()
         self._on_change()
         for offset, exp in enumerate(batch):
             emit_safely(self.added_signal, first + offset, exp)
@@ -291,6 +300,8 @@ class ExperimentQueue:
                 exp._queue = self
                 self._queued.append(exp)
                 self._by_id[exp.id] = exp
+                if exp.lane != INSTRUMENT_LANE:
+                    self._queued_in_lane[exp.lane] = self._queued_in_lane.get(exp.lane, 0) + 1
 
     # -- the worker's side -------------------------------------------------------------
 
@@ -350,7 +361,19 @@ class ExperimentQueue:
 
         if queued and queued[0].lane == lane and (accept is None or accept(queued[0])):  # the common case
             return queued[0]
-        return next((e for e in queued if e.lane == lane and (accept is None or accept(e))), None)
+        if lane == INSTRUMENT_LANE:
+            return next((e for e in queued if e.lane == lane and (accept is None or accept(e))), None)
+        if not self._queued_in_lane.get(lane):
+            return None
+        seen = False
+        for e in queued:
+            if e.lane == lane:
+                seen = True
+                if accept is None or accept(e):
+                    return e
+        if not seen:
+            self._queued_in_lane[lane] = 0
+        return None
 
     # -- holding a sweep ---------------------------------------------------------------
 
@@ -373,6 +396,8 @@ class ExperimentQueue:
 
     def _start_locked(self, exp: Experiment) -> None:
         """Take ``exp`` out of the queued ones and mark it RUNNING (the caller has put it among the running)."""
+        if exp.lane != INSTRUMENT_LANE:
+            self._queued_in_lane[exp.lane] -= 1
         exp.started_at = time.time()
         if self._queued[0] is exp:
             self._queued.popleft()
