@@ -7,8 +7,10 @@ import datetime as dt
 import enum
 import functools
 import logging
+import os
 import pickle
 import queue as std_queue
+import tempfile
 import threading
 import time
 import weakref
@@ -42,8 +44,9 @@ from .journal import (
     Restored,
     as_timestamp,
 )
+from .runs import DEFAULT_KILL_GRACE_S, ProcessLane, Sweep, SweepGroup, queue_sweep
 
-__all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
+__all__ = ["Manager", "WorkerState", "checkpoint", "newest_open_manager", "publish", "set_progress"]
 
 logger = logging.getLogger("labqueue")
 
@@ -66,14 +69,19 @@ def _loading_calls_for(manager: Manager):
 def _manager_for_loaded_calls() -> Manager:
     """The manager a stored reference to "the manager" means when it is loaded: the one
     restoring it, else the one running the current job, else the newest open one."""
-    manager = getattr(_loading, "manager", None) or current_manager()
+    manager = getattr(_loading, "manager", None) or current_manager() or newest_open_manager()
     if manager is not None:
         return manager
+    raise pickle.UnpicklingError("a stored call refers to a labqueue Manager, but none is open in this process")
+
+
+def newest_open_manager() -> Manager | None:
+    """The Manager of this process made last and not shut down, or None."""
     for ref in reversed(_open_managers):
         candidate = ref()
         if candidate is not None and not candidate._shut_down:
             return candidate
-    raise pickle.UnpicklingError("a stored call refers to a labqueue Manager, but none is open in this process")
+    return None
 
 
 class WorkerState(enum.Enum):
@@ -127,14 +135,23 @@ class Manager:
         abort: Event set by :meth:`abort_job` while the running job should stop.
         pause_on_failure: pause the queue after a job fails (default True).
 
+    Lanes: instrument jobs (the default) run one at a time on the worker thread;
+    command runs (:class:`~labqueue.core.runs.CommandExperiment`) and isolated calls
+    (``isolate=True``) run at the same time on :attr:`process_lane`, up to
+    ``process_slots`` at once (default: the number of CPUs, at least 4), each in a
+    process of its own that abort kills (SIGTERM, then SIGKILL after ``kill_grace``
+    seconds). Both lanes take their experiments from the one :attr:`job_queue` in
+    its order and stop starting them while the manager is paused.
+
     Signals (may fire on any thread):
         state_changed_signal(WorkerState), progress_signal(experiment, fraction, message),
-        data_signal(experiment, series, x, y).
+        data_signal(experiment, series, x, y), group_added_signal(SweepGroup).
     """
 
     state_changed_signal = Signal(object)
     progress_signal = Signal(object, object, str)
     data_signal = Signal(object, str, object, object)
+    group_added_signal = Signal(object)
 
     def __init__(
         self,
@@ -142,6 +159,8 @@ class Manager:
         *,
         pause_on_failure: bool = True,
         start: bool = True,
+        process_slots: int | None = None,
+        kill_grace: float = DEFAULT_KILL_GRACE_S,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.pause_on_failure = pause_on_failure
@@ -155,7 +174,10 @@ class Manager:
         restored = self._open_journal() if self.data_dir is not None else Restored()
         self.job_queue = ExperimentQueue(store=self._journal, on_change=self._flags_changed)
         self.job_queue.restore(restored.history + restored.interrupted, restored.queued)
-        self.running = _WatchedEvent(self._flags_changed)
+        self._groups: dict[str, SweepGroup] = {
+            group.id: group for group in map(lambda row: SweepGroup.from_stored(*row), restored.groups)
+        }
+        self.running = _WatchedEvent(self._running_changed)
         self.abort = _WatchedEvent(self._flags_changed)
         self._abort_events: list[threading.Event] = []
         self.result_queue: std_queue.Queue = std_queue.Queue()
@@ -168,8 +190,23 @@ class Manager:
             self.result_queue,
             lambda: [self.abort, *self._abort_events],
             running=self.running,
-            pause_on_failure=lambda: self.pause_on_failure,
+            # Asked while the failed job is still the running one; a sweep's run goes on (see below).
+            pause_on_failure=lambda: (
+                self.pause_on_failure and getattr(self.job_queue.running_experiment, "group_id", None) is None
+            ),
             manager=self,
+        )
+        self.process_lane = ProcessLane(
+            self.job_queue,
+            self.running,
+            result_queue=self.result_queue,
+            relay=self,
+            slots=process_slots or max(4, os.cpu_count() or 1),
+            kill_grace=kill_grace,
+            group_limit=lambda group_id: getattr(self._groups.get(group_id), "max_parallel", None),
+            # A sweep goes on past a failed run: its group row counts the failures.
+            pause_on_failure=lambda exp: self.pause_on_failure and exp.group_id is None,
+            isolated_folder=self._isolated_folder,
         )
         # The worker has not started (and the queue is paused): a failure that a crash
         # kept from reaching its downstreams is settled before anything can run.
@@ -188,6 +225,7 @@ class Manager:
         _open_managers.append(weakref.ref(self))
         if start:
             self.worker.start()
+            self.process_lane.start()
 
     def __reduce__(self):
         # A manager is not data. A stored call that uses one (a console function that
@@ -245,7 +283,7 @@ class Manager:
     def state(self) -> WorkerState:
         if self._shut_down:
             return WorkerState.STOPPED
-        if self.job_queue.running_experiment is not None:
+        if self.job_queue.has_running:
             return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
         if self.paused:
             return WorkerState.PAUSED
@@ -256,6 +294,12 @@ class Manager:
     def _flags_changed(self) -> None:
         self._wake_waiters()
         self._announce_state()
+
+    def _running_changed(self) -> None:
+        self._flags_changed()
+        lane = getattr(self, "process_lane", None)  # None while __init__ sets the event
+        if lane is not None:
+            lane.follow_running()
 
     def _wake_waiters(self) -> None:
         # Waiters register under the lock before checking their condition, so a change
@@ -298,6 +342,7 @@ class Manager:
         retries: int = 0,
         retry_delay: float = 0.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        isolate: bool = False,
     ) -> Callable[..., Experiment]:
         """Decorator: calling ``func`` queues it and returns the :class:`Experiment`.
 
@@ -305,13 +350,16 @@ class Manager:
         :class:`Experiment` (``@manager.queued_exec(after=[calibration], retries=2)``),
         which every call's experiment gets: ``after``, ``inputs``, ``on_failure``,
         ``retries``, ``retry_delay``, ``retry_on``.
+        ``@manager.queued_exec(isolate=True)`` runs each call in a process of its own
+        on the process lane, so that abort can kill it even inside C code (the call,
+        its arguments and its result must pickle).
 
         Raises TypeError at once if ``func`` is not callable or an upstream not an
         Experiment, ValueError for an unknown ``on_failure`` or negative retries or
         delay. Called from a job on this manager's worker (one measurement calling
         another), a call without options runs inline and returns an already finished
-        Experiment instead of waiting on itself; one with options is queued, since
-        its upstreams or its retries need the queue (do not wait on its result there).
+        Experiment instead of waiting on itself; one with chain options or ``isolate``
+        is queued, since its upstreams, its retries or its process need the queue (do not wait on its result there).
         """
         options = {
             "after": tuple(after),
@@ -322,6 +370,7 @@ class Manager:
             "retry_on": tuple(retry_on),
         }
         check_chain_options(**options)
+        options["isolate"] = isolate
         if func is None:
             return functools.partial(self._queued_call, options=options)
         return self._queued_call(func, options)
@@ -330,11 +379,12 @@ class Manager:
         if not callable(func):
             raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
         chained = bool(options["after"] or options["inputs"] or options["retries"])
+        isolate = options["isolate"]
 
         @functools.wraps(func)
         def queue_call(*args: Any, **kwargs: Any) -> Experiment:
             exp = Experiment(func, args, kwargs, **options)
-            if threading.current_thread() is self.worker and not chained:
+            if threading.current_thread() is self.worker and not chained and not isolate:
                 exp.set_running_or_notify_cancel()
                 exp.started_at = time.time()
                 exp._complete(ExpStatus.FINISHED, func(*args, **kwargs))
@@ -371,6 +421,93 @@ class Manager:
         """Cancel all queued jobs; returns them."""
         return self.job_queue.clear()
 
+    def abort_experiment(self, experiment: Experiment) -> bool:
+        """Stop ``experiment`` on whichever lane: cancel it if queued, abort it if running
+        (the worker's job as :meth:`abort_job` does; a process is killed). True if it was
+        queued or running, False if it had ended."""
+        if experiment.cancel():
+            return True
+        if experiment is self.worker.current:
+            return self.abort_job()
+        return self.process_lane.kill(experiment)
+
+    def abort_group(self, group_id: str) -> list[Experiment]:
+        """Stop a whole sweep: cancel its queued experiments, abort its running ones.
+        Returns those stopped."""
+        members = [exp for exp in self.job_queue.queue if exp.group_id == group_id]
+        cancelled = self.job_queue.remove(members)  # all at once: one journal transaction
+        running = [exp for exp in members if exp.status is ExpStatus.RUNNING and self.abort_experiment(exp)]
+        return cancelled + running
+
+    def pause_group(self, group_id: str) -> None:
+        """Start no more runs of sweep ``group_id`` (running ones go on) until :meth:`resume_group`.
+
+        Its queued runs still wait in the queue, so :meth:`wait_until_idle` waits for them."""
+        self.job_queue.hold_group(group_id)
+
+    def resume_group(self, group_id: str) -> None:
+        self.job_queue.release_group(group_id)
+
+    # -- sweeps ------------------------------------------------------------------------
+
+    @property
+    def groups(self) -> dict[str, SweepGroup]:
+        """The sweeps this manager knows (this session's and the journal's), by id."""
+        return dict(self._groups)
+
+    def add_group(self, group: SweepGroup) -> None:
+        """Register a sweep before its experiments are put (stored in the journal, if any).
+
+        Raises JournalError when the journal cannot store it.
+        """
+        if self._journal is not None:
+            self._journal.record_group(group.id, group.title, group.created_at, group.details())
+        self._groups[group.id] = group
+        if group.max_parallel is not None:
+            self.process_lane.ensure_slots(group.max_parallel)
+        emit_safely(self.group_added_signal, group)
+
+    def sweep(
+        self,
+        func: Callable,
+        grid: dict[str, Iterable] | Iterable[dict[str, Any]],
+        *,
+        isolate: bool = False,
+        max_parallel: int | None = None,
+        title: str | None = None,
+    ) -> Sweep:
+        """Queue ``func(**params)`` for every parameter set of ``grid`` as one sweep.
+
+        ``grid`` is a dict of lists (their cartesian product, in order) or a list of
+        dicts (each one run; equal ones stay separate runs). With ``isolate=True``
+        each call runs in a process of its own on the process lane, up to
+        ``max_parallel`` at once; without, one after another on the worker. Returns
+        the :class:`~labqueue.core.runs.Sweep`.
+
+        Raises TypeError for a grid that is neither, ValueError for an empty one.
+        """
+        return queue_sweep(self, func, grid, isolate=isolate, max_parallel=max_parallel, title=title)
+
+    # -- the process lane's reports (see labqueue.core.runs.Relay) ---------------------
+
+    def relay_progress(self, experiment: Experiment, fraction: float | None, message: str) -> None:
+        self._report_progress(experiment, fraction, message)
+
+    def relay_data(self, experiment: Experiment, series: str, x: Any, y: Any) -> None:
+        emit_safely(self.data_signal, experiment, series, x, y)
+
+    def relay_log(self, experiment: Experiment, record: logging.LogRecord) -> None:
+        """A record from an isolated call's process: kept with the experiment and
+        handled here as if it had been logged here."""
+        experiment.add_log_record(record)
+        target = logging.getLogger(record.name)
+        if target.isEnabledFor(record.levelno):
+            target.handle(record)
+
+    def _isolated_folder(self, experiment: Experiment) -> Path:
+        base = self.data_dir if self.data_dir is not None else Path(tempfile.gettempdir()) / f"labqueue-{os.getuid()}"
+        return base / "isolated" / experiment.id
+
     def checkpoint(self) -> None:
         """Call inside a job: raise :class:`Aborted` if an abort was requested, and
         wait here while the manager is paused (an abort ends the wait too)."""
@@ -384,7 +521,9 @@ class Manager:
 
     def set_progress(self, fraction: float | None, message: str = "") -> None:
         """Report progress of the running job (fraction 0..1 or None, and a message)."""
-        exp = self._current_job()
+        self._report_progress(self._current_job(), fraction, message)
+
+    def _report_progress(self, exp: Experiment | None, fraction: float | None, message: str) -> None:
         if fraction is not None:
             fraction = min(1.0, max(0.0, float(fraction)))
         if exp is not None:
@@ -425,7 +564,7 @@ class Manager:
         return True
 
     def _is_idle(self) -> bool:
-        if self.job_queue.running_experiment is not None:
+        if self.job_queue.has_running:
             return False
         return self.paused or self._shut_down or not self.job_queue.has_work
 
@@ -442,6 +581,7 @@ class Manager:
         self.worker.stop()
         if abort_running:
             self.abort_job()
+        self.process_lane.stop(abort_running=abort_running, timeout=timeout if wait else 0)
         if wait and self.worker.is_alive():
             self.worker.join(timeout)
         self._shut_down = True

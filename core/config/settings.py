@@ -23,6 +23,7 @@ An example, with the defaults where a value is not obvious::
 
     [queue]
     pause_on_failure = true
+    kill_grace_seconds = 5       # abort: SIGTERM to a command, SIGKILL this much later
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class QueueSettings:
     """The ``[queue]`` table."""
 
     pause_on_failure: bool = True
+    kill_grace_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "queue_done": _boolean,
         "stall_minutes": _number(0, 7 * 24 * 60),
     },
-    "queue": {"pause_on_failure": _boolean},
+    "queue": {"pause_on_failure": _boolean, "kill_grace_seconds": _number(0, 3600)},
 }
 
 

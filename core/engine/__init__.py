@@ -17,7 +17,9 @@ from .chains import (
 )
 from .chains import attach as attach_links
 from .experiment import (
+    INSTRUMENT_LANE,
     PENDING,
+    PROCESS_LANE,
     REQUEUEABLE,
     Aborted,
     Experiment,
@@ -28,6 +30,7 @@ from .experiment import (
     current_experiment,
     current_manager,
     install_log_capture,
+    running_as,
     short_repr,
 )
 from .experiment_queue import ExperimentQueue, QueueSnapshot, QueueStore
@@ -47,8 +50,10 @@ __all__ = [
     "held_by",
     "settle_restored",
     "watch_retries",
+    "INSTRUMENT_LANE",
     "INTERNAL_PRIORITY",
     "PENDING",
+    "PROCESS_LANE",
     "REQUEUEABLE",
     "Aborted",
     "ExpStatus",
@@ -65,5 +70,6 @@ __all__ = [
     "current_manager",
     "emit_safely",
     "install_log_capture",
+    "running_as",
     "short_repr",
 ]

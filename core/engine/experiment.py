@@ -8,6 +8,7 @@ derived from the future's own state (plus the outcome chosen when it completes),
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
 import logging
@@ -15,7 +16,7 @@ import os
 import reprlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import CancelledError, Future
 from concurrent.futures._base import (  # the states Future itself uses
     CANCELLED,
@@ -25,7 +26,12 @@ from concurrent.futures._base import (  # the states Future itself uses
 )
 from typing import Any
 
-__all__ = ["Aborted", "ExpStatus", "Experiment", "Interrupted"]
+__all__ = ["INSTRUMENT_LANE", "PROCESS_LANE", "Aborted", "ExpStatus", "Experiment", "Interrupted"]
+
+#: The lane of the worker thread: one job at a time, beside the instruments.
+INSTRUMENT_LANE = "instrument"
+#: The lane of command runs and isolated calls, each in a process of its own.
+PROCESS_LANE = "process"
 
 #: Captured log records kept per experiment; older ones are dropped (and counted).
 MAX_LOG_RECORDS = 5000
@@ -144,6 +150,10 @@ class Experiment(Future):
         cancel_reason: why it was cancelled when it was not by hand ("upstream X failed").
         study_id: the study (or, for a plain chain, the first upstream) it belongs to.
         repeated_by: the copy that requeued it (a retry or a requeue), or None.
+        lane: where it runs: :data:`INSTRUMENT_LANE` (the worker thread, the default)
+            or :data:`PROCESS_LANE` (a process of its own: ``isolate=True``, or a
+            call that names its lane in a ``labqueue_lane`` attribute, as a command does).
+        group_id: id of the sweep it belongs to, or None.
     """
 
     # Chain attributes as class defaults: most experiments have none, and a put of
@@ -170,6 +180,9 @@ class Experiment(Future):
         retries: int = 0,
         retry_delay: float = 0.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        isolate: bool = False,
+        lane: str | None = None,
+        group_id: str | None = None,
     ) -> None:
         """``after``: experiments (or Links) to wait for; ``inputs``: upstreams whose
         results are passed as these keyword arguments; ``on_failure``: what happens to
@@ -205,6 +218,10 @@ class Experiment(Future):
 
             retry = chains.RetryPolicy(retries, retry_delay, tuple(retry_on)) if retries else None
             chains.configure(self, after, inputs, on_failure, retry)
+        if lane is None:
+            lane = PROCESS_LANE if isolate else getattr(func, "labqueue_lane", INSTRUMENT_LANE)
+        self.lane: str = lane
+        self.group_id = group_id
 
     # -- descriptive -------------------------------------------------------------------
 
@@ -319,7 +336,7 @@ class Experiment(Future):
         this one's downstreams wait for the copy from now on."""
         from .chains import carry_over
 
-        again = Experiment(self.func, self.args, self.kwargs, title=self._title)
+        again = Experiment(self.func, self.args, self.kwargs, title=self._title, lane=self.lane, group_id=self.group_id)
         again.requeued_from = self.id
         carry_over(self, again)
         return again
@@ -397,6 +414,19 @@ def current_manager():
 def _set_current(experiment: Experiment | None, manager) -> None:
     _context.experiment = experiment
     _context.manager = manager
+
+
+@contextlib.contextmanager
+def running_as(experiment: Experiment | None, manager) -> Iterator[None]:
+    """Within the block, :func:`current_experiment` and :func:`current_manager` on this
+    thread are these (as on the worker during a job), so ``checkpoint()``,
+    ``publish()``, ``set_progress()`` and log capture reach them; restored after."""
+    previous = (current_experiment(), current_manager())
+    _set_current(experiment, manager)
+    try:
+        yield
+    finally:
+        _set_current(*previous)
 
 
 class ExperimentContextFilter(logging.Filter):

@@ -145,8 +145,24 @@ def _add_studies(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX study_runs_experiment ON study_runs (experiment_id)")
 
 
+def _add_lanes_and_groups(conn: sqlite3.Connection) -> None:
+    # Where each experiment runs, and the sweep it belongs to; a sweep's own record
+    # (title, when, its settings as JSON) is a row of groups. NULL lane: the worker.
+    conn.execute("ALTER TABLE experiments ADD COLUMN lane TEXT")
+    conn.execute("ALTER TABLE experiments ADD COLUMN group_id TEXT")
+    conn.execute(
+        "CREATE TABLE groups (id TEXT PRIMARY KEY, title TEXT NOT NULL, created_at REAL NOT NULL, details TEXT) "
+        "WITHOUT ROWID"
+    )
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema, _add_chains, _add_studies]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _create_schema,
+    _add_chains,
+    _add_studies,
+    _add_lanes_and_groups,
+]
 
 
 def open_memory_database() -> sqlite3.Connection:

@@ -21,6 +21,7 @@ file while it is open.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..engine import Experiment, ExpStatus, Link, RetryPolicy, attach_links, watch_retries
+from ..engine import INSTRUMENT_LANE, Experiment, ExpStatus, Link, RetryPolicy, attach_links, watch_retries
 from .codec import (
     CallEncoder,
     FunctionPickles,
@@ -65,7 +66,7 @@ PROGRESS_INTERVAL_S = 1.0
 
 _INSERT_EXPERIMENT = (
     "INSERT INTO experiments (seq, id, status, queue_position, title, func_name, func_digest, arguments, "
-    "store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "store_error, requeued_from, queued_at, lane, group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _INSERT_LINK = (
@@ -105,7 +106,7 @@ def _chain_rows(experiments: list[Experiment]) -> tuple[list[tuple], list[tuple]
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
     "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
-    "result, result_repr, result_pickled, exception, traceback, log_lines"
+    "result, result_repr, result_pickled, exception, traceback, log_lines, lane, group_id"
 )
 
 
@@ -123,11 +124,13 @@ class EncodedOutcome(NamedTuple):
 class Restored:
     """What a journal held at start: ended experiments (the most recent
     :data:`RESTORED_HISTORY`, oldest first), the ones found RUNNING (now INTERRUPTED),
-    and the queued ones in order."""
+    and the queued ones in order; and the stored groups (sweeps) as
+    ``(id, title, created_at, details)``."""
 
     history: list[Experiment] = field(default_factory=list)
     interrupted: list[Experiment] = field(default_factory=list)
     queued: list[Experiment] = field(default_factory=list)
+    groups: list[tuple[str, str, float, dict]] = field(default_factory=list)
 
 
 class Journal:
@@ -253,6 +256,8 @@ class Journal:
                     error,
                     exp.requeued_from,
                     exp.queued_at,
+                    None if exp.lane == INSTRUMENT_LANE else exp.lane,
+                    exp.group_id,
                 )
             )
             seq += 1
@@ -436,6 +441,7 @@ class Journal:
             history=[builder.build(row) for row in history_rows],
             interrupted=[builder.build(row) for row in running_rows],
             queued=[builder.build(row) for row in queued_rows],
+            groups=self.groups(),
         )
         self._store_interrupted(list(zip(restored.interrupted, (row[0] for row in running_rows), strict=True)))
         if self._has_chains:
@@ -572,8 +578,32 @@ class Journal:
                 "DELETE FROM functions WHERE digest NOT IN "
                 "(SELECT func_digest FROM experiments WHERE func_digest IS NOT NULL)"
             )
+            conn.execute(
+                "DELETE FROM groups WHERE id NOT IN (SELECT group_id FROM experiments WHERE group_id IS NOT NULL)"
+            )
             self._stored_functions.clear()
         return deleted
+
+    # -- groups (sweeps) ---------------------------------------------------------------
+
+    def record_group(self, group_id: str, title: str, created_at: float, details: dict) -> None:
+        """Store a group of experiments (a sweep): its title, when it was made, its
+        settings (JSON-serialisable). Storing an id again replaces its record."""
+        self._write(
+            "store a sweep",
+            "INSERT OR REPLACE INTO groups (id, title, created_at, details) VALUES (?, ?, ?, ?)",
+            (group_id, title, created_at, json.dumps(details)),
+        )
+
+    def groups(self) -> list[tuple[str, str, float, dict]]:
+        """Every stored group as ``(id, title, created_at, details)``, oldest first."""
+        with self._lock:
+            rows = (
+                self._connection("read the sweeps")
+                .execute("SELECT id, title, created_at, details FROM groups ORDER BY created_at")
+                .fetchall()
+            )
+        return [(group_id, title, created, json.loads(details or "{}")) for group_id, title, created, details in rows]
 
     def _function_pickle(self, digest: bytes) -> bytes | None:
         with self._lock:
@@ -624,6 +654,8 @@ class _ExperimentBuilder:
             exception,
             traceback_text,
             log_lines,
+            lane,
+            group_id,
         ) = row
         func, args, kwargs = None, (), {}
         if digest is not None:
@@ -637,7 +669,7 @@ class _ExperimentBuilder:
         if unloadable:
             func = unavailable_call(f"{title or func_name}: {store_error}")
             title = title or f"{func_name}(...)"
-        exp = Experiment(func, args, kwargs, title=title)
+        exp = Experiment(func, args, kwargs, title=title, lane=lane or INSTRUMENT_LANE, group_id=group_id)
         exp.id = exp_id
         exp.stored, exp.store_error, exp.requeued_from = not unloadable, store_error, requeued_from
         status = ExpStatus(status_value)

@@ -102,7 +102,8 @@ def test_unknown_key_is_named_with_the_known_ones(config):
     config.write_text("[queue]\npause_on_fail = false\n", encoding="utf-8")
     loaded, problems = load_settings(config)
     assert loaded.queue.pause_on_failure is True
-    assert problems == [f"{config}: [queue] unknown key 'pause_on_fail' is ignored (known keys: pause_on_failure)"]
+    known = "pause_on_failure, kill_grace_seconds"
+    assert problems == [f"{config}: [queue] unknown key 'pause_on_fail' is ignored (known keys: {known})"]
 
 
 def test_a_password_in_the_file_is_refused_with_the_right_advice(config):
@@ -195,3 +196,12 @@ def test_the_example_in_the_module_documentation_is_valid(config):
     loaded, problems = load_settings(config)
     assert problems == []
     assert loaded.email.host == "smtp.lab.example" and loaded.queue.pause_on_failure is True
+
+
+def test_the_kill_grace_of_commands_is_a_queue_setting(config):
+    config.write_text("[queue]\nkill_grace_seconds = 2\n", encoding="utf-8")
+    loaded, problems = load_settings(config)
+    assert loaded.queue.kill_grace_seconds == 2.0 and problems == []
+    config.write_text("[queue]\nkill_grace_seconds = -1\n", encoding="utf-8")
+    loaded, problems = load_settings(config)
+    assert loaded.queue.kill_grace_seconds == 5.0 and "kill_grace_seconds" in problems[0]
