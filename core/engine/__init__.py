@@ -15,14 +15,17 @@ from .experiment import (
     current_experiment,
     current_manager,
     install_log_capture,
+    record_message,
+    refuse_generator_function,
     short_repr,
 )
 from .experiment_queue import ExperimentQueue, QueueSnapshot, QueueStore
 from .locks import YieldingRLock
 from .signals import INTERNAL_PRIORITY, emit_safely
-from .worker import Worker
+from .worker import DEFAULT_ABORT_GRACE_SECONDS, ForcedAbort, WatchedEvent, Worker
 
 __all__ = [
+    "DEFAULT_ABORT_GRACE_SECONDS",
     "INTERNAL_PRIORITY",
     "PENDING",
     "REQUEUEABLE",
@@ -31,9 +34,11 @@ __all__ = [
     "Experiment",
     "ExperimentContextFilter",
     "ExperimentQueue",
+    "ForcedAbort",
     "Interrupted",
     "QueueSnapshot",
     "QueueStore",
+    "WatchedEvent",
     "Worker",
     "YieldingRLock",
     "call_title",
@@ -41,5 +46,7 @@ __all__ = [
     "current_manager",
     "emit_safely",
     "install_log_capture",
+    "record_message",
+    "refuse_generator_function",
     "short_repr",
 ]

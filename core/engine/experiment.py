@@ -25,7 +25,7 @@ from concurrent.futures._base import (  # the states Future itself uses
 )
 from typing import Any
 
-__all__ = ["Aborted", "ExpStatus", "Experiment", "Interrupted"]
+__all__ = ["Aborted", "ExpStatus", "Experiment", "Interrupted", "refuse_generator_function"]
 
 #: Captured log records kept per experiment; older ones are dropped (and counted).
 MAX_LOG_RECORDS = 5000
@@ -91,6 +91,40 @@ def short_repr(value: Any) -> str:
         return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
 
 
+def refuse_generator_function(func: Callable) -> None:
+    """Raise TypeError if calling ``func`` would only make a generator (or an async
+    generator): queued, it would run nothing and "finish" at once."""
+    code = getattr(func, "__code__", None)  # functions and bound methods; the quick check
+    if code is not None:
+        flags = code.co_flags
+        generator = bool(flags & inspect.CO_GENERATOR)
+        async_generator = bool(flags & inspect.CO_ASYNC_GENERATOR)
+    else:  # functools.partial and the like
+        generator = inspect.isgeneratorfunction(func)
+        async_generator = inspect.isasyncgenfunction(func)
+    if generator or async_generator:
+        kind = "an async generator function" if async_generator else "a generator function"
+        name = getattr(func, "__qualname__", None) or short_repr(func)
+        raise TypeError(
+            f"{name} is {kind}: calling it only makes a generator, so queued it runs nothing. "
+            "Queue a function that does the work instead (for example one that loops over the generator)."
+        )
+
+
+def record_message(record: logging.LogRecord) -> str:
+    """``record.getMessage()``, or a note saying why it failed: a record whose message or
+    arguments cannot be turned into text (an offline instrument's ``__str__``) must not
+    break whoever stores or shows it."""
+    try:
+        return record.getMessage()
+    except Exception as exc:
+        try:
+            text = str(record.msg)
+        except Exception:
+            text = short_repr(record.msg)
+        return f"{text} (this log message cannot be formatted: {short_repr(exc)})"
+
+
 def call_title(func: Callable, args: tuple, kwargs: dict) -> str:
     """``measure(field=3.2, n=10)``: the call with its arguments bound to the signature."""
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
@@ -137,6 +171,12 @@ class Experiment(Future):
         stored: True when the journal holds the call, False when it could not be
             stored (see ``store_error``), None when there is no journal.
         requeued_from: id of the experiment this one repeats, or None.
+        cleanup: ``cleanup(experiment)``, called on the worker when the call ends
+            ABORTED or FAILED (before that outcome is recorded, so while the status is
+            still RUNNING), and at the next start when the experiment comes back
+            INTERRUPTED from the journal; or None. See :meth:`Manager.on_abort`.
+
+    Raises TypeError (from the constructor) when ``func`` or ``cleanup`` is not callable.
     """
 
     def __init__(
@@ -146,9 +186,12 @@ class Experiment(Future):
         kwargs: dict | None = None,
         *,
         title: str | None = None,
+        cleanup: Callable[[Experiment], Any] | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"an experiment needs a callable, got {type(func).__name__}: {short_repr(func)}")
+        if cleanup is not None and not callable(cleanup):
+            raise TypeError(f"cleanup must be callable, got {type(cleanup).__name__}: {short_repr(cleanup)}")
         super().__init__()
         self.func = func
         self.args = tuple(args)
@@ -165,6 +208,7 @@ class Experiment(Future):
         self.stored: bool | None = None
         self.store_error: str | None = None
         self.requeued_from: str | None = None
+        self.cleanup = cleanup
         self._final_status = ExpStatus.FINISHED
         self._queue = None  # the ExperimentQueue holding it, set by ExperimentQueue.put
 
@@ -233,12 +277,18 @@ class Experiment(Future):
         records = self._log_records or []
         if last is not None:
             records = records[-last:] if last > 0 else []
-        return [_LINE_FORMATTER.format(r) for r in records]
+        return [_format_line(r) for r in records]
 
     def __repr__(self) -> str:
         return f"<Experiment {self.id[:8]} {self.status.name} {self.title}>"
 
     # -- future API --------------------------------------------------------------------
+
+    def add_done_callback(self, fn: Callable[[Future], Any]) -> None:
+        """As ``Future.add_done_callback``, except that a callback raising SystemExit or
+        KeyboardInterrupt off the main thread (on the worker, usually) is logged instead
+        of ending that thread; ``Future`` itself only survives an ``Exception``."""
+        super().add_done_callback(_GuardedCallback(fn))
 
     def cancel(self) -> bool:
         """Cancel the experiment if it is still queued; True if it is now cancelled.
@@ -288,6 +338,34 @@ def new_experiment_id() -> str:
 
 
 _LINE_FORMATTER = logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+
+
+def _format_line(record: logging.LogRecord) -> str:
+    try:
+        return _LINE_FORMATTER.format(record)
+    except Exception:  # its message cannot be made: show the rest of the line
+        created = _LINE_FORMATTER.formatTime(record)
+        return f"{created} {record.levelname:<8} {record.name}: {record_message(record)}"
+
+
+class _GuardedCallback:
+    """A done-callback that cannot end the thread completing the future (see
+    :meth:`Experiment.add_done_callback`)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Future], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, future: Future) -> None:
+        try:
+            self.fn(future)
+        except Exception:
+            raise  # Future logs these itself
+        except BaseException:
+            if threading.current_thread() is threading.main_thread():
+                raise  # Ctrl-C or sys.exit() meant for the program
+            logging.getLogger("labqueue").exception("A done-callback of %r raised; ignored", future)
 
 
 # -- the experiment running on the current thread --------------------------------------

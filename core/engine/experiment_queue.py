@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from psygnal import Signal
 
-from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
+from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus, refuse_generator_function
 from .locks import YieldingRLock
 from .signals import emit_safely
 
@@ -203,13 +203,15 @@ class ExperimentQueue:
     def put_many(self, exps: Iterable[Experiment]) -> None:
         """Add several experiments in one step (one journal transaction).
 
-        Raises TypeError for anything that is not an Experiment and ValueError for an
-        experiment that is not QUEUED or is already in a queue; then nothing is added.
+        Raises TypeError for anything that is not an Experiment or whose function is a
+        generator function, and ValueError for an experiment that is not QUEUED or is
+        already in a queue; then nothing is added.
         """
         batch = list(exps)
         for exp in batch:
             if not isinstance(exp, Experiment):
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
+            refuse_generator_function(exp.func)
         if not batch:
             return
         now = time.time()
@@ -266,7 +268,10 @@ class ExperimentQueue:
     # -- the worker's side -------------------------------------------------------------
 
     def get_next_job(self) -> Experiment:
-        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none."""
+        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none.
+
+        RuntimeError if one is running already (call :meth:`job_done` first).
+        """
         exp = self._take_next(block=False)
         if exp is None:
             raise std_queue.Empty
@@ -275,10 +280,11 @@ class ExperimentQueue:
     def wait_next_job(self, may_start: Any, should_stop: Any) -> Experiment | None:
         """Block until a job can start, then take it as :meth:`get_next_job` does.
 
-        ``may_start()`` and ``should_stop()`` are checked under the lock whenever the
-        queue is woken (by put, :meth:`wake` and the like). Returns None as soon as
-        ``should_stop()`` is true or ``may_start()`` is false, so the caller can wait
-        for its own events instead.
+        It waits while ``may_start()`` is false (paused), while nothing is queued, and
+        while an experiment taken by another caller is running (until its
+        :meth:`job_done`). Returns None as soon as ``should_stop()`` is true. Both are
+        checked under the lock whenever the queue is woken: put and job_done wake it,
+        and whoever makes ``may_start()`` or ``should_stop()`` true must call :meth:`wake`.
         """
         return self._take_next(block=True, may_start=may_start, should_stop=should_stop)
 
@@ -287,22 +293,26 @@ class ExperimentQueue:
             while True:
                 if should_stop is not None and should_stop():
                     return None
-                if may_start is not None and not may_start():
-                    return None
-                if self._running is not None:
+                if not block and self._running is not None:
                     raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
-                if self._queued:
+                startable = may_start is None or may_start()
+                if startable and self._running is None and self._queued:
                     break
                 if not block:
                     return None
-                self._idle_workers += 1
+                # Paused, only wake() ends the wait; otherwise put() and job_done() do too.
+                if startable:
+                    self._idle_workers += 1
                 try:
                     self._job_available.wait()
                 finally:
-                    self._idle_workers -= 1
+                    if startable:
+                        self._idle_workers -= 1
             exp = self._queued[0]
             exp.started_at = time.time()
             self._queued.popleft()
+            # The one record of what is running, set before anything says RUNNING: an
+            # abort from a slot on the emission below finds it.
             self._running = exp
             exp.set_running_or_notify_cancel()
             if self._store is not None:
@@ -349,6 +359,8 @@ class ExperimentQueue:
                 self._record(self._store.record_finished, exp, exit_status, outcome)
             self._running = None
             self._history.append(exp)
+            if self._idle_workers:  # a worker waits for the end of a job taken by hand
+                self._job_available.notify()
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)
@@ -466,7 +478,7 @@ class ExperimentQueue:
         """
         if exp.status not in REQUEUEABLE:
             raise ValueError(f"{exp!r} is {exp.status.name}; only ended experiments can be requeued")
-        again = Experiment(exp.func, exp.args, exp.kwargs, title=exp._title)
+        again = Experiment(exp.func, exp.args, exp.kwargs, title=exp._title, cleanup=exp.cleanup)
         again.requeued_from = exp.id
         self.put(again)
         return again

@@ -69,8 +69,14 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     # which they do rarely: at start, and for history searches.
 
 
+def _add_cleanup_column(conn: sqlite3.Connection) -> None:
+    # The cleanup an experiment runs after an abort or a failure, stored like its
+    # function, so that it can run at the next start if the program died mid-call.
+    conn.execute("ALTER TABLE experiments ADD COLUMN cleanup_digest BLOB REFERENCES functions (digest)")
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema, _add_cleanup_column]
 
 
 def schema_version() -> int:

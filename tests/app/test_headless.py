@@ -70,7 +70,10 @@ def test_ctrl_c_aborts_the_running_job_and_exits_cleanly(tmp_path):
         """
         import sys, threading
 
+        both_queued = threading.Event()  # Ctrl-C must not land in the script's second put
+
         def long_measurement():
+            both_queued.wait()
             print("STARTED", flush=True)
             while True:
                 checkpoint()
@@ -78,6 +81,7 @@ def test_ctrl_c_aborts_the_running_job_and_exits_cleanly(tmp_path):
 
         manager.queued_exec(long_measurement)()
         manager.queued_exec(lambda: "never")()
+        both_queued.set()
         """,
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -4,13 +4,20 @@ generator functions are refused when they are queued."""
 import asyncio
 import functools
 import threading
-from concurrent.futures import CancelledError
+from concurrent import futures
 
 import pytest
 
 from labqueue import Experiment, ExpStatus, Manager
 
 TIMEOUT = 10
+
+
+def wait_for_end(exp):
+    """The status ``exp`` ends with, once it has (``result()`` of an ABORTED one is
+    not what these tests are about)."""
+    assert not futures.wait([exp], timeout=TIMEOUT).not_done, f"{exp!r} did not end"
+    return exp.status
 
 
 @pytest.fixture
@@ -60,9 +67,7 @@ def test_abort_cancels_a_running_async_function(manager):
     exp = manager.queued_exec(sweep)()
     assert started.wait(TIMEOUT)
     assert manager.abort_job()
-    with pytest.raises(CancelledError):
-        exp.result(timeout=TIMEOUT)
-    assert exp.status is ExpStatus.ABORTED
+    assert wait_for_end(exp) is ExpStatus.ABORTED
     assert cleaned_up == ["cancelled mid-call"]
     assert manager.queued_exec(read_twice)(0).result(timeout=TIMEOUT)[0] == 1
 
@@ -79,9 +84,7 @@ def test_an_abort_as_an_async_job_starts_cancels_it_before_it_runs(manager):
 
     manager.job_queue.status_changed_signal.connect(abort_as_it_starts)
     exp = manager.queued_exec(never_started)()
-    with pytest.raises(CancelledError):
-        exp.result(timeout=TIMEOUT)
-    assert exp.status is ExpStatus.ABORTED and ran == []
+    assert wait_for_end(exp) is ExpStatus.ABORTED and ran == []
 
 
 def test_a_failing_async_function_fails_with_its_own_error(manager):

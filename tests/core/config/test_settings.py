@@ -102,7 +102,8 @@ def test_unknown_key_is_named_with_the_known_ones(config):
     config.write_text("[queue]\npause_on_fail = false\n", encoding="utf-8")
     loaded, problems = load_settings(config)
     assert loaded.queue.pause_on_failure is True
-    assert problems == [f"{config}: [queue] unknown key 'pause_on_fail' is ignored (known keys: pause_on_failure)"]
+    known = "pause_on_failure, abort_grace_seconds"
+    assert problems == [f"{config}: [queue] unknown key 'pause_on_fail' is ignored (known keys: {known})"]
 
 
 def test_a_password_in_the_file_is_refused_with_the_right_advice(config):

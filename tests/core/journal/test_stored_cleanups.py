@@ -80,7 +80,7 @@ def test_a_cleanup_that_cannot_be_stored_still_runs_and_says_it_would_not_after_
 def test_a_cleanup_that_no_longer_loads_is_reported_and_the_start_goes_on(open_manager, lab, caplog):
     exps = _crash_while_running(lab, cleanup=ramp_down)
     with sqlite3.connect(lab / "labqueue.db") as conn:
-        conn.execute("UPDATE experiments SET cleanup = ?", (b"not a pickle",))
+        conn.execute("UPDATE experiments SET cleanup_digest = ?", (b"no such function",))
     conn.close()
     manager = open_manager()
     assert [e.id for e in manager.job_queue.queued] == [exps[1].id]
@@ -108,7 +108,8 @@ def test_a_version_1_journal_gains_the_cleanup_column_and_keeps_its_queue(open_m
     assert restored.id == "old-one" and restored.cleanup is None
     manager.resume_worker()
     assert restored.result(timeout=TIMEOUT) == 9
+    manager.shutdown()  # the journal is opened exclusively
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == journal_db.schema_version() >= 2
-        assert "cleanup" in [row[1] for row in check.execute("PRAGMA table_info(experiments)")]
+        assert "cleanup_digest" in [row[1] for row in check.execute("PRAGMA table_info(experiments)")]
     check.close()
