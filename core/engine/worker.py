@@ -31,6 +31,10 @@ logger = logging.getLogger("labqueue")
 #: The default of ``abort_grace_seconds``: how long an aborted job may take to return
 #: before Aborted is raised inside it, and again before it is reported stuck.
 DEFAULT_ABORT_GRACE_SECONDS = 10.0
+#: Least time between raising Aborted in a job and reporting it stuck: the exception
+#: takes a moment to arrive even in a job that can be stopped, so a grace period of 0
+#: (force at once) must not report every job stuck.
+MIN_STUCK_SECONDS = 1.0
 
 
 class ForcedAbort(Aborted):
@@ -227,6 +231,7 @@ class Worker(threading.Thread):
         return True
 
     def _warn_if_stuck(self, target: Experiment, grace: float) -> None:
+        grace = max(grace, MIN_STUCK_SECONDS)
         futures.wait([target], timeout=grace)
         if self._calling is target and self._warned_stuck is not target:
             self._warned_stuck = target
