@@ -217,6 +217,16 @@ def test_status_bar_shows_state_counts_and_time_left(qtbot, window, manager):
     assert status.counts_label.text() == "5 finished" and status.eta_label.text() == ""
 
 
+def test_status_bar_says_when_the_worker_thread_died(qtbot, window, manager, caplog):
+    def broken_job_done(*args, **kwargs):
+        raise RuntimeError("a bug in the bookkeeping")
+
+    manager.job_queue.job_done = broken_job_done
+    manager.queued_exec(noop)(1)
+    qtbot.waitUntil(lambda: window.status.state_label.text() == "Dead")
+    assert any(r.levelno == logging.CRITICAL for r in caplog.records)
+
+
 def test_a_dark_palette_recolours_statuses_and_icons(qtbot, window, manager):
     manager.queued_exec(noop)(1).result(timeout=10)
     qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1)

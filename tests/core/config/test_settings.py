@@ -19,6 +19,7 @@ from labqueue.core.config import (
     load_settings,
     save_settings,
 )
+from labqueue.core.engine import DEFAULT_ABORT_GRACE_SECONDS
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def test_bad_value_names_key_and_file_and_only_that_key_falls_back(config, line,
 def test_an_abort_grace_period_out_of_range_takes_the_default(config, value):
     config.write_text(f"[queue]\nabort_grace_seconds = {value}\n", encoding="utf-8")
     loaded, problems = load_settings(config)
-    assert loaded.queue.abort_grace_seconds == QueueSettings().abort_grace_seconds == 10.0
+    assert loaded.queue.abort_grace_seconds == QueueSettings().abort_grace_seconds == DEFAULT_ABORT_GRACE_SECONDS
     assert len(problems) == 1 and "[queue] abort_grace_seconds" in problems[0]
     assert "must be a number from 0 to 3600" in problems[0]
 
