@@ -112,17 +112,28 @@ def refuse_generator_function(func: Callable) -> None:
 
 
 def record_message(record: logging.LogRecord) -> str:
-    """``record.getMessage()``, or a note saying why it failed: a record whose message or
-    arguments cannot be turned into text (an offline instrument's ``__str__``) must not
-    break whoever stores or shows it."""
+    """``record.getMessage()``, or the message and its arguments as reprs and why they
+    did not format: a record whose message or arguments cannot be turned into text
+    (bad %-arguments, an offline instrument's ``__str__``) must not break, nor be
+    lost by, whoever stores, shows or emails it. Never raises."""
     try:
         return record.getMessage()
     except Exception as exc:
-        try:
-            text = str(record.msg)
-        except Exception:
-            text = short_repr(record.msg)
-        return f"{text} (this log message cannot be formatted: {short_repr(exc)})"
+        text = _repr_or_note(record.msg)
+        args = record.args
+        if isinstance(args, tuple) and args:  # item by item: one broken repr spoils only itself
+            args_text = ", ".join(_repr_or_note(arg) for arg in args)
+            text = f"{text} % ({args_text}{',' if len(args) == 1 else ''})"
+        elif args:
+            text = f"{text} % {_repr_or_note(args)}"
+        return f"{text} (cannot be formatted: {short_repr(exc)})"
+
+
+def _repr_or_note(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
 
 
 def call_title(func: Callable, args: tuple, kwargs: dict) -> str:

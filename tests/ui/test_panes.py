@@ -146,6 +146,21 @@ def test_log_pane_shows_records_from_any_thread_with_level_filter_and_search(qtb
     assert pane.filter.index(0, 3).data() == "labqueue.test_job"
 
 
+class OfflineInstrument:
+    def __str__(self):
+        raise OSError("instrument offline")
+
+    __repr__ = __str__
+
+
+def test_log_pane_shows_a_record_whose_message_cannot_be_made(qtbot, window, monkeypatch):
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # as in the program, not as pytest's handler does
+    pane = window.log_pane
+    job_logger.warning(OfflineInstrument())
+    qtbot.waitUntil(lambda: pane.filter.rowCount() == 1)
+    assert "repr failed: OSError" in pane.filter.index(0, 4).data()
+
+
 def test_log_pane_names_the_experiment_a_record_came_from(qtbot, window, manager):
     exp = manager.queued_exec(warn_then_fail)("C-3")
     pane = window.log_pane
