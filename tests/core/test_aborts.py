@@ -515,3 +515,11 @@ def test_a_requeued_experiment_keeps_its_cleanup(manager):
     again.exception(timeout=TIMEOUT)
     assert again.cleanup is cleaned
     assert [e for e, _ in cleaned.seen] == [first, again]
+
+
+def test_an_abort_once_the_call_has_returned_is_refused_and_changes_nothing(manager):
+    manager.pause_on_failure = False
+    answers = []
+    exp = manager.queued_exec(lambda: 1 / 0, cleanup=lambda e: answers.append(manager.abort_job()))()
+    assert wait_for_end(exp) is ExpStatus.FAILED  # its outcome was decided before the cleanup ran
+    assert answers == [False] and not manager.abort.is_set()
