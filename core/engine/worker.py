@@ -278,10 +278,9 @@ class Worker(threading.Thread):
                 exp = self.job_q.wait_next_job(self.running.is_set, self._stop_is_requested)
                 if exp is not None:
                     self._execute(exp)
-        except BaseException as exc:
+        except BaseException as exc:  # whatever escapes the bookkeeping ends the worker, loudly
             error = exc
-        finally:
-            self._close_event_loop()
+        self._close_event_loop()
         if error is not None or not self._stop_requested:
             self._die(error)
 
@@ -396,13 +395,15 @@ class Worker(threading.Thread):
                 loop.close()
 
     def _close_event_loop(self) -> None:
+        """Close the loop of the async jobs, if there is one; logs what goes wrong."""
         loop, self._loop = self._loop, None
         if loop is None:
             return
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
             loop.close()
+        except Exception:
+            logger.exception("Closing the event loop of the async jobs failed")
 
 
 def _is_abort(exception: BaseException) -> bool:
