@@ -22,16 +22,19 @@ from psygnal import Signal
 
 from .config import email_level_number
 from .engine import (
+    DEFAULT_ABORT_GRACE_SECONDS,
     Aborted,
     Experiment,
     ExperimentQueue,
     ExpStatus,
+    WatchedEvent,
     Worker,
     check_chain_options,
     current_experiment,
     current_manager,
     emit_safely,
     install_log_capture,
+    refuse_generator_function,
     settle_restored,
 )
 from .journal import (
@@ -85,29 +88,34 @@ def newest_open_manager() -> Manager | None:
 
 
 class WorkerState(enum.Enum):
-    """What the worker is doing, as shown in the status bar."""
+    """What the worker is doing, as shown in the status bar.
+
+    ABORTING: an abort was asked for and the running job has not returned yet
+    (:meth:`Manager.force_abort` applies). DEAD: the worker thread ended without
+    :meth:`Manager.shutdown`; nothing more runs in this session.
+    """
 
     IDLE = "Idle"
     RUNNING = "Running"
     PAUSED = "Paused"
     ABORTING = "Aborting"
     STOPPED = "Stopped"
+    DEAD = "Dead"
 
 
-class _WatchedEvent(threading.Event):
-    """An Event that tells its owner when it is set or cleared, even by user code."""
+class _WakesCheckpoints:
+    """Stands in for ``set`` of a registered abort event that is not a WatchedEvent, so
+    that a driver setting it also wakes a job paused in :meth:`Manager.checkpoint`
+    (a paused checkpoint waits on its manager's condition, not on each event)."""
 
-    def __init__(self, on_change: Callable[[], None]) -> None:
-        super().__init__()
-        self._on_change = on_change
+    def __init__(self, event_set: Callable[[], None]) -> None:
+        self._event_set = event_set
+        self.managers: weakref.WeakSet[Manager] = weakref.WeakSet()
 
-    def set(self) -> None:
-        super().set()
-        self._on_change()
-
-    def clear(self) -> None:
-        super().clear()
-        self._on_change()
+    def __call__(self) -> None:
+        self._event_set()
+        for manager in list(self.managers):
+            manager._wake_waiters()
 
 
 class Manager:
@@ -134,6 +142,9 @@ class Manager:
         running: Event, set while the worker may start jobs; cleared = paused.
         abort: Event set by :meth:`abort_job` while the running job should stop.
         pause_on_failure: pause the queue after a job fails (default True).
+        abort_grace_seconds: how long an aborted job may take to return before
+            Aborted is raised inside it, and again before it is reported stuck in a
+            call Python cannot interrupt (default 10; ``[queue] abort_grace_seconds``).
 
     Lanes: instrument jobs (the default) run one at a time on the worker thread;
     command runs (:class:`~labqueue.core.runs.CommandExperiment`) and isolated calls
@@ -158,12 +169,14 @@ class Manager:
         data_dir: str | Path | None = None,
         *,
         pause_on_failure: bool = True,
+        abort_grace_seconds: float = DEFAULT_ABORT_GRACE_SECONDS,
         start: bool = True,
         process_slots: int | None = None,
         kill_grace: float = DEFAULT_KILL_GRACE_S,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.pause_on_failure = pause_on_failure
+        self.abort_grace_seconds = abort_grace_seconds
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._waiters = 0
@@ -177,8 +190,8 @@ class Manager:
         self._groups: dict[str, SweepGroup] = {
             group.id: group for group in map(lambda row: SweepGroup.from_stored(*row), restored.groups)
         }
-        self.running = _WatchedEvent(self._running_changed)
-        self.abort = _WatchedEvent(self._flags_changed)
+        self.running = WatchedEvent(self._running_changed)
+        self.abort = WatchedEvent(self._flags_changed)
         self._abort_events: list[threading.Event] = []
         self.result_queue: std_queue.Queue = std_queue.Queue()
         self._notify_address: list[str] = []
@@ -195,6 +208,9 @@ class Manager:
                 self.pause_on_failure and getattr(self.job_queue.running_experiment, "group_id", None) is None
             ),
             manager=self,
+            abort_grace=lambda: self.abort_grace_seconds,
+            interrupted=restored.interrupted,
+            on_exit=self._worker_died,
         )
         self.process_lane = ProcessLane(
             self.job_queue,
@@ -283,6 +299,8 @@ class Manager:
     def state(self) -> WorkerState:
         if self._shut_down:
             return WorkerState.STOPPED
+        if self.worker.died:
+            return WorkerState.DEAD
         if self.job_queue.has_running:
             return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
         if self.paused:
@@ -296,10 +314,17 @@ class Manager:
         self._announce_state()
 
     def _running_changed(self) -> None:
+        self.job_queue.wake()  # a paused worker waits in the queue
         self._flags_changed()
         lane = getattr(self, "process_lane", None)  # None while __init__ sets the event
         if lane is not None:
             lane.follow_running()
+
+    def _worker_died(self) -> None:
+        # The worker has logged why (CRITICAL). The queued experiments stay queued in the
+        # journal; a put now would wait forever, so it is refused.
+        self.job_queue.close("the worker thread stopped unexpectedly (see the log); restart labqueue")
+        self._flags_changed()
 
     def _wake_waiters(self) -> None:
         # Waiters register under the lock before checking their condition, so a change
@@ -343,6 +368,7 @@ class Manager:
         retry_delay: float = 0.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
         isolate: bool = False,
+        cleanup: Callable[[Experiment], Any] | None = None,
     ) -> Callable[..., Experiment]:
         """Decorator: calling ``func`` queues it and returns the :class:`Experiment`.
 
@@ -353,13 +379,18 @@ class Manager:
         ``@manager.queued_exec(isolate=True)`` runs each call in a process of its own
         on the process lane, so that abort can kill it even inside C code (the call,
         its arguments and its result must pickle).
+        ``cleanup(experiment)`` (``@manager.queued_exec(cleanup=ramp_down)``) runs on
+        the worker if the call ends ABORTED or FAILED, and at the next start if it was
+        running when the program died (see :attr:`Experiment.cleanup`).
 
-        Raises TypeError at once if ``func`` is not callable or an upstream not an
+        Raises TypeError at once if ``func`` or ``cleanup`` is not callable, if ``func``
+        is a generator function (it would run nothing) or an upstream not an
         Experiment, ValueError for an unknown ``on_failure`` or negative retries or
         delay. Called from a job on this manager's worker (one measurement calling
         another), a call without options runs inline and returns an already finished
         Experiment instead of waiting on itself; one with chain options or ``isolate``
-        is queued, since its upstreams, its retries or its process need the queue (do not wait on its result there).
+        is queued, since its upstreams, its retries or its process need the queue (do not
+        wait on its result there). An ``async def`` function is run to completion on the worker.
         """
         options = {
             "after": tuple(after),
@@ -370,7 +401,9 @@ class Manager:
             "retry_on": tuple(retry_on),
         }
         check_chain_options(**options)
-        options["isolate"] = isolate
+        if cleanup is not None and not callable(cleanup):
+            raise TypeError(f"cleanup must be callable, got {type(cleanup).__name__}: {cleanup!r}")
+        options.update(isolate=isolate, cleanup=cleanup)
         if func is None:
             return functools.partial(self._queued_call, options=options)
         return self._queued_call(func, options)
@@ -378,6 +411,7 @@ class Manager:
     def _queued_call(self, func: Callable, options: dict[str, Any]) -> Callable[..., Experiment]:
         if not callable(func):
             raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
+        refuse_generator_function(func)
         chained = bool(options["after"] or options["inputs"] or options["retries"])
         isolate = options["isolate"]
 
@@ -395,27 +429,56 @@ class Manager:
         queue_call.__wrapped__ = func
         return queue_call
 
+    def on_abort(self, callback: Callable[[Experiment], Any]) -> Callable[[Experiment], Any]:
+        """Run ``callback(experiment)`` whenever a job ends ABORTED (forced or not, at
+        shutdown too) or FAILED, after that experiment's own cleanup, to bring the
+        instruments to a safe state (ramp the magnet down, close the shutter).
+
+        It runs on the worker, before the outcome is recorded (so the experiment is
+        still RUNNING) and before the next job starts; a callback registered before
+        the worker starts (``Manager(start=False)``) also runs for experiments restored
+        INTERRUPTED. An error in it is logged with its traceback (and emailed), and the
+        other callbacks still run. Returns ``callback``, so it works as a decorator.
+
+        Raises TypeError if ``callback`` is not callable.
+        """
+        if not callable(callback):
+            raise TypeError(f"on_abort needs a callable, got {type(callback).__name__}: {callback!r}")
+        self.worker.on_abort.append(callback)
+        return callback
+
     # -- control -----------------------------------------------------------------------
 
     def pause_worker(self) -> None:
         """Pause after the current job; ``checkpoint()`` inside a job also waits."""
         self.running.clear()
-        self.job_queue.wake()
 
     def resume_worker(self) -> None:
         """Resume running jobs."""
         self.running.set()
 
     def abort_job(self) -> bool:
-        """Abort the running job (sets :attr:`abort` and the abort events).
+        """Abort the running job: sets :attr:`abort` and the abort events (ending a
+        ``checkpoint()``) and cancels the task of an ``async def`` job.
 
-        The job's outcome becomes ABORTED when it returns or raises; all abort flags
-        are cleared when it ends. Returns False if no job was running.
+        The job's outcome becomes ABORTED when it returns or raises, whatever it
+        raises (an error while stopping is logged); all abort flags are cleared when
+        it ends. If it has not returned after :attr:`abort_grace_seconds`, Aborted is
+        raised inside it (see :meth:`force_abort`). Returns True if a job is running
+        (from the moment the queue marks it RUNNING), False if none is or the running
+        one has already returned.
         """
-        aborted = self.worker.abort_current()
-        if aborted:
-            self.job_queue.wake()
-        return aborted
+        return self.worker.abort_current()
+
+    def force_abort(self) -> bool:
+        """Raise Aborted inside the running job now, rather than after the grace period
+        (what the window's "Force abort" does while the state is ABORTING). It stops
+        a job looping in Python code that never calls ``checkpoint()``; a job stuck in
+        a C call only raises it once that call returns (a warning then says so).
+
+        Returns True if it was raised in the running job, False if none is running.
+        """
+        return self.worker.force_abort()
 
     def clear_all_jobs(self) -> list[Experiment]:
         """Cancel all queued jobs; returns them."""
@@ -510,14 +573,31 @@ class Manager:
 
     def checkpoint(self) -> None:
         """Call inside a job: raise :class:`Aborted` if an abort was requested, and
-        wait here while the manager is paused (an abort ends the wait too)."""
+        wait here while the manager is paused, until it is resumed or aborted (an
+        abort event set by a driver ends the wait too; shutdown does not)."""
         with self._registered_waiter():
             while True:
-                if any(e.is_set() for e in self.worker.abort_events):
+                events = self.worker.abort_events
+                if any(e.is_set() for e in events):
                     raise Aborted("aborted by request")
-                if self.running.is_set() or self._shut_down:
+                if self.running.is_set():
                     return
+                self._watch_abort_events(events)
                 self._changed.wait()
+
+    def _watch_abort_events(self, events: list[threading.Event]) -> None:
+        """Make sure setting any of ``events`` wakes this manager's waiters."""
+        for event in events:
+            if isinstance(event, WatchedEvent):
+                continue
+            watcher = getattr(event, "__dict__", {}).get("set")
+            if not isinstance(watcher, _WakesCheckpoints):
+                watcher = _WakesCheckpoints(event.set)
+                try:
+                    event.set = watcher
+                except AttributeError:  # an event-like object without instance attributes
+                    continue
+            watcher.managers.add(self)
 
     def set_progress(self, fraction: float | None, message: str = "") -> None:
         """Report progress of the running job (fraction 0..1 or None, and a message)."""
@@ -564,6 +644,8 @@ class Manager:
         return True
 
     def _is_idle(self) -> bool:
+        if self.worker.died:
+            return True  # nothing will ever start or end here again
         if self.job_queue.has_running:
             return False
         return self.paused or self._shut_down or not self.job_queue.has_work
@@ -572,13 +654,15 @@ class Manager:
         """Stop the worker. Queued experiments stay QUEUED in the journal for next time
         and are cancelled in this process, so nobody waits on them forever.
 
-        ``abort_running`` aborts the running job; ``wait`` waits (up to ``timeout``)
-        for it to end.
+        ``abort_running`` aborts the running job (its cleanups run on the worker when
+        it returns, as after any abort); ``wait`` waits (up to ``timeout``) for it to
+        end. Shutting down never resumes: without ``abort_running`` a job paused in
+        ``checkpoint()`` stays paused until it is resumed or aborted.
         """
         if self._shut_down:
             return
         self.job_queue.close("the manager was shut down")
-        self.worker.stop()
+        self.worker.stop()  # from here on no job starts; one starting now is RUNNING already
         if abort_running:
             self.abort_job()
         self.process_lane.stop(abort_running=abort_running, timeout=timeout if wait else 0)

@@ -30,13 +30,15 @@ from .experiment import (
     current_experiment,
     current_manager,
     install_log_capture,
+    record_message,
+    refuse_generator_function,
     running_as,
     short_repr,
 )
 from .experiment_queue import ExperimentQueue, QueueSnapshot, QueueStore
 from .locks import YieldingRLock
 from .signals import INTERNAL_PRIORITY, emit_safely
-from .worker import Worker
+from .worker import DEFAULT_ABORT_GRACE_SECONDS, ForcedAbort, WatchedEvent, Worker
 
 __all__ = [
     "FAILURE_POLICIES",
@@ -51,6 +53,7 @@ __all__ = [
     "settle_restored",
     "watch_retries",
     "INSTRUMENT_LANE",
+    "DEFAULT_ABORT_GRACE_SECONDS",
     "INTERNAL_PRIORITY",
     "PENDING",
     "PROCESS_LANE",
@@ -60,9 +63,11 @@ __all__ = [
     "Experiment",
     "ExperimentContextFilter",
     "ExperimentQueue",
+    "ForcedAbort",
     "Interrupted",
     "QueueSnapshot",
     "QueueStore",
+    "WatchedEvent",
     "Worker",
     "YieldingRLock",
     "call_title",
@@ -71,5 +76,7 @@ __all__ = [
     "emit_safely",
     "install_log_capture",
     "running_as",
+    "record_message",
+    "refuse_generator_function",
     "short_repr",
 ]

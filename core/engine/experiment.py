@@ -26,7 +26,15 @@ from concurrent.futures._base import (  # the states Future itself uses
 )
 from typing import Any
 
-__all__ = ["INSTRUMENT_LANE", "PROCESS_LANE", "Aborted", "ExpStatus", "Experiment", "Interrupted"]
+__all__ = [
+    "INSTRUMENT_LANE",
+    "PROCESS_LANE",
+    "Aborted",
+    "ExpStatus",
+    "Experiment",
+    "Interrupted",
+    "refuse_generator_function",
+]
 
 #: The lane of the worker thread: one job at a time, beside the instruments.
 INSTRUMENT_LANE = "instrument"
@@ -97,6 +105,51 @@ def short_repr(value: Any) -> str:
         return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
 
 
+def refuse_generator_function(func: Callable) -> None:
+    """Raise TypeError if calling ``func`` would only make a generator (or an async
+    generator): queued, it would run nothing and "finish" at once."""
+    code = getattr(func, "__code__", None)  # functions and bound methods; the quick check
+    if code is not None:
+        flags = code.co_flags
+        generator = bool(flags & inspect.CO_GENERATOR)
+        async_generator = bool(flags & inspect.CO_ASYNC_GENERATOR)
+    else:  # functools.partial and the like
+        generator = inspect.isgeneratorfunction(func)
+        async_generator = inspect.isasyncgenfunction(func)
+    if generator or async_generator:
+        kind = "an async generator function" if async_generator else "a generator function"
+        name = getattr(func, "__qualname__", None) or short_repr(func)
+        raise TypeError(
+            f"{name} is {kind}: calling it only makes a generator, so queued it runs nothing. "
+            "Queue a function that does the work instead (for example one that loops over the generator)."
+        )
+
+
+def record_message(record: logging.LogRecord) -> str:
+    """``record.getMessage()``, or the message and its arguments as reprs and why they
+    did not format: a record whose message or arguments cannot be turned into text
+    (bad %-arguments, an offline instrument's ``__str__``) must not break, nor be
+    lost by, whoever stores, shows or emails it. Never raises."""
+    try:
+        return record.getMessage()
+    except Exception as exc:
+        text = _repr_or_note(record.msg)
+        args = record.args
+        if isinstance(args, tuple) and args:  # item by item: one broken repr spoils only itself
+            args_text = ", ".join(_repr_or_note(arg) for arg in args)
+            text = f"{text} % ({args_text}{',' if len(args) == 1 else ''})"
+        elif args:
+            text = f"{text} % {_repr_or_note(args)}"
+        return f"{text} (cannot be formatted: {short_repr(exc)})"
+
+
+def _repr_or_note(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
+
+
 def call_title(func: Callable, args: tuple, kwargs: dict) -> str:
     """``measure(field=3.2, n=10)``: the call with its arguments bound to the signature."""
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
@@ -154,6 +207,12 @@ class Experiment(Future):
             or :data:`PROCESS_LANE` (a process of its own: ``isolate=True``, or a
             call that names its lane in a ``labqueue_lane`` attribute, as a command does).
         group_id: id of the sweep it belongs to, or None.
+        cleanup: ``cleanup(experiment)``, called on the worker when the call ends
+            ABORTED or FAILED (before that outcome is recorded, so while the status is
+            still RUNNING), and at the next start when the experiment comes back
+            INTERRUPTED from the journal; or None. See :meth:`Manager.on_abort`.
+
+    Raises TypeError (from the constructor) when ``func`` or ``cleanup`` is not callable.
     """
 
     # Chain attributes as class defaults: most experiments have none, and a put of
@@ -183,6 +242,7 @@ class Experiment(Future):
         isolate: bool = False,
         lane: str | None = None,
         group_id: str | None = None,
+        cleanup: Callable[[Experiment], Any] | None = None,
     ) -> None:
         """``after``: experiments (or Links) to wait for; ``inputs``: upstreams whose
         results are passed as these keyword arguments; ``on_failure``: what happens to
@@ -195,6 +255,8 @@ class Experiment(Future):
         """
         if not callable(func):
             raise TypeError(f"an experiment needs a callable, got {type(func).__name__}: {short_repr(func)}")
+        if cleanup is not None and not callable(cleanup):
+            raise TypeError(f"cleanup must be callable, got {type(cleanup).__name__}: {short_repr(cleanup)}")
         super().__init__()
         self.func = func
         self.args = tuple(args)
@@ -211,6 +273,7 @@ class Experiment(Future):
         self.stored: bool | None = None
         self.store_error: str | None = None
         self.requeued_from: str | None = None
+        self.cleanup = cleanup
         self._final_status = ExpStatus.FINISHED
         self._queue = None  # the ExperimentQueue holding it, set by ExperimentQueue.put
         if after or inputs or retries:
@@ -288,7 +351,7 @@ class Experiment(Future):
         records = self._log_records or []
         if last is not None:
             records = records[-last:] if last > 0 else []
-        return [_LINE_FORMATTER.format(r) for r in records]
+        return [_format_line(r) for r in records]
 
     def __repr__(self) -> str:
         return f"<Experiment {self.id[:8]} {self.status.name} {self.title}>"
@@ -332,16 +395,30 @@ class Experiment(Future):
         return self.retry is not None and self.repeated_by is None and self.retry.applies(self.attempt, exception)
 
     def repeat(self) -> Experiment:
-        """A new QUEUED experiment with the same call, title, links and retry policy;
+        """A new QUEUED experiment with the same call, title, lane, sweep, cleanup, links and retry policy;
         this one's downstreams wait for the copy from now on."""
         from .chains import carry_over
 
-        again = Experiment(self.func, self.args, self.kwargs, title=self._title, lane=self.lane, group_id=self.group_id)
+        again = Experiment(
+            self.func,
+            self.args,
+            self.kwargs,
+            title=self._title,
+            lane=self.lane,
+            group_id=self.group_id,
+            cleanup=self.cleanup,
+        )
         again.requeued_from = self.id
         carry_over(self, again)
         return again
 
     # -- future API --------------------------------------------------------------------
+
+    def add_done_callback(self, fn: Callable[[Future], Any]) -> None:
+        """As ``Future.add_done_callback``, except that a callback raising SystemExit or
+        KeyboardInterrupt off the main thread (on the worker, usually) is logged instead
+        of ending that thread; ``Future`` itself only survives an ``Exception``."""
+        super().add_done_callback(_GuardedCallback(fn))
 
     def cancel(self) -> bool:
         """Cancel the experiment if it is still queued; True if it is now cancelled.
@@ -394,6 +471,34 @@ def new_experiment_id() -> str:
 
 
 _LINE_FORMATTER = logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+
+
+def _format_line(record: logging.LogRecord) -> str:
+    try:
+        return _LINE_FORMATTER.format(record)
+    except Exception:  # its message cannot be made: show the rest of the line
+        created = _LINE_FORMATTER.formatTime(record)
+        return f"{created} {record.levelname:<8} {record.name}: {record_message(record)}"
+
+
+class _GuardedCallback:
+    """A done-callback that cannot end the thread completing the future (see
+    :meth:`Experiment.add_done_callback`)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Future], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, future: Future) -> None:
+        try:
+            self.fn(future)
+        except Exception:
+            raise  # Future logs these itself
+        except BaseException:
+            if threading.current_thread() is threading.main_thread():
+                raise  # Ctrl-C or sys.exit() meant for the program
+            logging.getLogger("labqueue").exception("A done-callback of %r raised; ignored", future)
 
 
 # -- the experiment running on the current thread --------------------------------------

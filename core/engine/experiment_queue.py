@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from psygnal import Signal
 
 from .chains import apply_failure_policies, held_by
-from .experiment import INSTRUMENT_LANE, PENDING, REQUEUEABLE, Experiment, ExpStatus
+from .experiment import INSTRUMENT_LANE, PENDING, REQUEUEABLE, Experiment, ExpStatus, refuse_generator_function
 from .locks import YieldingRLock
 from .signals import emit_safely
 
@@ -252,13 +252,15 @@ class ExperimentQueue:
     def put_many(self, exps: Iterable[Experiment]) -> None:
         """Add several experiments in one step (one journal transaction).
 
-        Raises TypeError for anything that is not an Experiment and ValueError for an
-        experiment that is not QUEUED or is already in a queue; then nothing is added.
+        Raises TypeError for anything that is not an Experiment or whose function is a
+        generator function, and ValueError for an experiment that is not QUEUED or is
+        already in a queue; then nothing is added.
         """
         batch = list(exps)
         for exp in batch:
             if not isinstance(exp, Experiment):
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
+            refuse_generator_function(exp.func)
         if not batch:
             return
         now = time.time()
@@ -327,7 +329,10 @@ class ExperimentQueue:
     # -- the worker's side -------------------------------------------------------------
 
     def get_next_job(self) -> Experiment:
-        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none."""
+        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none.
+
+        RuntimeError if one is running already (call :meth:`job_done` first).
+        """
         exp = self._take_next(block=False)
         if exp is None:
             raise std_queue.Empty
@@ -336,10 +341,11 @@ class ExperimentQueue:
     def wait_next_job(self, may_start: Any, should_stop: Any) -> Experiment | None:
         """Block until a job can start, then take it as :meth:`get_next_job` does.
 
-        ``may_start()`` and ``should_stop()`` are checked under the lock whenever the
-        queue is woken (by put, :meth:`wake` and the like). Returns None as soon as
-        ``should_stop()`` is true or ``may_start()`` is false, so the caller can wait
-        for its own events instead.
+        It waits while ``may_start()`` is false (paused), while nothing is queued, and
+        while an experiment taken by another caller is running (until its
+        :meth:`job_done`). Returns None as soon as ``should_stop()`` is true. Both are
+        checked under the lock whenever the queue is woken: put and job_done wake it,
+        and whoever makes ``may_start()`` or ``should_stop()`` true must call :meth:`wake`.
         """
         return self._take_next(block=True, may_start=may_start, should_stop=should_stop)
 
@@ -348,20 +354,24 @@ class ExperimentQueue:
             while True:
                 if should_stop is not None and should_stop():
                     return None
-                if may_start is not None and not may_start():
-                    return None
-                if self._running is not None:
+                if not block and self._running is not None:
                     raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
-                exp = self._next_in_lane(INSTRUMENT_LANE)
+                startable = may_start is None or may_start()
+                exp = self._next_in_lane(INSTRUMENT_LANE) if startable and self._running is None else None
                 if exp is not None:
                     break
                 if not block:
                     return None
-                self._idle_workers += 1
+                # Paused, only wake() ends the wait; otherwise put() and job_done() do too.
+                if startable:
+                    self._idle_workers += 1
                 try:
                     self._job_available.wait()
                 finally:
-                    self._idle_workers -= 1
+                    if startable:
+                        self._idle_workers -= 1
+            # The one record of what is running, set before anything says RUNNING: an
+            # abort from a slot on the emission below finds it.
             self._running = exp
             self._start_locked(exp)
             index = len(self._history)
@@ -473,6 +483,8 @@ class ExperimentQueue:
                 self._lane_running.remove(exp)
                 self._lane_work.notify_all()  # a slot, or a sweep's share of the slots, is free again
             self._history.append(exp)
+            if self._idle_workers:  # a worker waits for the end of a job taken by hand
+                self._job_available.notify()
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)

@@ -156,12 +156,19 @@ def _add_lanes_and_groups(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_cleanup_column(conn: sqlite3.Connection) -> None:
+    # The cleanup an experiment runs after an abort or a failure, stored like its
+    # function, so that it can run at the next start if the program died mid-call.
+    conn.execute("ALTER TABLE experiments ADD COLUMN cleanup_digest BLOB REFERENCES functions (digest)")
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_schema,
     _add_chains,
     _add_studies,
     _add_lanes_and_groups,
+    _add_cleanup_column,
 ]
 
 

@@ -66,7 +66,8 @@ PROGRESS_INTERVAL_S = 1.0
 
 _INSERT_EXPERIMENT = (
     "INSERT INTO experiments (seq, id, status, queue_position, title, func_name, func_digest, arguments, "
-    "store_error, requeued_from, queued_at, lane, group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "store_error, requeued_from, queued_at, lane, group_id, cleanup_digest) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _INSERT_LINK = (
@@ -106,7 +107,7 @@ def _chain_rows(experiments: list[Experiment]) -> tuple[list[tuple], list[tuple]
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
     "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
-    "result, result_repr, result_pickled, exception, traceback, log_lines, lane, group_id"
+    "result, result_repr, result_pickled, exception, traceback, log_lines, lane, group_id, cleanup_digest"
 )
 
 
@@ -228,11 +229,13 @@ class Journal:
 
         A call or argument that cannot be pickled is still recorded (title and all,
         without the call): the experiment gets ``stored=False`` and ``store_error``,
-        and one warning is logged for it.
+        and one warning is logged for it. A cleanup that cannot be pickled is left
+        out, with a warning: it runs in this session, not after a crash.
         """
         encoder = CallEncoder(self._function_pickles)
         rows = []
         unstored: list[tuple[Experiment, str]] = []
+        unstored_cleanups: list[tuple[Experiment, str]] = []
         seq, position = self._next_seq, self._last_position
         for exp in experiments:
             try:
@@ -242,6 +245,12 @@ class Journal:
                 digest = arguments = None
                 error, title = f"the call cannot be pickled ({describe_error(exc)})", exp.title
                 unstored.append((exp, error))
+            cleanup_digest = None
+            if exp.cleanup is not None:
+                try:
+                    cleanup_digest = encoder.function_digest(exp.cleanup)
+                except Exception as exc:
+                    unstored_cleanups.append((exp, describe_error(exc)))
             position += 1.0
             rows.append(
                 (
@@ -258,6 +267,7 @@ class Journal:
                     exp.queued_at,
                     None if exp.lane == INSTRUMENT_LANE else exp.lane,
                     exp.group_id,
+                    cleanup_digest,
                 )
             )
             seq += 1
@@ -282,6 +292,13 @@ class Journal:
         for exp, error in unstored:
             logger.warning(
                 "%s will run, but its call is not stored in the journal, so it cannot run again after a restart: %s",
+                exp.title,
+                error,
+            )
+        for exp, error in unstored_cleanups:
+            logger.warning(
+                "The cleanup of %s cannot be stored in the journal (%s): it runs in this session, "
+                "but it will not run after a crash.",
                 exp.title,
                 error,
             )
@@ -576,7 +593,8 @@ class Journal:
             ).rowcount
             conn.execute(
                 "DELETE FROM functions WHERE digest NOT IN "
-                "(SELECT func_digest FROM experiments WHERE func_digest IS NOT NULL)"
+                "(SELECT func_digest FROM experiments WHERE func_digest IS NOT NULL "
+                "UNION SELECT cleanup_digest FROM experiments WHERE cleanup_digest IS NOT NULL)"
             )
             conn.execute(
                 "DELETE FROM groups WHERE id NOT IN (SELECT group_id FROM experiments WHERE group_id IS NOT NULL)"
@@ -656,6 +674,7 @@ class _ExperimentBuilder:
             log_lines,
             lane,
             group_id,
+            cleanup_digest,
         ) = row
         func, args, kwargs = None, (), {}
         if digest is not None:
@@ -671,8 +690,10 @@ class _ExperimentBuilder:
             title = title or f"{func_name}(...)"
         exp = Experiment(func, args, kwargs, title=title, lane=lane or INSTRUMENT_LANE, group_id=group_id)
         exp.id = exp_id
-        exp.stored, exp.store_error, exp.requeued_from = not unloadable, store_error, requeued_from
         status = ExpStatus(status_value)
+        if cleanup_digest is not None and status in (ExpStatus.QUEUED, ExpStatus.RUNNING):  # it may still run
+            exp.cleanup = self._cleanup(cleanup_digest, exp)
+        exp.stored, exp.store_error, exp.requeued_from = not unloadable, store_error, requeued_from
         if status is ExpStatus.CANCELLED:
             exp._complete_cancelled()
         elif status is ExpStatus.RUNNING:
@@ -697,6 +718,18 @@ class _ExperimentBuilder:
         exp.progress = (fraction, message or "")
         exp._log_records = decode_log(log_lines) or None
         return exp
+
+    def _cleanup(self, digest: bytes, exp: Experiment) -> Any:
+        try:
+            cleanup = self._function(digest)
+        except Exception as exc:
+            logger.warning(
+                "The cleanup of %s cannot be loaded from the journal (%s); it will not run.",
+                exp.title,
+                describe_error(exc),
+            )
+            return None
+        return cleanup
 
     def warn_unloadable(self) -> None:
         for exp in self.unloadable:
