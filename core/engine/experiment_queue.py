@@ -479,6 +479,8 @@ class ExperimentQueue:
                 self._record(self._store.record_finished, exp, exit_status, outcome)
             if exp is self._running:
                 self._running = None
+                if any(self._queued_in_lane.values()):  # a lane's experiment may have waited for this one
+                    self._lane_work.notify_all()
             else:
                 self._lane_running.remove(exp)
                 self._lane_work.notify_all()  # a slot, or a sweep's share of the slots, is free again

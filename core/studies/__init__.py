@@ -2,8 +2,9 @@
 
 ``study_manager`` runs, cancels and restarts them; ``records`` keeps study and run
 records in the journal's file (``RunManager`` as in Merlin); ``spec`` reads TOML
-specs; ``steps`` runs one step in its run directory and builds chains of steps for
-many series at once (``StepFactory``, after PYME's ``RuleFactory``).
+specs; ``steps`` makes one step's experiment (a command run on the process lane, or a
+Python call) in its run directory and builds chains of steps for many series at once
+(``StepFactory``, after PYME's ``RuleFactory``).
 """
 
 from .records import RunManager, RunNotFoundError, RunRecord, StudyNotFoundError, StudyRecord, StudyRecordManager

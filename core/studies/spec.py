@@ -23,7 +23,11 @@ python = "mylab.steps:analyse"
 parameters = { path = "{run_dir}/../../sweep/{series}/out.txt" }
 depends = ["sweep"]
 on_failure = "continue"
+isolate = true                         # a process of its own (commands always have one)
 ```
+
+Command steps run on the process lane, several at once; Python steps on the
+instrument lane, one at a time, unless ``isolate = true``.
 
 Errors are :class:`SpecError`: the file, the line and the name at fault.
 """
@@ -37,6 +41,7 @@ import importlib
 import itertools
 import json
 import re
+import shlex
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +63,7 @@ _STEP_KEYS = {
     "retries",
     "retry_delay",
     "retry_on",
+    "isolate",
 }
 #: Context keys every step has, besides the samples' own.
 BUILTIN_KEYS = ("run_dir", "workspace", "series", "step", "study")
@@ -87,6 +93,7 @@ class StepSpec:
     retries: int = 0
     retry_delay: float = 0.0
     retry_on: tuple[type[BaseException], ...] = (Exception,)
+    isolate: bool = False
 
 
 @dataclass
@@ -133,9 +140,11 @@ def load_spec(path: str | Path) -> StudySpec:
     """Read and check the spec at ``path``.
 
     Raises SpecError for a file that cannot be read or parsed, an unknown key, a
-    step with neither or both of command and python, an entry point that cannot be
-    imported, an unknown step in ``depends``, a cycle, a bad failure policy or retry
-    setting, a template key that no sample or built-in provides, and bad samples.
+    step with neither or both of command and python, a command line that does not
+    split (unbalanced quotes), ``isolate`` that is not a boolean or is on a command
+    step, an entry point that cannot be imported, an unknown step in ``depends``, a
+    cycle, a bad failure policy or retry setting, a template key that no sample or
+    built-in provides, and bad samples.
     """
     path = Path(path).resolve()
     try:
@@ -215,7 +224,18 @@ def _step(path: Path, lines: _Lines, name: str, raw: Any) -> StepSpec:
         on_failure=raw.get("on_failure", "skip"),
         retries=int(raw.get("retries", 0)),
         retry_delay=float(raw.get("retry_delay", 0.0)),
+        isolate=raw.get("isolate", False),
     )
+    if step.command is not None:
+        try:
+            shlex.split(step.command)
+        except ValueError as exc:
+            raise SpecError(path, lines.of_key(table, "command"), name, f"bad command line: {exc}") from exc
+    if not isinstance(step.isolate, bool):
+        raise SpecError(path, lines.of_key(table, "isolate"), name, "isolate must be true or false")
+    if step.isolate and step.command is not None:
+        message = "isolate is for python steps: a command always runs in its own process"
+        raise SpecError(path, lines.of_key(table, "isolate"), name, message)
     if step.on_failure not in FAILURE_POLICIES:
         raise SpecError(
             path, lines.of_key(table, "on_failure"), step.on_failure, f"on_failure must be one of {FAILURE_POLICIES}"

@@ -1,10 +1,11 @@
 """Steps: one Python call or command run in its own run directory, templated from a context.
 
-This is the small interface studies need from command runs: a step runs a callable
-or a command (through :mod:`subprocess`) in its run directory and, when it
-succeeds, writes the completion marker :data:`FINISHED_MARKER` there, so a restart
-can tell finished work from the rest. When the command-runs lane exists, a
-:class:`StepCall` for a command is what gets handed to it instead.
+A command step is a command run (:class:`~labqueue.core.runs.CommandCall`) on the
+process lane: several at once, each in its own process group that abort kills. A
+Python step is a :class:`StepCall`, on the instrument lane unless it is isolated
+(``isolate=True``: a process of its own on the process lane). Either one, when it
+succeeds, writes the completion marker :data:`FINISHED_MARKER` in its run directory,
+so a restart can tell finished work from the rest.
 
 :class:`StepFactory` builds chains of steps for many series at once, after PYME's
 ``RuleFactory``: ``StepFactory(...).chain(StepFactory(...))`` (or ``on_completion=``),
@@ -14,16 +15,15 @@ context key; PYME's ``{{key}}`` too) and :meth:`Step.push` queues the linked cha
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..engine import Experiment, ExperimentQueue, Link
+from ..runs import FINISHED_MARKER, CommandCall, CommandFailed, is_finished
 
 __all__ = [
     "FINISHED_MARKER",
@@ -32,13 +32,12 @@ __all__ = [
     "StepCall",
     "StepFactory",
     "TemplateKeyError",
+    "command_call",
     "fill_template",
     "is_finished",
+    "step_experiment",
     "template_keys",
 ]
-
-#: Written in a run directory when its step has succeeded.
-FINISHED_MARKER = "LABQUEUE_FINISHED"
 
 # {key} or PYME's {{key}}; a key is a Python identifier.
 _TEMPLATE_KEY = re.compile(r"\{\{(\w+)\}\}|\{(\w+)\}")
@@ -53,10 +52,6 @@ class TemplateKeyError(KeyError):
 
     def __str__(self) -> str:
         return f"unknown template key {{{self.key}}} in {self.template!r}"
-
-
-class CommandFailed(RuntimeError):
-    """A step's command exited with a non-zero status."""
 
 
 def template_keys(template: str) -> list[str]:
@@ -93,46 +88,63 @@ def fill_template(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
-def is_finished(run_dir: str | Path) -> bool:
-    """True if the step run in ``run_dir`` has written its completion marker."""
-    return (Path(run_dir) / FINISHED_MARKER).is_file()
-
-
 class StepCall:
-    """What a step's experiment calls: ``func(**kwargs)`` or ``command`` in ``run_dir``.
+    """What a Python step's experiment calls: ``func(**kwargs)`` in ``run_dir``, which
+    is created first; the completion marker is written there only after ``func``
+    returned. Picklable (the journal stores it, an isolated call sends it)."""
 
-    Picklable (the journal stores it). A command runs without a shell, its arguments
-    split with :func:`shlex.split`; its output goes to ``stdout.txt`` and ``stderr.txt``
-    in the run directory. Raises CommandFailed when the command exits non-zero, and
-    whatever ``func`` raises; the marker is written only after success.
-    """
-
-    def __init__(
-        self, run_dir: str | Path, func: Callable | None = None, command: str | None = None, name: str = ""
-    ) -> None:
-        if (func is None) == (command is None):
-            raise ValueError("a step runs either a Python callable or a command")
+    def __init__(self, run_dir: str | Path, func: Callable, name: str = "") -> None:
         self.run_dir = str(run_dir)
-        self.func, self.command = func, command
-        self.__qualname__ = self.__name__ = name or getattr(func, "__qualname__", None) or "command"
+        self.func = func
+        self.__qualname__ = self.__name__ = name or getattr(func, "__qualname__", None) or "step"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         run_dir = Path(self.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / FINISHED_MARKER).unlink(missing_ok=True)  # a rerun is unfinished until it succeeds
-        result = self._run_command(run_dir) if self.command is not None else self.func(*args, **kwargs)
+        result = self.func(*args, **kwargs)
         (run_dir / FINISHED_MARKER).write_text("finished\n")
         return result
 
-    def _run_command(self, run_dir: Path) -> int:
-        with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
-            completed = subprocess.run(shlex.split(self.command), cwd=run_dir, stdout=out, stderr=err, env=os.environ)
-        if completed.returncode != 0:
-            tail = (run_dir / "stderr.txt").read_text(errors="replace").strip().splitlines()[-1:]
-            raise CommandFailed(
-                f"{self.command!r} exited with status {completed.returncode}" + (f": {tail[0]}" if tail else "")
-            )
-        return completed.returncode
+
+def command_call(command: str, run_dir: str | Path) -> CommandCall:
+    """The command run of a step: ``command`` (a filled-in command line, split as a
+    shell would but run without one) in ``run_dir``. Raises ValueError for an empty
+    command or unbalanced quotes."""
+    return CommandCall(shlex.split(command), run_dir)
+
+
+def step_experiment(
+    call: StepCall | CommandCall,
+    kwargs: Mapping[str, Any],
+    *,
+    title: str | None,
+    after: list[Experiment],
+    on_failure: str,
+    retries: int,
+    retry_delay: float,
+    retry_on: tuple[type[BaseException], ...],
+    isolate: bool = False,
+) -> Experiment:
+    """The experiment of one step run, linked behind ``after`` with ``on_failure``.
+
+    A command goes to the process lane (a :class:`CommandCall` names it); so does an
+    isolated Python step. A plain :class:`Experiment` around the call is what a
+    :class:`~labqueue.core.runs.CommandExperiment` is after a restart, and takes the
+    chain options, which CommandExperiment's constructor does not."""
+    if title is None and isinstance(call, CommandCall):
+        title = call.title
+    return Experiment(
+        call,
+        (),
+        dict(kwargs),
+        title=title,
+        after=[Link(upstream, None, on_failure) for upstream in after],
+        retries=retries,
+        retry_delay=retry_delay,
+        retry_on=retry_on,
+        isolate=isolate,
+    )
 
 
 @dataclass
@@ -140,25 +152,27 @@ class Step:
     """One filled-in step, ready to queue, and the steps to run once it has completed."""
 
     name: str
-    call: StepCall
+    call: StepCall | CommandCall
     kwargs: dict[str, Any] = field(default_factory=dict)
     on_failure: str = "skip"
     retries: int = 0
     retry_delay: float = 0.0
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     on_completion: list[Step] = field(default_factory=list)
+    isolate: bool = False
 
     def experiment(self, after: list[Experiment] = (), study_id: str | None = None, title: str | None = None):
         """A new Experiment running this step after ``after``."""
-        exp = Experiment(
+        exp = step_experiment(
             self.call,
-            (),
             self.kwargs,
             title=title,
-            after=[Link(upstream, None, self.on_failure) for upstream in after],
+            after=list(after),
+            on_failure=self.on_failure,
             retries=self.retries,
             retry_delay=self.retry_delay,
             retry_on=self.retry_on,
+            isolate=self.isolate,
         )
         if study_id is not None:
             exp.study_id = study_id
@@ -184,6 +198,8 @@ class StepFactory:
         inputs: keyword arguments of ``func``; their strings are templates.
         on_completion: a StepFactory to run after this one (also :meth:`chain`).
         on_failure, retries, retry_delay, retry_on: as for :class:`Experiment`.
+        isolate: run a Python step in a process of its own, on the process lane (a
+            command always runs there).
         context: default context values (overridden by ``get_step``'s context).
 
     Raises ValueError unless exactly one of ``func`` and ``command`` is given.
@@ -201,6 +217,7 @@ class StepFactory:
         retries: int = 0,
         retry_delay: float = 0.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        isolate: bool = False,
         **context: Any,
     ) -> None:
         if (func is None) == (command is None):
@@ -210,6 +227,7 @@ class StepFactory:
         self.inputs = dict(inputs or {})
         self.on_completion: list[StepFactory] = [on_completion] if on_completion is not None else []
         self.on_failure, self.retries, self.retry_delay, self.retry_on = on_failure, retries, retry_delay, retry_on
+        self.isolate = isolate
         self.context = context
 
     def chain(self, on_completion: StepFactory) -> StepFactory:
@@ -230,9 +248,9 @@ class StepFactory:
             full["run_dir"] = str(base / self.name / str(full["series"]))
         run_dir = full["run_dir"]
         if self.command is not None:
-            call = StepCall(run_dir, command=fill_template(self.command, full), name=self.name)
+            call = command_call(fill_template(self.command, full), run_dir)
         else:
-            call = StepCall(run_dir, func=self.func, name=self.name)
+            call = StepCall(run_dir, self.func, self.name)
         # The followers get their own run directories, not this step's.
         follower_context = {key: value for key, value in context.items() if key != "run_dir"}
         return Step(
@@ -244,4 +262,5 @@ class StepFactory:
             self.retry_delay,
             self.retry_on,
             [factory.get_step(follower_context) for factory in self.on_completion],
+            self.isolate,
         )

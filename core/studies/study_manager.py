@@ -17,11 +17,11 @@ from typing import Any
 
 from psygnal import Signal
 
-from ..engine import Experiment, ExpStatus, Link, cancel_with_reason, emit_safely
+from ..engine import Experiment, ExpStatus, cancel_with_reason, emit_safely
 from ..manager import Manager
 from .records import RunManager, RunRecord, StudyNotFoundError, StudyRecord, StudyRecordManager, Tables
 from .spec import StudySpec, load_spec
-from .steps import StepCall, fill_template, is_finished
+from .steps import StepCall, command_call, fill_template, is_finished, step_experiment
 
 __all__ = ["SpecChanged", "StepStatus", "StudyExists", "StudyManager", "StudyStatus"]
 
@@ -214,21 +214,22 @@ class StudyManager:
         context = {**run.parameters, "run_dir": run.workspace, "workspace": str(spec.workspace), "series": series,
                    "step": step.name, "study": spec.name}  # fmt: skip
         if step.command is not None:
-            call = StepCall(run.workspace, command=fill_template(step.command, context), name=step.name)
+            call = command_call(fill_template(step.command, context), run.workspace)
             kwargs = {}
         else:
-            call = StepCall(run.workspace, func=step.func, name=step.name)
+            call = StepCall(run.workspace, step.func, step.name)
             kwargs = fill_template(step.parameters, context) if step.parameters else dict(run.parameters)
         shown = ", ".join(f"{key}={value!r}" for key, value in run.parameters.items())
-        exp = Experiment(
+        exp = step_experiment(
             call,
-            (),
             kwargs,
             title=f"{spec.name}/{step.name}[{series}]({shown})" if step.foreach else f"{spec.name}/{step.name}",
-            after=[Link(upstream, None, step.on_failure) for upstream in upstreams],
+            after=upstreams,
+            on_failure=step.on_failure,
             retries=step.retries,
             retry_delay=step.retry_delay,
             retry_on=step.retry_on,
+            isolate=step.isolate,
         )
         exp.study_id = study_id
         return exp
@@ -297,21 +298,23 @@ class StudyManager:
         mark_runs_cancelled: bool = True,
     ) -> dict[str, int]:
         """Cancel a study (name, id, workspace or record): ``stop_workers`` aborts its
-        running step, ``purge_queues`` removes its queued experiments (CANCELLED, reason
-        "study cancelled"), ``mark_runs_cancelled`` marks its unfinished runs CANCELLED
-        in the journal; each on its own. Returns how many of each happened.
+        running steps (the instrument job; command and isolated runs get SIGTERM, then
+        SIGKILL after the manager's ``kill_grace``), ``purge_queues`` removes its queued
+        experiments (CANCELLED, reason "study cancelled"), ``mark_runs_cancelled`` marks
+        its unfinished runs CANCELLED in the journal; each on its own. Returns how many
+        of each happened.
 
         Raises StudyNotFoundError.
         """
         record = study if isinstance(study, StudyRecord) else self.studies.get(study)
         done = {"stopped": 0, "purged": 0, "marked": 0}
-        if stop_workers:
-            running = self.manager.job_queue.running_experiment
-            if running is not None and running.study_id == record.id and self.manager.abort_job():
-                done["stopped"] = 1
-        if purge_queues:
+        if purge_queues:  # first, so that no queued run starts in a slot a stopped one frees
             queued = [exp for exp in self.manager.job_queue.queued if exp.study_id == record.id]
             done["purged"] = len(cancel_with_reason(queued, "study cancelled"))
+        if stop_workers:
+            running = [exp for exp in self.manager.job_queue.running_experiments if exp.study_id == record.id]
+            stopped = [exp for exp in running if self.manager.abort_experiment(exp)]
+            done["stopped"] = len(stopped)
         if mark_runs_cancelled:
             unfinished = [run for run in self.runs.get_all({"study_id": record.id}) if run.status not in _ENDED]
             for run in unfinished:

@@ -35,3 +35,8 @@ def hold():
     while not RELEASE.wait(0.02):
         checkpoint()
     return "released"
+
+
+def where_am_i():
+    """Which process ran the step (an isolated step runs in a child of the test process)."""
+    return os.getpid()

@@ -35,6 +35,9 @@ def spec_file(tmp_path, text):
         ('[steps.a]\ncommand = "true"\non_failure = "ignore"\n', 3, "ignore", "on_failure must be one of"),
         ('[steps.a]\ncommand = "true"\npython = "x:y"\n', 1, "a", "exactly one of 'command' and 'python'"),
         ("[steps.a\n", 1, "toml", "Expected"),
+        ('[steps.a]\ncommand = "true"\nisolate = true\n', 3, "a", "isolate is for python steps"),
+        (GOOD_STEP + 'isolate = "yes"\n', 3, "a", "isolate must be true or false"),
+        ('[steps.a]\ncommand = "echo \'unclosed"\n', 2, "a", "bad command line: No closing quotation"),
     ],
 )  # fmt: skip
 def test_a_bad_spec_names_file_line_and_culprit(tmp_path, text, line, name, message):
@@ -91,5 +94,22 @@ def test_step_factory_chains_get_step_and_push(tmp_path):
         results = [[exp.result(10) for exp in chain] for chain in pushed]
         assert results[2] == [f"located {tmp_path}/2.raw", f"rendered {tmp_path}/render/2/image.tif"]
         assert (tmp_path / "locate" / "1" / "LABQUEUE_FINISHED").is_file()
+    finally:
+        manager.shutdown()
+
+
+def test_step_factory_command_steps_run_on_the_process_lane(tmp_path):
+    from labqueue import Manager
+    from labqueue.core.engine import PROCESS_LANE
+
+    measure = StepFactory(command="python -c \"print('{series}')\"", name="measure")
+    measure.chain(StepFactory(lambda: "after", name="after"))
+    manager = Manager()
+    try:
+        command, after = measure.get_step({"series": 4, "workspace": str(tmp_path)}).push(manager.job_queue)
+        assert command.lane == PROCESS_LANE
+        assert after.result(10) == "after"
+        assert (tmp_path / "measure" / "4" / "stdout.txt").read_text() == "4\n"
+        assert (tmp_path / "measure" / "4" / "LABQUEUE_FINISHED").is_file()
     finally:
         manager.shutdown()
