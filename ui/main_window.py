@@ -19,7 +19,7 @@ from .inbox import CoreInbox
 from .interpreter_sharing import InterpreterSharing
 from .log_pane import LogPane
 from .plot_pane import PlotPane
-from .queue_actions import QueueActions
+from .queue_actions import PAUSE_KEYS, QueueActions
 from .queue_model import QueueModel
 from .queue_stats import QueueStats
 from .queue_view import QueueView
@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         waiting = manager.job_queue.qsize("queued")
         if manager.paused and waiting:  # e.g. unfinished work that came back from the journal
             self.status.showMessage(
-                f"The queue is paused with {waiting} experiment(s) waiting: Resume (Ctrl+P) runs them."
+                f"The queue is paused with {waiting} experiment(s) waiting: Resume ({PAUSE_KEYS}) runs them."
             )
 
     # -- building ----------------------------------------------------------------------

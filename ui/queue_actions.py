@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -16,7 +16,17 @@ from .display_text import outcome_text
 from .queue_view import QueueView
 from .theme import action_icon
 
-__all__ = ["QueueActions"]
+__all__ = ["ABORT_KEYS", "PAUSE_KEYS", "QueueActions"]
+
+#: The run controls work from anywhere in the window, the console included, so their
+#: keys are ones the console does not use: IPython's Ctrl+P (previous line) and
+#: qtconsole's Ctrl+Shift+A (select all) and Ctrl+Shift+P (print) stay the console's.
+PAUSE_KEYS = "F8"
+ABORT_KEYS = "Ctrl+Shift+X"
+#: Shortcuts that edit the queue act only while the queue table has the focus: the same
+#: keys (Delete, Ctrl+R, Ctrl+C, ...) mean something else in the console and the panes.
+_IN_THE_TABLE = Qt.ShortcutContext.WidgetWithChildrenShortcut
+_IN_THE_WINDOW = Qt.ShortcutContext.WindowShortcut
 
 _PAUSE_TIP = "Pause after the running experiment"
 _RESUME_TIP = "Resume running queued experiments"
@@ -38,8 +48,10 @@ class QueueActions(QObject):
         self._shown_paused: bool | None = None
         self._enabled: dict[QAction, bool] = {}
         self._icons: dict[QAction, str] = {}
-        self.pause_resume = self._make("Pause", "pause", "Ctrl+P", _PAUSE_TIP, self.toggle_pause)
-        self.abort = self._make("Abort", "abort", "Ctrl+Shift+A", "Abort the running experiment", self.abort_running)
+        self.pause_resume = self._make("Pause", "pause", PAUSE_KEYS, _PAUSE_TIP, self.toggle_pause, _IN_THE_WINDOW)
+        self.abort = self._make(
+            "Abort", "abort", ABORT_KEYS, "Abort the running experiment", self.abort_running, _IN_THE_WINDOW
+        )
         self.clear = self._make(
             "Clear queue…",
             "clear-queue",
@@ -99,10 +111,19 @@ class QueueActions(QObject):
         view.selectionModel().selectionChanged.connect(self.refresh)
         self.refresh()  # the window calls set_palette as soon as it is built
 
-    def _make(self, text: str, icon: str, shortcut, tip: str, slot: Callable[[], None]) -> QAction:
+    def _make(
+        self,
+        text: str,
+        icon: str,
+        shortcut,
+        tip: str,
+        slot: Callable[[], None],
+        context: Qt.ShortcutContext = _IN_THE_TABLE,
+    ) -> QAction:
         action = QAction(text, self)
         action.setObjectName(f"action-{icon}")
         action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(context)
         _set_tip(action, tip)
         action.triggered.connect(slot)
         self._icons[action] = icon

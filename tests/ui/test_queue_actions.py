@@ -67,7 +67,7 @@ def test_pause_resume_label_follows_the_real_state(qtbot, window, manager):
     manager.queued_exec(fail)("the lock-in is off")  # a failure pauses the queue
     qtbot.waitUntil(lambda: action.text() == "Resume")
     assert manager.paused
-    assert "Resume" in action.toolTip() and "Ctrl+P" in action.toolTip()
+    assert "Resume" in action.toolTip() and "F8" in action.toolTip()
 
 
 def test_abort_stops_the_running_experiment_and_is_then_disabled(qtbot, window, manager):
