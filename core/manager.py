@@ -75,7 +75,8 @@ def _manager_for_loaded_calls() -> Manager:
 
 
 class WorkerState(enum.Enum):
-    """What the worker is doing, as shown in the status bar."""
+    """What the worker is doing, as shown in the status bar. PAUSED: paused between
+    jobs, or the running job waits in ``checkpoint()`` while paused."""
 
     IDLE = "Idle"
     RUNNING = "Running"
@@ -235,8 +236,11 @@ class Manager:
     def state(self) -> WorkerState:
         if self._shut_down:
             return WorkerState.STOPPED
-        if self.job_queue.running_experiment is not None:
-            return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
+        running = self.job_queue.running_experiment
+        if running is not None:
+            if self.abort.is_set():
+                return WorkerState.ABORTING
+            return WorkerState.PAUSED if running.paused else WorkerState.RUNNING
         if self.paused:
             return WorkerState.PAUSED
         # Between two jobs of a busy queue the worker is still "running", not idle.
@@ -329,14 +333,41 @@ class Manager:
 
     def checkpoint(self) -> None:
         """Call inside a job: raise :class:`Aborted` if an abort was requested, and
-        wait here while the manager is paused (an abort ends the wait too)."""
+        wait here while the manager is paused (an abort ends the wait too).
+
+        While it waits, the job is paused: :attr:`state` is PAUSED, the experiment's
+        ``paused`` is True and the time spent here is not in its ``duration``.
+        """
+        job = self._job_on_this_thread()
+        waiting = False
+        try:
+            while not self._checkpoint_passes(wait=waiting):
+                if not waiting and job is not None:
+                    # Announced outside the lock, as every state change is.
+                    job._pause_began(time.time())
+                    self._announce_state()
+                waiting = True
+        finally:
+            if waiting and job is not None:
+                job._pause_ended(time.time())
+                self._announce_state()
+
+    def _checkpoint_passes(self, wait: bool) -> bool:
+        """True when a job at its checkpoint may go on; raises Aborted on abort. With
+        ``wait``, waits for that (or an abort) instead of returning False."""
         with self._registered_waiter():
             while True:
                 if any(e.is_set() for e in self.worker.abort_events):
                     raise Aborted("aborted by request")
                 if self.running.is_set() or self._shut_down:
-                    return
+                    return True
+                if not wait:
+                    return False
                 self._changed.wait()
+
+    def _job_on_this_thread(self) -> Experiment | None:
+        exp = current_experiment()
+        return exp if exp is not None and current_manager() is self else None
 
     def set_progress(self, fraction: float | None, message: str = "") -> None:
         """Report progress of the running job (fraction 0..1 or None, and a message)."""

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 
 from labqueue.core import Experiment, ExpStatus
 
-from .display_text import arguments_text, format_duration, format_time, outcome_text
-from .theme import status_color, status_icon
+from .display_text import arguments_text, format_duration, format_time, outcome_text, status_label
+from .theme import experiment_color, experiment_icon
 
 __all__ = ["DetailsPane"]
 
@@ -129,14 +129,17 @@ class DetailsPane(QWidget):
             return
         status = exp.status
         duration = format_duration(exp.duration) or "not started"
+        paused = exp.time_paused
+        if paused >= 0.01:
+            duration += f" (and {format_duration(paused)} paused)"
         if duration != self._duration_shown:  # compared here: a call into Qt costs even when equal
             self._duration_shown = duration
             self.fields["Duration"].setText(duration)
-        fields = (status, exp.stored, exp.traceback is not None)
+        fields = (status, exp.paused, exp.stored, exp.traceback is not None)
         if fields != self._fields_shown:
             self._fields_shown = fields
             self._show_fields(exp, status)
-        result = (status, exp.progress)
+        result = (status, exp.paused, exp.progress)
         if result != self._result_shown:
             self._result_shown = result
             self._set_text("Result", _result_text(exp))
@@ -149,10 +152,11 @@ class DetailsPane(QWidget):
 
     def _show_fields(self, exp: Experiment, status: ExpStatus) -> None:
         palette = self.palette()
-        self._icon.setPixmap(status_icon(status, palette).pixmap(24, 24))
+        self._icon.setPixmap(experiment_icon(exp, palette).pixmap(24, 24))
         self.title.setText(exp.title)
-        self.fields["Status"].setText(status.label)
-        self.fields["Status"].setStyleSheet(f"color: {status_color(status, palette).name()}; font-weight: bold")
+        waiting = " — waits at its checkpoint() until Resume" if exp.paused else ""
+        self.fields["Status"].setText(status_label(exp) + waiting)
+        self.fields["Status"].setStyleSheet(f"color: {experiment_color(exp, palette).name()}; font-weight: bold")
         self.fields["Queued"].setText(format_time(exp.queued_at))
         self.fields["Started"].setText(format_time(exp.started_at) or "not yet")
         self.fields["Finished"].setText(
@@ -193,7 +197,8 @@ def _result_text(exp: Experiment) -> str:
     if status is ExpStatus.RUNNING:
         fraction, message = exp.progress
         percent = f"{fraction:.0%} " if fraction is not None else ""
-        return f"running… {percent}{message}".rstrip()
+        doing = "paused at" if exp.paused else "running…"
+        return f"{doing} {percent}{message}".rstrip()
     if status is ExpStatus.QUEUED:
         return "not run yet"
     return outcome_text(exp, detailed=True)

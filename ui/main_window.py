@@ -216,13 +216,17 @@ class MainWindow(QMainWindow):
         second_passed = now - self._last_tick >= 1.0
         if queue_changed:
             self.queue_model.sync()
-        elif progress_changed or (second_passed and self.queue_model.queue.running_experiment is not None):
-            self.queue_model.refresh_running()  # its progress bar and duration
+        elif (
+            progress_changed
+            or state_changed
+            or (second_passed and self.queue_model.queue.running_experiment is not None)
+        ):
+            self.queue_model.refresh_running()  # its progress bar, duration and paused state
         if queue_changed or state_changed:
             self.queue_actions.refresh()
         if state_changed or second_passed or (queue_changed and now - self._last_status >= STATUS_SECONDS):
             self._last_status = now
-            self.status.show_status(self.manager.state, self.stats, self.palette())
+            self._show_status()
         if second_passed:
             self._last_tick = now
         self.plot_pane.add_points(inbox.take_points())
@@ -249,7 +253,12 @@ class MainWindow(QMainWindow):
         self.log_pane.set_palette(palette)
         self.plot_pane.set_palette(palette)
         self.settings_action.setIcon(action_icon("settings", palette))
-        self.status.show_status(self.manager.state, self.stats, palette)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        self.status.show_status(
+            self.manager.state, self.stats, self.palette(), self.manager.job_queue.running_experiment
+        )
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

@@ -159,7 +159,9 @@ class QueueActions(QObject):
         at_top = len(queued_runs) == 1 and queued_runs[0][0] == first_queued
         at_bottom = len(queued_runs) == 1 and queued_runs[0][1] == rows - 1
         self._enable(self.pause_resume, state is not WorkerState.STOPPED)
-        self._enable(self.abort, state is WorkerState.RUNNING)
+        # A job paused at its checkpoint can be aborted too: the abort ends its wait.
+        running = self._manager.job_queue.running_experiment is not None
+        self._enable(self.abort, running and state in (WorkerState.RUNNING, WorkerState.PAUSED))
         self._enable(self.clear, rows > first_queued and state is not WorkerState.STOPPED)
         self._enable(self.remove, bool(queued_runs))
         for action in (self.move_up, self.move_top):

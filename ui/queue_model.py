@@ -30,9 +30,9 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette
 from labqueue.core import Experiment, ExperimentQueue, ExpStatus
 
 from . import reordering
-from .display_text import format_duration, format_time, outcome_text
+from .display_text import format_duration, format_time, outcome_text, status_label
 from .queue_stats import QueueStats
-from .theme import status_color, status_icon
+from .theme import experiment_color, experiment_icon
 
 __all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel"]
 
@@ -290,7 +290,7 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(exp, row, column)
         if role == Qt.ItemDataRole.DecorationRole:
-            return status_icon(exp.status, self._palette) if column == Column.STATUS else None
+            return experiment_icon(exp, self._palette) if column == Column.STATUS else None
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._foreground(exp, column)
         if role == Qt.ItemDataRole.FontRole:
@@ -312,16 +312,16 @@ class QueueModel(QAbstractTableModel):
         running = exp.status is ExpStatus.RUNNING
         return Cell(
             self._text(exp, row, column),
-            status_icon(exp.status, self._palette) if column == Column.STATUS else None,
+            experiment_icon(exp, self._palette) if column == Column.STATUS else None,
             self._foreground(exp, column),
             self._font(exp, column),
             self.alignment(column),
-            exp.progress if running and column == Column.RESULT else None,
+            _progress(exp) if running and column == Column.RESULT else None,
         )
 
     def _text(self, exp: Experiment, row: int, column: int) -> str:
         if column == Column.STATUS:
-            return exp.status.label
+            return status_label(exp)
         if column == Column.POSITION:
             return str(row - self._first_queued + 1) if row >= self._first_queued else ""
         if column == Column.TITLE:
@@ -348,7 +348,7 @@ class QueueModel(QAbstractTableModel):
     def _foreground(self, exp: Experiment, column: int) -> Any:
         status = exp.status
         if column == Column.STATUS or (column == Column.RESULT and status is ExpStatus.FAILED):
-            return status_color(status, self._palette)
+            return experiment_color(exp, self._palette)
         if status is ExpStatus.CANCELLED or (column == Column.DURATION and exp.started_at is None):
             return self._palette.color(QPalette.ColorRole.PlaceholderText)
         return None
@@ -366,7 +366,8 @@ class QueueModel(QAbstractTableModel):
         if column == Column.RESULT:
             return self._outcome(exp) or None
         if column == Column.STATUS:
-            return f"{exp.status.label} · id {exp.id}"
+            waiting = " (waiting at its checkpoint() until Resume)" if exp.paused else ""
+            return f"{status_label(exp)}{waiting} · id {exp.id}"
         if column == Column.DURATION and exp.started_at is None and exp.status is ExpStatus.QUEUED:
             return "Estimated from earlier runs of the same function"
         return None
@@ -421,6 +422,15 @@ class QueueModel(QAbstractTableModel):
                 yield self._queue.get(experiment_id)
             except KeyError:
                 continue
+
+
+def _progress(exp: Experiment) -> tuple[float | None, str]:
+    """The running experiment's progress bar: its fraction, and its message (saying so
+    while it waits paused at its checkpoint)."""
+    fraction, message = exp.progress
+    if exp.paused:
+        message = f"paused · {message}" if message else "paused"
+    return fraction, message
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from labqueue.core import ExpStatus, WorkerState
+from labqueue.core import Experiment, ExpStatus, WorkerState
 
 from .display_text import format_duration
 from .queue_stats import QueueStats
@@ -46,8 +46,11 @@ class QueueStatusBar(QStatusBar):
         self._shown_state: tuple | None = None
         self._texts: dict[QLabel, str] = {}
 
-    def show_status(self, state: WorkerState, stats: QueueStats, palette: QPalette) -> None:
-        """Show ``state`` and what ``stats`` says; touches only the labels whose text changed."""
+    def show_status(
+        self, state: WorkerState, stats: QueueStats, palette: QPalette, running: Experiment | None = None
+    ) -> None:
+        """Show ``state`` and what ``stats`` says; ``running`` is the running experiment.
+        Touches only the labels whose text changed."""
         counts = stats.counts
         seconds, unknown = stats.time_left()
         if (state, palette.cacheKey()) != self._shown_state:
@@ -57,9 +60,10 @@ class QueueStatusBar(QStatusBar):
             self.state_icon.setPixmap(icon.pixmap(16, 16))
         waiting = counts.get(ExpStatus.QUEUED, 0) + counts.get(ExpStatus.RUNNING, 0)
         parts = [f"{count} {status.name.lower()}" for status, count in counts.items()]
-        self._set(self.state_label, state.value)
+        paused_mid_run = running is not None and running.paused
+        self._set(self.state_label, "Paused mid-run" if paused_mid_run else state.value)
         self._set(self.counts_label, " · ".join(parts) if parts else "Queue empty")
-        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown))
+        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused=state is WorkerState.PAUSED))
 
     def _set(self, label: QLabel, text: str) -> None:
         # Compared here: each call into Qt waits for the interpreter lock while the
@@ -69,10 +73,11 @@ class QueueStatusBar(QStatusBar):
             label.setText(text)
 
 
-def _time_left_text(waiting: int, seconds: float, unknown: int) -> str:
+def _time_left_text(waiting: int, seconds: float, unknown: int, paused: bool) -> str:
+    """``≈ 3 min 20 s to empty``; while paused the clock stands still, and it says so."""
     if not waiting:
         return ""
     if unknown == waiting:
-        return "time left: no estimate yet"
-    text = f"≈ {format_duration(seconds)} to empty"
+        return "time left: paused" if paused else "time left: no estimate yet"
+    text = f"paused · ≈ {format_duration(seconds)} of work left" if paused else f"≈ {format_duration(seconds)} to empty"
     return f"{text} (+{unknown} without estimate)" if unknown else text

@@ -132,6 +132,9 @@ class Experiment(Future):
         queued_at, started_at, finished_at: POSIX timestamps, or None.
         traceback: formatted traceback text of a failed or aborted call, or None.
         progress: ``(fraction or None, message)`` as last reported by the job.
+        paused_seconds: time the call spent waiting in ``checkpoint()`` while the
+            queue was paused (ended pauses only; see :attr:`paused`). Not run time:
+            :attr:`duration` leaves it out.
         log_records: :class:`logging.LogRecord` objects emitted on the worker thread
             while the call ran.
         stored: True when the journal holds the call, False when it could not be
@@ -160,6 +163,8 @@ class Experiment(Future):
         self.finished_at: float | None = None
         self.traceback: str | None = None
         self.progress: tuple[float | None, str] = (None, "")
+        self.paused_seconds = 0.0
+        self._paused_since: float | None = None
         self._log_records: list[logging.LogRecord] | None = None  # created on the first record
         self.dropped_log_records = 0
         self.stored: bool | None = None
@@ -195,12 +200,36 @@ class Experiment(Future):
         return self._final_status
 
     @property
+    def paused(self) -> bool:
+        """True while the running call waits in ``checkpoint()`` because the queue is paused."""
+        return self._paused_since is not None
+
+    @property
     def duration(self) -> float | None:
-        """Seconds run so far (live while running), or None if it never started."""
+        """Seconds run so far (live while running), paused time left out, or None if it
+        never started."""
         if self.started_at is None:
             return None
         end = self.finished_at if self.finished_at is not None else time.time()
-        return max(0.0, end - self.started_at)
+        paused_since = self._paused_since
+        pausing = max(0.0, end - paused_since) if paused_since is not None else 0.0
+        return max(0.0, end - self.started_at - self.paused_seconds - pausing)
+
+    @property
+    def time_paused(self) -> float:
+        """Seconds spent waiting paused in ``checkpoint()``, the current pause included."""
+        paused_since = self._paused_since
+        current = max(0.0, time.time() - paused_since) if paused_since is not None else 0.0
+        return self.paused_seconds + current
+
+    def _pause_began(self, now: float) -> None:
+        self._paused_since = now
+
+    def _pause_ended(self, now: float) -> None:
+        paused_since = self._paused_since
+        if paused_since is not None:
+            self.paused_seconds += max(0.0, now - paused_since)
+            self._paused_since = None
 
     @property
     def log_records(self) -> list[logging.LogRecord]:

@@ -69,8 +69,14 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     # which they do rarely: at start, and for history searches.
 
 
+def _add_paused_time(conn: sqlite3.Connection) -> None:
+    # Time a job waited in checkpoint() while the queue was paused: not run time, so a
+    # restored experiment's duration leaves it out too. NULL in older rows means none.
+    conn.execute("ALTER TABLE experiments ADD COLUMN paused_seconds REAL")
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema, _add_paused_time]
 
 
 def schema_version() -> int:

@@ -70,7 +70,7 @@ _INSERT_EXPERIMENT = (
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
     "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
-    "result, result_repr, result_pickled, exception, traceback, log_lines"
+    "result, result_repr, result_pickled, exception, traceback, log_lines, paused_seconds"
 )
 
 
@@ -242,14 +242,14 @@ class Journal:
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: EncodedOutcome) -> None:
         """Store the outcome: status, result (its repr when it cannot be stored),
-        exception, traceback, progress and captured log lines."""
+        exception, traceback, progress, captured log lines and time paused."""
         result_data, result_repr, result_error, exception_data, log_lines = outcome
         fraction, message = experiment.progress
         self._write(
             "store an outcome",
             "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
             "progress_fraction = ?, progress_message = ?, result = ?, result_repr = ?, result_pickled = ?, "
-            "exception = ?, traceback = ?, log_lines = ? WHERE seq = ?",
+            "exception = ?, traceback = ?, log_lines = ?, paused_seconds = ? WHERE seq = ?",
             (
                 status.value,
                 self._next_history,
@@ -263,6 +263,7 @@ class Journal:
                 exception_data,
                 experiment.traceback,
                 log_lines,
+                experiment.paused_seconds,
                 self._seqs[experiment.id],
             ),
         )
@@ -510,6 +511,7 @@ class _ExperimentBuilder:
             exception,
             traceback_text,
             log_lines,
+            paused_seconds,
         ) = row
         func, args, kwargs = None, (), {}
         if digest is not None:
@@ -548,6 +550,7 @@ class _ExperimentBuilder:
             self.unloadable.append(exp)
         exp.queued_at, exp.started_at, exp.finished_at = queued_at, started_at, finished_at
         exp.traceback = traceback_text
+        exp.paused_seconds = paused_seconds or 0.0
         exp.progress = (fraction, message or "")
         exp._log_records = decode_log(log_lines) or None
         return exp

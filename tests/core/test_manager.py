@@ -282,6 +282,54 @@ def test_checkpoint_waits_while_paused_and_abort_ends_the_wait(manager):
     assert third.status is ExpStatus.ABORTED
 
 
+def test_a_job_waiting_in_checkpoint_is_paused_and_its_paused_time_is_not_run_time(manager):
+    hold = Gate()
+    states = []
+    reached_pause = threading.Event()
+
+    def on_state(state):
+        states.append(state)
+        if state is WorkerState.PAUSED:
+            reached_pause.set()
+
+    manager.state_changed_signal.connect(on_state)
+
+    def paused_inside():
+        hold()
+        manager.checkpoint()
+        return "after checkpoint"
+
+    exp = manager.queued_exec(paused_inside)()
+    assert hold.started.wait(TIMEOUT)
+    assert not exp.paused and manager.state is WorkerState.RUNNING
+    manager.pause_worker()
+    assert not exp.paused and manager.state is WorkerState.RUNNING  # until it reaches its checkpoint
+    hold.release.set()
+    assert reached_pause.wait(TIMEOUT)
+    assert exp.paused and exp.status is ExpStatus.RUNNING
+    assert manager.state is WorkerState.PAUSED and states[-1] is WorkerState.PAUSED
+
+    manager.resume_worker()
+    assert exp.result(timeout=TIMEOUT) == "after checkpoint"
+    assert not exp.paused and exp.paused_seconds > 0
+    assert WorkerState.RUNNING in states[states.index(WorkerState.PAUSED) :]
+    assert exp.duration == pytest.approx(exp.finished_at - exp.started_at - exp.paused_seconds)
+
+
+def test_duration_leaves_out_the_time_paused():
+    exp = Experiment(print)
+    exp.started_at = 100.0
+    exp._pause_began(110.0)
+    assert exp.paused
+    assert exp.duration == pytest.approx(10.0)  # frozen while paused, whatever the clock says
+    exp._pause_ended(130.0)
+    exp._pause_began(140.0)
+    exp._pause_ended(145.0)
+    exp.finished_at = 150.0
+    assert not exp.paused and exp.paused_seconds == 25.0
+    assert exp.duration == 25.0
+
+
 def test_checkpoint_outside_a_job_is_a_no_op():
     checkpoint()
     set_progress(0.5, "nothing")

@@ -205,8 +205,8 @@ def test_status_bar_shows_state_counts_and_time_left(qtbot, window, manager):
 
     qtbot.waitUntil(lambda: status.state_label.text() == "Paused")
     qtbot.waitUntil(lambda: status.counts_label.text() == "4 queued · 1 finished")
-    assert status.eta_label.text().startswith("≈ ")
-    assert status.eta_label.text().endswith("to empty (+1 without estimate)")
+    assert status.eta_label.text().startswith("paused · ≈ ")
+    assert status.eta_label.text().endswith("of work left (+1 without estimate)")
 
     manager.resume_worker()
     qtbot.waitUntil(lambda: status.state_label.text() == "Running")

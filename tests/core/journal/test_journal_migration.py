@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from labqueue import Experiment, ExpStatus
-from labqueue.core.journal import JournalError
+from labqueue.core.journal import JOURNAL_FILE, Journal, JournalError
 from labqueue.core.journal import schema as journal_db
 
 from .journal_helpers import square
@@ -27,14 +27,19 @@ def _columns(path) -> list[str]:
     return names
 
 
-def _a_version_1_journal(open_manager, lab, monkeypatch) -> list[Experiment]:
+def _a_version_1_journal(lab, monkeypatch) -> list[Experiment]:
+    """Three queued experiments in a journal of the first schema: written by the
+    journal limited to that schema (its writes of a put use only those columns)."""
     monkeypatch.setattr(journal_db, "MIGRATIONS", journal_db.MIGRATIONS[:1])
-    manager = open_manager(start=False)
+    lab.mkdir(parents=True, exist_ok=True)
+    journal = Journal(lab / JOURNAL_FILE)
     exps = [Experiment(square, (i,)) for i in range(3)]
-    manager.job_queue.put_many(exps)
-    manager.shutdown()
+    for exp in exps:
+        exp.queued_at = 1.0
+    journal.record_added(exps)
+    journal.close()
     monkeypatch.undo()
-    assert _version(lab / "labqueue.db") == 1
+    assert _version(lab / JOURNAL_FILE) == 1
     return exps
 
 
@@ -49,32 +54,33 @@ def test_a_new_journal_runs_every_step_and_records_the_version(open_manager, lab
 
 
 def test_an_older_journal_is_upgraded_in_place_and_keeps_its_queue(open_manager, lab, monkeypatch):
-    exps = _a_version_1_journal(open_manager, lab, monkeypatch)
-    monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS[:1], _add_operator_column])
+    exps = _a_version_1_journal(lab, monkeypatch)
+    monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS, _add_operator_column])
 
     manager = open_manager()
     assert [e.id for e in manager.job_queue.queued] == [e.id for e in exps]
     manager.resume_worker()
     assert [e.result(timeout=10) for e in manager.job_queue.queued] == [0, 1, 4]
     manager.shutdown()
-    assert _version(lab / "labqueue.db") == 2
-    assert "operator" in _columns(lab / "labqueue.db")
+    assert _version(lab / "labqueue.db") == len(journal_db.MIGRATIONS)
+    assert {"operator", "paused_seconds"} <= set(_columns(lab / "labqueue.db"))
 
 
 def test_a_failed_step_leaves_the_journal_as_it_was(open_manager, lab, monkeypatch):
-    exps = _a_version_1_journal(open_manager, lab, monkeypatch)
+    exps = _a_version_1_journal(lab, monkeypatch)
+    current = journal_db.schema_version()
 
     def half_done(conn: sqlite3.Connection) -> None:
         _add_operator_column(conn)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS[:1], half_done])
-    with pytest.raises(JournalError, match="from schema 1 to 2: disk I/O error"):
+    monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS, half_done])
+    with pytest.raises(JournalError, match=f"from schema {current} to {current + 1}: disk I/O error"):
         open_manager()
-    assert _version(lab / "labqueue.db") == 1
+    assert _version(lab / "labqueue.db") == current  # the steps before it are done, each on its own
     assert "operator" not in _columns(lab / "labqueue.db")
 
-    monkeypatch.setattr(journal_db, "MIGRATIONS", journal_db.MIGRATIONS[:1])
+    monkeypatch.undo()
     manager = open_manager()
     assert [(e.id, e.status) for e in manager.job_queue.queued] == [(e.id, ExpStatus.QUEUED) for e in exps]
 
