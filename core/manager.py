@@ -149,6 +149,7 @@ class Manager:
         self._waiters = 0
         self._state: WorkerState | None = None
         self._shut_down = False
+        self._pause_after_current = False
         self._instance_lock: InstanceLock | None = None
         self._journal: Journal | None = None
         restored = self._open_journal() if self.data_dir is not None else Restored()
@@ -307,14 +308,23 @@ class Manager:
 
     # -- control -----------------------------------------------------------------------
 
-    def pause_worker(self) -> None:
-        """Pause after the current job; ``checkpoint()`` inside a job also waits."""
-        self.running.clear()
+    def pause_worker(self, after_current: bool = False) -> None:
+        """Pause: no further job starts, and the running job waits at its next
+        ``checkpoint()``. With ``after_current`` the running job runs to its end first
+        (its checkpoints do not wait), then the queue is paused."""
+        self._pause_after_current = after_current
+        self.running.clear()  # also wakes a checkpoint() waiting, to re-read after_current
         self.job_queue.wake()
 
     def resume_worker(self) -> None:
         """Resume running jobs."""
+        self._pause_after_current = False
         self.running.set()
+
+    @property
+    def pausing_after_current(self) -> bool:
+        """True while paused with ``after_current``: the running job goes on to its end."""
+        return self._pause_after_current and self.paused
 
     def abort_job(self) -> bool:
         """Abort the running job (sets :attr:`abort` and the abort events).
@@ -359,7 +369,7 @@ class Manager:
             while True:
                 if any(e.is_set() for e in self.worker.abort_events):
                     raise Aborted("aborted by request")
-                if self.running.is_set() or self._shut_down:
+                if self.running.is_set() or self._shut_down or self._pause_after_current:
                     return True
                 if not wait:
                     return False

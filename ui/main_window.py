@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self._inbox = CoreInbox(manager)
         self._built = False
         self._close_confirmed = False
+        self._quit_after_current = False  # "Stop after this experiment" was chosen on quitting
         self._painted = False
         self._last_tick = 0.0
         self._last_status = 0.0
@@ -232,6 +233,17 @@ class MainWindow(QMainWindow):
         self.plot_pane.add_points(inbox.take_points())
         self.log_pane.flush()
         self.details.refresh()
+        if self._quit_after_current:
+            self._quit_if_current_done()
+
+    def _quit_if_current_done(self) -> None:
+        manager = self.manager
+        if not manager.pausing_after_current:  # resumed, or paused now instead: stay
+            self._quit_after_current = False
+            self._show_status()
+        elif manager.job_queue.running_experiment is None:
+            self._close_confirmed = True
+            self.close()
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.details.show_experiment(self.queue_model.experiment(current.row()) if current.isValid() else None)
@@ -256,9 +268,16 @@ class MainWindow(QMainWindow):
         self._show_status()
 
     def _show_status(self) -> None:
-        self.status.show_status(
-            self.manager.state, self.stats, self.palette(), self.manager.job_queue.running_experiment
-        )
+        manager = self.manager
+        state, running = manager.state, manager.job_queue.running_experiment
+        detail = ""
+        if running is not None and running.paused:
+            detail = "Paused mid-run"
+        elif running is not None and manager.pausing_after_current:
+            then = "quits" if self._quit_after_current else "pauses"
+            detail = f"Running · {then} after this experiment"
+        paused = state is WorkerState.PAUSED or manager.pausing_after_current
+        self.status.show_status(state, self.stats, self.palette(), detail=detail, paused=paused)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
@@ -294,14 +313,15 @@ class MainWindow(QMainWindow):
     def _confirm_close(self, running: bool, queued: int) -> None:
         parts = ["an experiment is running"] if running else []
         if queued:
-            parts.append(f"{queued} {'is' if queued == 1 else 'are'} queued")
+            parts.append(f"{queued:,} {'is' if queued == 1 else 'are'} queued")
         box = QMessageBox(QMessageBox.Icon.Warning, "Quit labqueue", f"Quit while {' and '.join(parts)}?", parent=self)
         box.setObjectName("confirm-close")
         details = []
         if running:
             details.append(
-                "The running experiment will be aborted "
-                f"(labqueue waits up to {QUIT_ABORT_SECONDS:.0f} s for it to stop)."
+                "Quit now aborts the running experiment "
+                f"(labqueue waits up to {QUIT_ABORT_SECONDS:.0f} s for it to stop); "
+                "Stop after this experiment lets it run to its end, starts no other, then quits."
             )
         if queued:
             if self.manager.data_dir is not None:
@@ -309,14 +329,25 @@ class MainWindow(QMainWindow):
             else:
                 details.append("Queued experiments will be lost: this session keeps no journal.")
         box.setInformativeText(" ".join(details))
-        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+        stop_after = None
+        if running:
+            stop_after = box.addButton("Stop after this experiment", QMessageBox.ButtonRole.AcceptRole)
+            stop_after.setToolTip("Let the running experiment finish, start no other, then quit")
+        quit_button = box.addButton("Quit now" if running else "Quit", QMessageBox.ButtonRole.DestructiveRole)
+        if running:
+            quit_button.setToolTip("Abort the running experiment, then quit")
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
 
         def finished() -> None:
-            if box.clickedButton() is quit_button:
+            clicked = box.clickedButton()
+            if clicked is quit_button:
                 self._close_confirmed = True
                 self.close()
+            elif clicked is stop_after and stop_after is not None:
+                self._quit_after_current = True
+                self.manager.pause_worker(after_current=True)
+                self._show_status()
             box.deleteLater()
 
         box.finished.connect(finished)

@@ -16,24 +16,29 @@ from .display_text import outcome_text
 from .queue_view import QueueView
 from .theme import action_icon
 
-__all__ = ["ABORT_KEYS", "PAUSE_KEYS", "QueueActions"]
+__all__ = ["ABORT_KEYS", "PAUSE_AFTER_KEYS", "PAUSE_KEYS", "QueueActions"]
 
 #: The run controls work from anywhere in the window, the console included, so their
 #: keys are ones the console does not use: IPython's Ctrl+P (previous line) and
 #: qtconsole's Ctrl+Shift+A (select all) and Ctrl+Shift+P (print) stay the console's.
 PAUSE_KEYS = "F8"
+PAUSE_AFTER_KEYS = "Shift+F8"
 ABORT_KEYS = "Ctrl+Shift+X"
 #: Shortcuts that edit the queue act only while the queue table has the focus: the same
 #: keys (Delete, Ctrl+R, Ctrl+C, ...) mean something else in the console and the panes.
 _IN_THE_TABLE = Qt.ShortcutContext.WidgetWithChildrenShortcut
 _IN_THE_WINDOW = Qt.ShortcutContext.WindowShortcut
 
-_PAUSE_TIP = "Pause after the running experiment"
-_RESUME_TIP = "Resume running queued experiments"
+# What each pause does, in the tooltips (the toolbar says "Pause"; menus say which).
+_PAUSE_NOW_TIP = "Pause now: the running experiment waits at its next checkpoint(), and no other starts"
+_PAUSE_AFTER_TIP = "Pause after this experiment: the running experiment runs to its end, and no other starts"
+_PAUSE_NOW_INSTEAD_TIP = "Pause now instead: the running experiment waits at its next checkpoint()"
+_RESUME_TIP = "Resume: run the queued experiments (and let a paused one go on)"
 
 
 class QueueActions(QObject):
-    """Pause/Resume, Abort, Clear, Remove, Move up/down/top/bottom, Requeue and Copy.
+    """Pause now/Resume, Pause after this experiment, Abort, Clear, Remove, Move
+    up/down/top/bottom, Requeue and Copy.
 
     :meth:`refresh` (called on every selection change and every frame in which the
     queue changed) enables each action from the selection and the worker's state.
@@ -45,10 +50,20 @@ class QueueActions(QObject):
         self._view = view
         self._window = window
         self._palette = window.palette()
-        self._shown_paused: bool | None = None
+        self._shown_pause: tuple[bool, bool] | None = None
         self._enabled: dict[QAction, bool] = {}
         self._icons: dict[QAction, str] = {}
-        self.pause_resume = self._make("Pause", "pause", PAUSE_KEYS, _PAUSE_TIP, self.toggle_pause, _IN_THE_WINDOW)
+        self.pause_resume = self._make(
+            "Pause now", "pause", PAUSE_KEYS, _PAUSE_NOW_TIP, self.toggle_pause, _IN_THE_WINDOW
+        )
+        self.pause_after = self._make(
+            "Pause after this experiment",
+            "pause-after",
+            PAUSE_AFTER_KEYS,
+            _PAUSE_AFTER_TIP,
+            self.switch_pause_after,
+            _IN_THE_WINDOW,
+        )
         self.abort = self._make(
             "Abort", "abort", ABORT_KEYS, "Abort the running experiment", self.abort_running, _IN_THE_WINDOW
         )
@@ -133,7 +148,7 @@ class QueueActions(QObject):
     def groups(self) -> list[list[QAction]]:
         """The actions in the groups the toolbar, menu and context menu show them in."""
         return [
-            [self.pause_resume, self.abort, self.clear],
+            [self.pause_resume, self.pause_after, self.abort, self.clear],
             [self.remove, self.move_up, self.move_down, self.move_top, self.move_bottom],
             [self.requeue, self.copy],
         ]
@@ -141,9 +156,9 @@ class QueueActions(QObject):
     def set_palette(self, palette: QPalette) -> None:
         """Redraw the icons in ``palette``'s text colour."""
         self._palette = palette
-        self._shown_paused = None
+        self._shown_pause = None
         for action, icon in self._icons.items():
-            if action is not self.pause_resume:
+            if action not in (self.pause_resume, self.pause_after):
                 action.setIcon(action_icon(icon, palette))
         self._show_pause_state()
 
@@ -158,9 +173,10 @@ class QueueActions(QObject):
         state = self._manager.state
         at_top = len(queued_runs) == 1 and queued_runs[0][0] == first_queued
         at_bottom = len(queued_runs) == 1 and queued_runs[0][1] == rows - 1
-        self._enable(self.pause_resume, state is not WorkerState.STOPPED)
-        # A job paused at its checkpoint can be aborted too: the abort ends its wait.
         running = self._manager.job_queue.running_experiment is not None
+        self._enable(self.pause_resume, state is not WorkerState.STOPPED)
+        self._enable(self.pause_after, running and state is not WorkerState.STOPPED)
+        # A job paused at its checkpoint can be aborted too: the abort ends its wait.
         self._enable(self.abort, running and state in (WorkerState.RUNNING, WorkerState.PAUSED))
         self._enable(self.clear, rows > first_queued and state is not WorkerState.STOPPED)
         self._enable(self.remove, bool(queued_runs))
@@ -179,22 +195,38 @@ class QueueActions(QObject):
             action.setEnabled(enabled)
 
     def _show_pause_state(self) -> None:
-        paused = self._manager.paused
-        if paused is self._shown_paused:
+        manager = self._manager
+        shown = (manager.paused, manager.pausing_after_current)
+        if shown == self._shown_pause:
             return
-        self._shown_paused = paused
-        action = self.pause_resume
-        action.setText("Resume" if paused else "Pause")
-        _set_tip(action, _RESUME_TIP if paused else _PAUSE_TIP)
-        action.setIcon(action_icon("resume" if paused else "pause", self._palette))
+        self._shown_pause = shown
+        paused, pausing_after = shown
+        _show(self.pause_resume, "Resume" if paused else "Pause now", "Resume" if paused else "Pause")
+        _set_tip(self.pause_resume, _RESUME_TIP if paused else _PAUSE_NOW_TIP)
+        self.pause_resume.setIcon(action_icon("resume" if paused else "pause", self._palette))
+        # The second pause offers the other kind: after this experiment, or now instead.
+        if pausing_after:
+            _show(self.pause_after, "Pause now instead", "Pause now")
+            _set_tip(self.pause_after, _PAUSE_NOW_INSTEAD_TIP)
+            self.pause_after.setIcon(action_icon("pause", self._palette))
+        else:
+            _show(self.pause_after, "Pause after this experiment", "Pause after this")
+            _set_tip(self.pause_after, _PAUSE_AFTER_TIP)
+            self.pause_after.setIcon(action_icon("pause-after", self._palette))
 
     # -- what they do ------------------------------------------------------------------
 
     def toggle_pause(self) -> None:
+        """Resume when paused, else pause now (at the running experiment's next checkpoint)."""
         if self._manager.paused:
             self._manager.resume_worker()
         else:
             self._manager.pause_worker()
+        self._show_pause_state()
+
+    def switch_pause_after(self) -> None:
+        """Pause after the running experiment; when already doing that, pause now instead."""
+        self._manager.pause_worker(after_current=not self._manager.pausing_after_current)
         self._show_pause_state()
 
     def abort_running(self) -> None:
@@ -254,6 +286,12 @@ class QueueActions(QObject):
                 outcome = outcome_text(exp, detailed=True)
                 entries.append(f"{exp.title}\t{outcome}" if outcome else exp.title)
         QGuiApplication.clipboard().setText("\n".join(entries))
+
+
+def _show(action: QAction, text: str, short_text: str) -> None:
+    """``text`` in menus, ``short_text`` on the toolbar button."""
+    action.setText(text)
+    action.setIconText(short_text)
 
 
 def _set_tip(action: QAction, tip: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from labqueue.core import Experiment, ExpStatus, WorkerState
+from labqueue.core import ExpStatus, WorkerState
 
 from .display_text import format_duration
 from .queue_stats import QueueStats
@@ -47,10 +47,11 @@ class QueueStatusBar(QStatusBar):
         self._texts: dict[QLabel, str] = {}
 
     def show_status(
-        self, state: WorkerState, stats: QueueStats, palette: QPalette, running: Experiment | None = None
+        self, state: WorkerState, stats: QueueStats, palette: QPalette, *, detail: str = "", paused: bool = False
     ) -> None:
-        """Show ``state`` and what ``stats`` says; ``running`` is the running experiment.
-        Touches only the labels whose text changed."""
+        """Show ``state`` (or ``detail``, which says more) and what ``stats`` says; with
+        ``paused`` the time left says the clock stands still. Touches only the labels
+        whose text changed."""
         counts = stats.counts
         seconds, unknown = stats.time_left()
         if (state, palette.cacheKey()) != self._shown_state:
@@ -60,10 +61,9 @@ class QueueStatusBar(QStatusBar):
             self.state_icon.setPixmap(icon.pixmap(16, 16))
         waiting = counts.get(ExpStatus.QUEUED, 0) + counts.get(ExpStatus.RUNNING, 0)
         parts = [f"{count} {status.name.lower()}" for status, count in counts.items()]
-        paused_mid_run = running is not None and running.paused
-        self._set(self.state_label, "Paused mid-run" if paused_mid_run else state.value)
+        self._set(self.state_label, detail or state.value)
         self._set(self.counts_label, " · ".join(parts) if parts else "Queue empty")
-        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused=state is WorkerState.PAUSED))
+        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused))
 
     def _set(self, label: QLabel, text: str) -> None:
         # Compared here: each call into Qt waits for the interpreter lock while the

@@ -316,6 +316,54 @@ def test_a_job_waiting_in_checkpoint_is_paused_and_its_paused_time_is_not_run_ti
     assert exp.duration == pytest.approx(exp.finished_at - exp.started_at - exp.paused_seconds)
 
 
+def test_pause_after_the_current_job_lets_it_finish_and_starts_no_other(manager):
+    hold = Gate()
+
+    def with_checkpoints():
+        hold()
+        for _ in range(3):
+            manager.checkpoint()  # does not wait: this job may finish
+        return "finished"
+
+    exp = manager.queued_exec(with_checkpoints)()
+    following = manager.queued_exec(lambda: "next")()
+    assert hold.started.wait(TIMEOUT)
+
+    manager.pause_worker(after_current=True)
+    assert manager.pausing_after_current and manager.state is WorkerState.RUNNING
+    hold.release.set()
+
+    assert exp.result(timeout=TIMEOUT) == "finished" and exp.paused_seconds == 0.0
+    assert manager.wait_until_idle(TIMEOUT)
+    assert following.status is ExpStatus.QUEUED and manager.state is WorkerState.PAUSED
+    manager.resume_worker()
+    assert not manager.pausing_after_current
+    assert following.result(timeout=TIMEOUT) == "next"
+
+
+def test_a_job_paused_at_its_checkpoint_is_let_go_by_pause_after_current(manager):
+    hold = Gate()
+    paused = threading.Event()
+    manager.state_changed_signal.connect(lambda state: state is WorkerState.PAUSED and paused.set())
+
+    def with_checkpoint():
+        hold()
+        manager.checkpoint()
+        return "finished"
+
+    exp = manager.queued_exec(with_checkpoint)()
+    following = manager.queued_exec(lambda: "next")()
+    assert hold.started.wait(TIMEOUT)
+    manager.pause_worker()
+    hold.release.set()
+    assert paused.wait(TIMEOUT) and exp.paused
+
+    manager.pause_worker(after_current=True)
+
+    assert exp.result(timeout=TIMEOUT) == "finished"
+    assert manager.wait_until_idle(TIMEOUT) and following.status is ExpStatus.QUEUED
+
+
 def test_duration_leaves_out_the_time_paused():
     exp = Experiment(print)
     exp.started_at = 100.0

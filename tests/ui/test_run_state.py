@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 
+from PySide6.QtWidgets import QApplication
+
 from labqueue import ExpStatus, WorkerState
 from labqueue.ui.queue_model import Column
 
@@ -15,6 +17,7 @@ SCREENSHOTS_ENV = "LABQUEUE_SCREENSHOTS"
 
 
 def save_screenshot(window, tmp_path, name: str) -> None:
+    QApplication.processEvents()  # lay out what the last frame changed, as a user would see it
     path = tmp_path / f"{name}.png"
     assert window.grab().save(str(path))
     folder = os.environ.get(SCREENSHOTS_ENV)
