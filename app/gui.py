@@ -84,6 +84,7 @@ def start_gui(
     manager = Manager(data_dir=config.data_dir(data_dir))
     services = start_services(manager, data_dir)
     window = MainWindow(manager, config_dir=config.config_dir(data_dir))
+    services.stall_listeners.append(window.report_stall)
     session = GuiSession(app, manager, services, window)
     window.set_settings_handler(session.open_settings)
     window.show()

@@ -125,6 +125,8 @@ class Manager:
         running: Event, set while the worker may start jobs; cleared = paused.
         abort: Event set by :meth:`abort_job` while the running job should stop.
         pause_on_failure: pause the queue after a job fails (default True).
+        restored: what the journal gave back at start (:class:`~core.journal.Restored`:
+            history, interrupted, queued); empty without a journal.
 
     Signals (may fire on any thread):
         state_changed_signal(WorkerState), progress_signal(experiment, fraction, message),
@@ -153,6 +155,7 @@ class Manager:
         self._instance_lock: InstanceLock | None = None
         self._journal: Journal | None = None
         restored = self._open_journal() if self.data_dir is not None else Restored()
+        self.restored = restored
         self.job_queue = ExperimentQueue(store=self._journal, on_change=self._flags_changed)
         self.job_queue.restore(restored.history + restored.interrupted, restored.queued)
         self.running = _WatchedEvent(self._flags_changed)

@@ -118,6 +118,10 @@ class DetailsPane(QWidget):
             self.tabs.setCurrentWidget(self.texts["Traceback" if exp.traceback else "Result"])
         self.refresh()
 
+    def show_tab(self, name: str) -> None:
+        """Bring the tab ``name`` ("Arguments", "Result", "Traceback", "Log") to the front."""
+        self.tabs.setCurrentWidget(self.texts[name])
+
     def set_palette(self, palette: QPalette) -> None:
         self._forget_shown()
         self.refresh()

@@ -9,20 +9,22 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
-from labqueue.core import Manager, WorkerState
+from labqueue.core import Experiment, Manager, WorkerState
 from labqueue.core.config import config_dir as default_config_dir
 
 from .details_pane import DetailsPane
 from .inbox import CoreInbox
 from .interpreter_sharing import InterpreterSharing
 from .log_pane import LogPane
+from .notice_banner import NoticeBanner
 from .plot_pane import PlotPane
-from .queue_actions import PAUSE_KEYS, QueueActions
+from .queue_actions import QueueActions
 from .queue_model import QueueModel
 from .queue_stats import QueueStats
 from .queue_view import QueueView
+from .run_notices import NoticeActions, RunNotices
 from .status_bar import QueueStatusBar
 from .theme import action_icon, app_icon
 from .window_layout import WindowLayout
@@ -72,8 +74,25 @@ class MainWindow(QMainWindow):
         self.stats = QueueStats()
         self.queue_model = QueueModel(manager.job_queue, self.stats, self)
         self.queue_view = QueueView(self.queue_model)
-        self.setCentralWidget(self.queue_view)
+        self.banner = NoticeBanner()
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.banner)
+        central_layout.addWidget(self.queue_view, 1)
+        self.setCentralWidget(central)
         self.queue_actions = QueueActions(manager, self.queue_view, self)
+        self.notices = RunNotices(
+            manager,
+            self.stats,
+            NoticeActions(
+                resume=self._resume,
+                abort=self.queue_actions.abort_running,
+                show_traceback=self.show_traceback,
+                show_log=self.show_log,
+            ),
+        )
         self.details = DetailsPane()
         self.log_pane = LogPane()
         self.plot_pane = PlotPane()
@@ -104,11 +123,6 @@ class MainWindow(QMainWindow):
         self._frame_timer.timeout.connect(self.apply_pending)
         self._frame_timer.start()
         self.apply_pending()
-        waiting = manager.job_queue.qsize("queued")
-        if manager.paused and waiting:  # e.g. unfinished work that came back from the journal
-            self.status.showMessage(
-                f"The queue is paused with {waiting} experiment(s) waiting: Resume ({PAUSE_KEYS}) runs them."
-            )
 
     # -- building ----------------------------------------------------------------------
 
@@ -233,6 +247,7 @@ class MainWindow(QMainWindow):
         self.plot_pane.add_points(inbox.take_points())
         self.log_pane.flush()
         self.details.refresh()
+        self.banner.show_notice(self.notices.current(progress_changed), self.palette())
         if self._quit_after_current:
             self._quit_if_current_done()
 
@@ -244,6 +259,40 @@ class MainWindow(QMainWindow):
         elif manager.job_queue.running_experiment is None:
             self._close_confirmed = True
             self.close()
+
+    def report_stall(self, experiment: Experiment, quiet_seconds: float) -> None:
+        """The stall watchdog found ``experiment`` quiet for ``quiet_seconds``: say so
+        in the banner until it shows a sign of life. Safe from any thread."""
+        self.notices.report_stall(experiment, quiet_seconds)
+
+    def show_traceback(self, experiment: Experiment) -> None:
+        """Select ``experiment`` and show its traceback in the details pane."""
+        self._select(experiment)
+        self.details.show_tab("Traceback")
+        self.docks["Details"].show()
+        self.docks["Details"].raise_()
+
+    def show_log(self, experiment: Experiment | None) -> None:
+        """Select ``experiment`` and show the lines it logged; None: show the log pane."""
+        if experiment is None:
+            self.docks["Log"].show()
+            self.docks["Log"].raise_()
+            return
+        self._select(experiment)
+        self.details.show_tab("Log")
+        self.docks["Details"].show()
+        self.docks["Details"].raise_()
+
+    def _select(self, experiment: Experiment) -> None:
+        self.queue_model.sync()
+        row = self.queue_model.row_of(experiment.id)
+        if row is not None:
+            self.queue_view.select_rows([row])
+            self.queue_view.scrollTo(self.queue_model.index(row, 0))
+
+    def _resume(self) -> None:
+        self.manager.resume_worker()
+        self.queue_actions.refresh()
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.details.show_experiment(self.queue_model.experiment(current.row()) if current.isValid() else None)
@@ -305,7 +354,7 @@ class MainWindow(QMainWindow):
         self.log_pane.detach()
         self._sharing.stop()
         if running:
-            self.status.showMessage("Aborting the running experiment…")
+            self.status.show_note("Aborting the running experiment…")
             self.repaint()
         self.manager.shutdown(wait=True, abort_running=True, timeout=QUIT_ABORT_SECONDS)
         super().closeEvent(event)

@@ -58,6 +58,7 @@ class QueueStats:
         self._queued_size = 0
         self._running: Experiment | None = None
         self._incoming: list[Experiment] = []  # new experiments not taken in yet
+        self.last_failed: Experiment | None = None  # the most recent FAILED one in the history
 
     def update(self, snapshot: QueueSnapshot, inserted: list[Experiment]) -> None:
         """Take in ``snapshot``; ``inserted`` are the experiments new since the last one.
@@ -104,6 +105,8 @@ class QueueStats:
         # list.count compares by identity in C; a Counter would hash each enum in Python.
         for status in _ENDED:
             self._history_counts[status] += statuses.count(status)
+        if ExpStatus.FAILED in statuses:
+            self.last_failed = entries[len(statuses) - 1 - statuses[::-1].index(ExpStatus.FAILED)]
         self._leave_queued(entries)
         # Newest first, and per function only as many as the estimator keeps.
         sampled: Counter[str] = Counter()

@@ -56,7 +56,7 @@ class QueueStatusBar(QStatusBar):
         seconds, unknown = stats.time_left()
         if (state, palette.cacheKey()) != self._shown_state:
             self._shown_state = (state, palette.cacheKey())
-            icon = _STATE_ICONS[state]
+            icon = _STATE_ICONS.get(state, ExpStatus.FAILED)  # a state this table does not know: a failure
             icon = status_icon(icon, palette) if isinstance(icon, ExpStatus) else action_icon(icon, palette)
             self.state_icon.setPixmap(icon.pixmap(16, 16))
         waiting = counts.get(ExpStatus.QUEUED, 0) + counts.get(ExpStatus.RUNNING, 0)
@@ -64,6 +64,11 @@ class QueueStatusBar(QStatusBar):
         self._set(self.state_label, detail or state.value)
         self._set(self.counts_label, " · ".join(parts) if parts else "Queue empty")
         self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused))
+
+    def show_note(self, text: str) -> None:
+        """Say ``text`` in place of the worker's state, until the next :meth:`show_status`
+        (a message of its own would be painted over the labels, see QStatusBar)."""
+        self._set(self.state_label, text)
 
     def _set(self, label: QLabel, text: str) -> None:
         # Compared here: each call into Qt waits for the interpreter lock while the

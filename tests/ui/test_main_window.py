@@ -198,6 +198,11 @@ def test_unfinished_work_from_the_journal_comes_back_paused_and_the_window_says_
 
     qtbot.waitUntil(lambda: window.queue_model.rowCount() == 2)
     assert window.queue_actions.pause_resume.text() == "Resume"
-    assert "paused with 2 experiment(s) waiting" in window.status.currentMessage()
+    assert window.banner.isVisible()
+    assert "2 queued experiments came back from the journal" in window.banner.message.text()
+    assert window.status.currentMessage() == ""  # nothing painted over the status labels
     assert window.queue_model.index(0, Column.STATUS).data() == "Queued"
+
+    window.queue_actions.pause_resume.trigger()  # Resume: the notice is no longer true
+    qtbot.waitUntil(lambda: not window.banner.isVisible())
     window.manager.shutdown()
