@@ -333,8 +333,7 @@ class MainWindow(QMainWindow):
         if not self._painted:
             self._painted = True
             QTimer.singleShot(0, self.first_painted.emit)  # once this paint is on screen
-            # pyqtgraph loads after the first paint, so it does not delay the window.
-            QTimer.singleShot(0, lambda: self.plot_pane.plot_widget)
+            self.plot_pane.prepare()
 
     def _work_left(self) -> tuple[bool, int]:
         if self.manager.state is WorkerState.STOPPED:

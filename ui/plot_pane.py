@@ -2,8 +2,9 @@
 
 One pyqtgraph ``PlotDataItem`` per series, created once and fed with ``setData``
 once per frame from numpy buffers that grow by doubling. Clip-to-view and peak
-downsampling keep a million points fluid. pyqtgraph is imported when the plot is
-first needed, after the window has painted, so it does not delay the start.
+downsampling keep a million points fluid. pyqtgraph (0.2 s to import) is imported on
+the import thread once the window has painted (:meth:`PlotPane.prepare`, see
+``background_import``), so it neither delays the start nor freezes the window after it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from labqueue.core import Experiment
 
+from .background_import import import_in_background
 from .theme import themed_color
 
 __all__ = ["PlotPane", "SeriesBuffer"]
@@ -68,6 +70,8 @@ class SeriesBuffer:
 class PlotPane(QWidget):
     """Curves of the experiment that published last; a new experiment starts afresh."""
 
+    _pyqtgraph_imported = Signal()  # from the import thread (a queued connection)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("plot-pane")
@@ -93,6 +97,28 @@ class PlotPane(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self._stack, 1)
         self.caption.hide()
+        self._importing = False
+        self._pyqtgraph_imported.connect(self._make_plot, Qt.ConnectionType.QueuedConnection)
+
+    def prepare(self) -> None:
+        """Import pyqtgraph on a helper thread, then make the plot on this one; returns at once."""
+        self._importing = True
+        import_in_background(self._import_pyqtgraph)
+
+    def _make_plot(self) -> None:
+        self._importing = False
+        self.plot_widget  # noqa: B018 (makes it)
+        self._draw({series: ([], []) for series in self.buffers})  # what arrived meanwhile
+
+    def _import_pyqtgraph(self) -> None:  # on the import thread
+        try:
+            import pyqtgraph  # noqa: F401
+        except Exception:  # shows when the GUI thread imports it again
+            pass
+        try:
+            self._pyqtgraph_imported.emit()
+        except RuntimeError:
+            pass  # the pane was closed meanwhile: nothing to make
 
     @property
     def plot_widget(self):
@@ -179,6 +205,12 @@ class PlotPane(QWidget):
             buffer = self.buffers[series]
             if xs:
                 buffer.extend(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+        if self._importing:
+            # Drawing now would import pyqtgraph here, waiting for the import thread
+            # (the window would freeze for it): the curves are drawn once it is in.
+            return
+        for series in pending:
+            buffer = self.buffers[series]
             if buffer.size:
                 self._curve(series).setData(buffer.x, buffer.y)
                 drawn = True

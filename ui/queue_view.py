@@ -143,7 +143,11 @@ class QueueView(QTableView):
     def paintEvent(self, event: QPaintEvent) -> None:
         model = self.queue_model()
         if not model.rowCount():
-            self._paint_empty()
+            # Rows put since the last frame are not in the model yet: say "nothing
+            # queued" only when the queue itself is empty (both read without its lock).
+            queue = model.queue
+            if not queue.has_queued and queue.running_experiment is None:
+                self._paint_empty()
         elif self.state() == QAbstractItemView.State.DraggingState:
             super().paintEvent(event)  # Qt draws the drop indicator; a drag is short
         else:

@@ -76,8 +76,10 @@ def test_ctrl_c_aborts_the_running_job_and_exits_cleanly(tmp_path):
                 checkpoint()
                 threading.Event().wait(0.01)
 
+        manager.pause_worker()  # both are queued before the first starts (and Ctrl-C comes)
         manager.queued_exec(long_measurement)()
         manager.queued_exec(lambda: "never")()
+        manager.resume_worker()
         """,
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

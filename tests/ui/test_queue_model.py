@@ -224,3 +224,20 @@ def test_running_row_shows_its_progress_and_queued_rows_their_estimate(qtbot, wi
     assert estimate.startswith("≈ ")
     assert position == "1"
     gate.set()
+
+
+def test_the_empty_queue_text_is_never_painted_over_rows_not_shown_yet(qtbot, window, manager, monkeypatch):
+    from labqueue.ui.queue_view import QueueView
+
+    painted_empty = []
+    monkeypatch.setattr(QueueView, "_paint_empty", lambda view: painted_empty.append(True))
+    window.queue_view.viewport().repaint()
+    assert painted_empty == [True]  # nothing queued: it says so
+
+    window._frame_timer.stop()  # the rows below are not taken into the table yet
+    manager.pause_worker()
+    manager.queued_exec(noop)(1)
+    painted_empty.clear()
+    window.queue_view.viewport().repaint()
+
+    assert window.queue_model.rowCount() == 0 and painted_empty == []

@@ -44,7 +44,7 @@ def test_a_job_paused_at_its_checkpoint_shows_paused_with_its_progress(qtbot, wi
 
     window.queue_actions.pause_resume.trigger()  # Resume
     qtbot.waitUntil(lambda: model.cell(0, Column.STATUS).text == "Running")
-    assert window.status.state_label.text() == "Running"
+    qtbot.waitUntil(lambda: window.status.state_label.text() == "Running")
     gate.set()
     exp.result(timeout=10)
     assert exp.paused_seconds > 0
