@@ -2,7 +2,7 @@
 
 Importing qtconsole, ipykernel and IPython and starting a kernel takes about a second;
 done in one go on the GUI thread, the window would stop answering for that long right
-after it appears. So the imports run on the import thread (``background_import``:
+after it appears. So the imports run on the import thread (``background_work``:
 imports are thread-safe and make no Qt object), and what must happen on the GUI thread (the widget, the kernel,
 the startup file, the connection) runs one step per turn of the event loop, each well
 under a frame or two.
@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from labqueue.core import Manager
-from labqueue.ui.background_import import import_in_background
+from labqueue.ui.background_work import import_in_background
 from labqueue.ui.main_window import MainWindow
 
 __all__ = ["ConsoleLoader"]
@@ -63,7 +63,7 @@ class ConsoleLoader(QObject):
         if self.console is not None:
             self.console.shutdown()
 
-    def _import(self) -> None:  # on the import thread (see labqueue.ui.background_import)
+    def _import(self) -> None:  # on the import thread (see labqueue.ui.background_work)
         try:
             from labqueue.ui.console import prepare_console_imports
 

@@ -6,6 +6,8 @@ while:
 * 100,000 experiments are put with one ``put_many`` (from a script thread, and from
   the GUI thread as the in-process console would): total time, time until the table
   shows them, longest stall (target <= 100 ms from a script thread);
+* the same put_many typed in the window's console (IPython, in-process: its code runs
+  on the GUI thread) on a manager with a journal: longest stall (target <= 100 ms);
 * 20,000 no-op experiments run with the window shown, against the same run without a
   window in this process: the ratio (target <= 1.3) and the longest stall
   (target <= 100 ms);
@@ -183,6 +185,36 @@ def bench_put_many(count: int, config: Path, from_gui_thread: bool) -> tuple[flo
     return took[0], shown, stall
 
 
+def bench_console_put_many(count: int, config: Path) -> tuple[float, float, bool]:
+    """(seconds the console's put_many took, longest stall, all stored on return) for
+    ``manager.job_queue.put_many(experiments)`` typed in the console, with a journal."""
+    from labqueue.app.console import create_console
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        manager = Manager(data_dir=data_dir)
+        manager.pause_worker()
+        window = open_window(manager, config)
+        console = create_console(manager, data_dir=data_dir, parent=window)
+        window.add_dock(console, "Console", Qt.DockWidgetArea.BottomDockWidgetArea)
+        run_until(lambda: "In [" in console._control.toPlainText())
+        experiments = [Experiment(noop, (i,)) for i in range(count)]
+        console.shell.push({"experiments": experiments})
+        executed: list[bool] = []
+        console.executed.connect(lambda *_: executed.append(True))
+        heartbeat = Heartbeat()
+        heartbeat.start()
+        console.execute(
+            "import time\n_t = time.perf_counter()\nmanager.job_queue.put_many(experiments)\n"
+            "_took = time.perf_counter() - _t\n_stored = all(e.stored for e in experiments)"
+        )
+        run_until(lambda: bool(executed))
+        stall = heartbeat.stop()
+        took, stored = console.shell.user_ns["_took"], console.shell.user_ns["_stored"]
+        console.shutdown()
+        close_window(window)
+        return took, stall, stored
+
+
 def put_from_a_script(manager: Manager, experiments: list[Experiment]) -> None:
     """Put as a script would, on its own thread: the GUI thread stays free."""
     threading.Thread(target=manager.job_queue.put_many, args=(experiments,)).start()
@@ -272,11 +304,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--only-start", action="store_true", help="measure only the start-up")
+    parser.add_argument("--only-console-put", action="store_true", help="measure only the console's put_many")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     config = Path(tempfile.mkdtemp(prefix="labqueue-bench-"))
     if args.only_start:
         report_start_up(args.starts)
+        return
+    if args.only_console_put:
+        took, stall, stored = bench_console_put_many(args.puts, config)
+        print(f"console put_many {took:.3f} s, stored {stored}, console put_many stall {stall * 1000:.1f} ms")
         return
 
     print(f"put_many of {args.puts} experiments, window shown (heartbeat every {Heartbeat.INTERVAL_MS} ms):")
@@ -284,6 +321,12 @@ def main() -> None:
         took, shown, stall = bench_put_many(args.puts, config, on_gui)
         print(f"  {label:22s} put_many {took:6.3f} s, table shows all after {shown:6.3f} s,", end="")
         print(f" longest stall {stall * 1000:6.1f} ms")
+
+    took, stall, stored = bench_console_put_many(args.puts, config)
+    print(
+        f"  {'typed in the console':22s} put_many {took:6.3f} s with the journal (all on disk when it returned: "
+        f"{stored}), console put_many stall {stall * 1000:6.1f} ms (target <= 100 ms)"
+    )
 
     print(f"{args.jobs} no-op experiments, headless against window shown (same process, put from a script thread):")
     headless = min(bench_headless(args.jobs) for _ in range(3))

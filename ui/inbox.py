@@ -76,6 +76,10 @@ class CoreInbox:
         setattr(self, flag, False)
         return True
 
+    def note_queue_changed(self) -> None:
+        """Raise the flag again: the change taken could not be applied yet."""
+        self._queue_changed = True
+
     def take_queue_changed(self) -> bool:
         return self._take("_queue_changed")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from .queue_actions import QueueActions
 from .queue_model import QueueModel
 from .queue_stats import QueueStats
 from .queue_view import QueueView
+from .responsive_wait import run_while_responsive
 from .run_notices import NoticeActions, RunNotices
 from .status_bar import QueueStatusBar
 from .theme import action_icon, app_icon
@@ -63,6 +65,9 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self._sharing = InterpreterSharing(self)
+        # A big put_many typed in the console (on this thread) is stored on a helper
+        # thread while the window goes on; the call still returns once it is on disk.
+        manager.job_queue.set_waiter(threading.current_thread(), self._store_big_put)
         self._inbox = CoreInbox(manager)
         self._built = False
         self._close_confirmed = False
@@ -229,9 +234,11 @@ class MainWindow(QMainWindow):
         state_changed = inbox.take_state_changed()
         now = time.monotonic()
         second_passed = now - self._last_tick >= 1.0
-        if queue_changed:
-            self.queue_model.sync()
-        elif (
+        synced = queue_changed and self.queue_model.sync()
+        if queue_changed and not synced:
+            inbox.note_queue_changed()  # the queue is busy (a big put being stored): next frame
+        queue_changed = synced
+        if not synced and (
             progress_changed
             or state_changed
             or (second_passed and self.queue_model.queue.running_experiment is not None)
@@ -259,6 +266,10 @@ class MainWindow(QMainWindow):
         elif manager.job_queue.running_experiment is None:
             self._close_confirmed = True
             self.close()
+
+    def _store_big_put(self, put: Callable[[], None]) -> None:
+        run_while_responsive(put)
+        self._sharing.freeze_long_lived()
 
     def report_stall(self, experiment: Experiment, quiet_seconds: float) -> None:
         """The stall watchdog found ``experiment`` quiet for ``quiet_seconds``: say so
@@ -349,6 +360,7 @@ class MainWindow(QMainWindow):
             return
         self.layout_store.save(self, self.queue_view.horizontalHeader())
         self._frame_timer.stop()
+        self.manager.job_queue.set_waiter(None, None)
         self._inbox.close()
         self.log_pane.detach()
         self._sharing.stop()

@@ -4,7 +4,7 @@ One pyqtgraph ``PlotDataItem`` per series, created once and fed with ``setData``
 once per frame from numpy buffers that grow by doubling. Clip-to-view and peak
 downsampling keep a million points fluid. pyqtgraph (0.2 s to import) is imported on
 the import thread once the window has painted (:meth:`PlotPane.prepare`, see
-``background_import``), so it neither delays the start nor freezes the window after it.
+``background_work``), so it neither delays the start nor freezes the window after it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from labqueue.core import Experiment
 
-from .background_import import import_in_background
+from .background_work import import_in_background
 from .theme import themed_color
 
 __all__ = ["PlotPane", "SeriesBuffer"]

@@ -135,14 +135,18 @@ class QueueModel(QAbstractTableModel):
 
     # -- following the queue -----------------------------------------------------------
 
-    def sync(self) -> None:
+    def sync(self) -> bool:
         """Bring the rows in line with the queue as it is now (GUI thread only).
 
         Only cells that can have changed are announced, so a view repaints nothing
         when the rows it shows did not move on (painting calls back into Python for
-        every cell, which is slow while the worker is busy in Python).
+        every cell, which is slow while the worker is busy in Python). Returns False,
+        changing nothing, while another thread holds the queue (a big put being
+        stored): call again later rather than wait.
         """
-        snapshot = self._queue.snapshot()
+        snapshot = self._queue.snapshot_if_free()
+        if snapshot is None:
+            return False
         old_history_size = self._history_size
         inserted = self._apply(snapshot.experiments)
         self._history_size = snapshot.history_size
@@ -153,6 +157,7 @@ class QueueModel(QAbstractTableModel):
         self._announce(min(old_history_size, snapshot.history_size), snapshot.first_queued - 1)
         # Queued rows: their place and their estimate.
         self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
+        return True
 
     def refresh(self) -> None:
         """Announce every cell as changed (a new palette)."""
