@@ -239,17 +239,14 @@ class QueueActions(QObject):
         if not count:
             return
         noun = "experiment" if count == 1 else "experiments"
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Clear the queue",
-            f"Cancel all {count} queued {noun}?",
-            QMessageBox.StandardButton.Cancel,
-            self._window,
-        )
+        question = f"Cancel all {count:,} queued {noun}?"
+        box = QMessageBox(QMessageBox.Icon.Question, "Clear the queue", question, parent=self._window)
         box.setObjectName("confirm-clear")
         box.setInformativeText("They will not run. The running experiment is not affected.")
-        clear = box.addButton(f"Cancel {count} {noun}", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        clear = box.addButton(f"Cancel {count:,} {noun}", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep them", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
 
         def finished() -> None:
             if box.clickedButton() is clear:

@@ -64,6 +64,7 @@ class Column(enum.IntEnum):
     STARTED_AT = 4
     DURATION = 5
     RESULT = 6
+    ID = 7  # shown second (see QueueView), listed last so saved layouts of older versions still fit
 
 
 #: Column labels and their tooltips.
@@ -73,8 +74,9 @@ HEADERS = {
     Column.TITLE: ("Experiment", "The queued call"),
     Column.QUEUED_AT: ("Queued", "When it was queued"),
     Column.STARTED_AT: ("Started", "When it started"),
-    Column.DURATION: ("Duration", "How long it ran; ≈ an estimate from earlier runs of the same function"),
+    Column.DURATION: ("Duration", "How long it ran (paused time left out); ≈ an estimate from earlier runs"),
     Column.RESULT: ("Result", "Return value, error, or progress while running"),
+    Column.ID: ("Id", "The experiment's id, short (the log pane names experiments by it too)"),
 }
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -328,7 +330,9 @@ class QueueModel(QAbstractTableModel):
         if column == Column.STATUS:
             return status_label(exp)
         if column == Column.POSITION:
-            return str(row - self._first_queued + 1) if row >= self._first_queued else ""
+            return f"{row - self._first_queued + 1:,}" if row >= self._first_queued else ""
+        if column == Column.ID:
+            return exp.id[:8]
         if column == Column.TITLE:
             return exp.title
         if column == Column.QUEUED_AT:
@@ -374,7 +378,9 @@ class QueueModel(QAbstractTableModel):
             waiting = " (waiting at its checkpoint() until Resume)" if exp.paused else ""
             return f"{status_label(exp)}{waiting} · id {exp.id}"
         if column == Column.DURATION and exp.started_at is None and exp.status is ExpStatus.QUEUED:
-            return "Estimated from earlier runs of the same function"
+            return "Estimated from the last run with the same arguments, else the function's median"
+        if column == Column.ID:
+            return exp.id
         return None
 
     # -- drag and drop among queued rows -----------------------------------------------

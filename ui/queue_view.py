@@ -25,11 +25,12 @@ __all__ = ["QueueView"]
 # Starting widths: the widest text each column usually shows; the result column takes the rest.
 _WIDEST_TEXT = {
     Column.STATUS: "Interrupted",
-    Column.POSITION: "100000",
+    Column.POSITION: "100,000",
     Column.TITLE: "resonance_sweep(f_start=9.35, f_",
-    Column.QUEUED_AT: "00:00:00",
-    Column.STARTED_AT: "00:00:00",
+    Column.QUEUED_AT: "00 Mmm 00:00",  # a day other than today shows its date
+    Column.STARTED_AT: "00 Mmm 00:00",
     Column.DURATION: "≈ 2 min 05 s",
+    Column.ID: "0123abcd",
 }
 _ICON_SPACE = 28  # icon and cell margins
 _PROGRESS_STEPS = 1000
@@ -83,6 +84,7 @@ class QueueView(QTableView):
         for column, text in _WIDEST_TEXT.items():
             icon = _ICON_SPACE if column == Column.STATUS else 0
             header.resizeSection(column, metrics.horizontalAdvance(text) + icon + 16)
+        header.moveSection(header.visualIndex(Column.ID), 1)  # after the status; Result stays last
 
     def queue_model(self) -> QueueModel:
         model = self.model()

@@ -6,7 +6,7 @@ import threading
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from labqueue import Experiment, ExpStatus
 from labqueue.ui.queue_model import Column
@@ -88,7 +88,9 @@ def test_clear_asks_with_the_count_and_cancels_only_when_confirmed(qtbot, window
     assert clear.isEnabled()
 
     clear.trigger()
-    question = answer(qtbot, window, "confirm-clear", "Cancel")
+    box = window.findChild(QMessageBox, "confirm-clear")
+    assert sorted(button.text() for button in box.buttons()) == ["Cancel 3 experiments", "Keep them"]
+    question = answer(qtbot, window, "confirm-clear", "Keep them")
     assert "3 queued experiments" in question
     assert all(exp.status is ExpStatus.QUEUED for exp in waiting)
 
