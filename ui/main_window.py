@@ -120,6 +120,9 @@ class MainWindow(QMainWindow):
         self.layout_store.restore(self, self.queue_view.horizontalHeader())
 
         self.queue_view.selectionModel().currentRowChanged.connect(self._show_current)
+        self.log_pane.experiment_activated.connect(self.select_by_short_id)
+        self._unseen_problems = 0
+        self.docks["Log"].visibilityChanged.connect(self._log_seen)
         self.log_pane.attach()
         self._built = True
         self._set_palette()
@@ -252,7 +255,7 @@ class MainWindow(QMainWindow):
         if second_passed:
             self._last_tick = now
         self.plot_pane.add_points(inbox.take_points())
-        self.log_pane.flush()
+        self._count_unseen_problems(self.log_pane.flush())
         self.details.refresh()
         self.banner.show_notice(self.notices.current(progress_changed), self.palette())
         if self._quit_after_current:
@@ -270,6 +273,20 @@ class MainWindow(QMainWindow):
     def _store_big_put(self, put: Callable[[], None]) -> None:
         run_while_responsive(put)
         self._sharing.freeze_long_lived()
+
+    def _count_unseen_problems(self, problems: int) -> None:
+        """Warnings that arrive while the log is out of sight (behind the console's tab,
+        or hidden) are counted on its tab: ``Log ⚠ 3``, until it is looked at."""
+        dock = self.docks["Log"]
+        if not problems or not dock.visibleRegion().isEmpty():
+            return
+        self._unseen_problems += problems
+        dock.setWindowTitle(f"Log ⚠ {self._unseen_problems:,}")
+
+    def _log_seen(self, visible: bool) -> None:
+        if visible and self._unseen_problems:
+            self._unseen_problems = 0
+            self.docks["Log"].setWindowTitle("Log")
 
     def report_stall(self, experiment: Experiment, quiet_seconds: float) -> None:
         """The stall watchdog found ``experiment`` quiet for ``quiet_seconds``: say so
@@ -293,6 +310,12 @@ class MainWindow(QMainWindow):
         self.details.show_tab("Log")
         self.docks["Details"].show()
         self.docks["Details"].raise_()
+
+    def select_by_short_id(self, short_id: str) -> None:
+        """Select the (newest) experiment whose id starts with ``short_id``, as the log names it."""
+        found = next((exp for exp in reversed(self.queue_model.experiments()) if exp.id.startswith(short_id)), None)
+        if found is not None:
+            self._select(found)
 
     def _select(self, experiment: Experiment) -> None:
         self.queue_model.sync()

@@ -12,6 +12,7 @@ on their ids), never on indices, so selections and the current row survive.
 from __future__ import annotations
 
 import enum
+import logging
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
@@ -32,7 +33,7 @@ from labqueue.core import Experiment, ExperimentQueue, ExpStatus
 from . import reordering
 from .display_text import format_duration, format_time, outcome_text, status_label
 from .queue_stats import QueueStats
-from .theme import experiment_color, experiment_icon
+from .theme import experiment_color, experiment_icon, level_color
 
 __all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel"]
 
@@ -54,6 +55,7 @@ class Cell(NamedTuple):
     font: QFont | None
     alignment: Qt.AlignmentFlag
     progress: tuple[float | None, str] | None  # (fraction, message) of the running experiment
+    badge: tuple[str, QColor] | None = None  # "⚠ 2": what it logged at WARNING or above
 
 
 class Column(enum.IntEnum):
@@ -324,7 +326,16 @@ class QueueModel(QAbstractTableModel):
             self._font(exp, column),
             self.alignment(column),
             _progress(exp) if running and column == Column.RESULT else None,
+            self._badge(exp) if column == Column.TITLE else None,
         )
+
+    def _badge(self, exp: Experiment) -> tuple[str, QColor] | None:
+        """``✖ 1`` (red) when it logged errors, else ``⚠ 2`` (amber) for warnings, else None."""
+        if exp.errors_logged:
+            return f"✖ {exp.errors_logged:,}", level_color(logging.ERROR, self._palette)
+        if exp.warnings_logged:
+            return f"⚠ {exp.warnings_logged:,}", level_color(logging.WARNING, self._palette)
+        return None
 
     def _text(self, exp: Experiment, row: int, column: int) -> str:
         if column == Column.STATUS:
@@ -371,7 +382,7 @@ class QueueModel(QAbstractTableModel):
 
     def _tooltip(self, exp: Experiment, column: int) -> str | None:
         if column == Column.TITLE:
-            return exp.title
+            return exp.title + _logged_text(exp)
         if column == Column.RESULT:
             return self._outcome(exp) or None
         if column == Column.STATUS:
@@ -433,6 +444,15 @@ class QueueModel(QAbstractTableModel):
                 yield self._queue.get(experiment_id)
             except KeyError:
                 continue
+
+
+def _logged_text(exp: Experiment) -> str:
+    """`` — logged 2 warnings and 1 error (Details › Log)``, or ``""``."""
+    parts = []
+    for count, noun in ((exp.warnings_logged, "warning"), (exp.errors_logged, "error")):
+        if count:
+            parts.append(f"{count:,} {noun}{'s' if count != 1 else ''}")
+    return f" — logged {' and '.join(parts)} (Details › Log)" if parts else ""
 
 
 def _progress(exp: Experiment) -> tuple[float | None, str]:

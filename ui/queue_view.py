@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRect, Qt
-from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent, QPalette, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QColor,
+    QFontMetrics,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -200,6 +208,8 @@ class QueueView(QTableView):
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, self)
             self._paint_progress(painter, option, cell.progress, style)
             return
+        if cell.badge is not None:
+            self._paint_badge(painter, option, cell.badge, style)  # at the right; the text gets the rest
         option.text = cell.text
         option.features |= QStyleOptionViewItem.ViewItemFeature.HasDisplay
         option.displayAlignment = cell.alignment
@@ -212,6 +222,19 @@ class QueueView(QTableView):
         if cell.color is not None:
             option.palette.setColor(QPalette.ColorRole.Text, cell.color)
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, self)
+
+    def _paint_badge(
+        self, painter: QPainter, option: QStyleOptionViewItem, badge: tuple[str, QColor], style: QStyle
+    ) -> None:
+        text, color = badge
+        width = option.fontMetrics.horizontalAdvance(text) + 12
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, self)
+        area = QRect(option.rect.right() - width, option.rect.top(), width, option.rect.height())
+        painter.save()
+        painter.setPen(color)
+        painter.drawText(area.adjusted(0, 0, -6, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
+        option.rect = option.rect.adjusted(0, 0, -width, 0)
 
     def _paint_progress(
         self, painter: QPainter, option: QStyleOptionViewItem, progress: tuple[float | None, str], style: QStyle

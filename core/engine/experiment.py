@@ -167,6 +167,8 @@ class Experiment(Future):
         self._paused_since: float | None = None
         self._log_records: list[logging.LogRecord] | None = None  # created on the first record
         self.dropped_log_records = 0
+        self.warnings_logged = 0  # captured records at WARNING, dropped ones included
+        self.errors_logged = 0  # ... at ERROR and above
         self.stored: bool | None = None
         self.store_error: str | None = None
         self.requeued_from: str | None = None
@@ -249,6 +251,7 @@ class Experiment(Future):
         return len(self._log_records or ()) + self.dropped_log_records
 
     def add_log_record(self, record: logging.LogRecord) -> None:
+        self._count_level(record.levelno or 0)
         records = self._log_records
         if records is None:
             records = self._log_records = []
@@ -256,6 +259,19 @@ class Experiment(Future):
             del records[0]
             self.dropped_log_records += 1
         records.append(record)
+
+    def set_log_records(self, records: list[logging.LogRecord]) -> None:
+        """Replace the captured records (the journal restoring them) and their counts."""
+        self._log_records = list(records) or None
+        self.warnings_logged = self.errors_logged = 0
+        for record in records:
+            self._count_level(record.levelno or 0)
+
+    def _count_level(self, levelno: int) -> None:
+        if levelno >= logging.ERROR:
+            self.errors_logged += 1
+        elif levelno >= logging.WARNING:
+            self.warnings_logged += 1
 
     def log_lines(self, last: int | None = None) -> list[str]:
         """The captured log records as text lines (only the ``last`` ones, if given)."""
@@ -340,12 +356,15 @@ def _set_current(experiment: Experiment | None, manager) -> None:
 
 
 class ExperimentContextFilter(logging.Filter):
-    """Adds ``experiment_id`` (or ``-``) to every record, for log file formats."""
+    """Adds ``experiment_id`` (short, or ``-``) and ``experiment_title`` (or ``""``) to
+    every record, for log file formats and the window's log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         experiment = getattr(_context, "experiment", None)
         if not hasattr(record, "experiment_id"):
             record.experiment_id = experiment.id[:8] if experiment is not None else "-"
+        if not hasattr(record, "experiment_title"):
+            record.experiment_title = experiment.title if experiment is not None else ""
         return True
 
 

@@ -116,15 +116,18 @@ class Worker(threading.Thread):
             status = ExpStatus.FAILED
         else:
             status = ExpStatus.FINISHED
-        if status is ExpStatus.FAILED and self._pause_on_failure():
-            # Paused before the outcome is announced, so no queued job slips in first.
-            self.running.clear()
-            logger.warning("Queue paused after %s failed; resume to continue.", exp.title)
+        # Named like the job's own records, though logged after it ran; the failure
+        # first, then the pause it causes.
+        about = {"experiment_id": exp.id[:8], "experiment_title": exp.title}
+        if status is ExpStatus.FAILED:
+            logger.error("%s failed:\n%s", exp.title, exp.traceback, extra=about)
+            if self._pause_on_failure():
+                # Paused before the outcome is announced, so no queued job slips in first.
+                self.running.clear()
+                logger.warning("Queue paused after %s failed; resume to continue.", exp.title, extra=about)
         try:
             self.job_q.job_done(status, result, exception=exception)
         except Exception:
-            logger.exception("Could not record the outcome of %s", exp.title)
+            logger.exception("Could not record the outcome of %s", exp.title, extra=about)
         if result is not None and status is not ExpStatus.FAILED:
             self.result_q.put(result)
-        if status is ExpStatus.FAILED:
-            logger.error("%s failed:\n%s", exp.title, exp.traceback)

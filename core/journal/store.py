@@ -552,7 +552,7 @@ class _ExperimentBuilder:
         exp.traceback = traceback_text
         exp.paused_seconds = paused_seconds or 0.0
         exp.progress = (fraction, message or "")
-        exp._log_records = decode_log(log_lines) or None
+        exp.set_log_records(decode_log(log_lines))
         return exp
 
     def warn_unloadable(self) -> None:
