@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -19,6 +20,7 @@ from labqueue.core import Experiment, ExpStatus
 
 from .display_text import arguments_text, format_duration, format_time, outcome_text, status_label
 from .theme import experiment_color, experiment_icon
+from .traceback_text import is_plain_abort, readable_traceback
 
 __all__ = ["DetailsPane"]
 
@@ -77,17 +79,20 @@ class DetailsPane(QWidget):
         self.tabs.setDocumentMode(True)
         self.texts: dict[str, QPlainTextEdit] = {}
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        # The system's fixed font is often smaller than the text around it.
+        fixed.setPointSizeF(max(fixed.pointSizeF(), self.font().pointSizeF()))
         for name in ("Arguments", "Result", "Traceback", "Log"):
             text = QPlainTextEdit()
+            text.setObjectName(f"details-{name.lower()}")
             text.setReadOnly(True)
             text.setFont(fixed)
+            # Wrapped, so a long error or path reads without scrolling sideways; the
+            # log keeps one record per line.
             text.setLineWrapMode(
-                QPlainTextEdit.LineWrapMode.NoWrap
-                if name in ("Traceback", "Log")
-                else QPlainTextEdit.LineWrapMode.WidgetWidth
+                QPlainTextEdit.LineWrapMode.NoWrap if name == "Log" else QPlainTextEdit.LineWrapMode.WidgetWidth
             )
             self.texts[name] = text
-            self.tabs.addTab(text, name)
+            self.tabs.addTab(self._traceback_tab(text) if name == "Traceback" else text, name)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -102,6 +107,19 @@ class DetailsPane(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._stack)
 
+    def _traceback_tab(self, text: QPlainTextEdit) -> QWidget:
+        self.show_labqueue_frames = QCheckBox("Show labqueue's own frames")
+        self.show_labqueue_frames.setObjectName("show-labqueue-frames")
+        self.show_labqueue_frames.setToolTip("The worker that called the experiment, checkpoint() and the like")
+        self.show_labqueue_frames.toggled.connect(self._show_traceback)
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.show_labqueue_frames)
+        layout.addWidget(text, 1)
+        self.traceback_page = tab
+        return tab
+
     @property
     def experiment(self) -> Experiment | None:
         return self._experiment
@@ -115,12 +133,15 @@ class DetailsPane(QWidget):
         self._forget_shown()
         if exp is not None:
             # A new experiment starts on its most telling tab.
-            self.tabs.setCurrentWidget(self.texts["Traceback" if exp.traceback else "Result"])
+            self.show_tab("Traceback" if _shown_traceback(exp) else "Result")
         self.refresh()
 
     def show_tab(self, name: str) -> None:
         """Bring the tab ``name`` ("Arguments", "Result", "Traceback", "Log") to the front."""
-        self.tabs.setCurrentWidget(self.texts[name])
+        self.tabs.setCurrentIndex(self.tabs.indexOf(self._page(name)))
+
+    def _page(self, name: str) -> QWidget:
+        return self.traceback_page if name == "Traceback" else self.texts[name]
 
     def set_palette(self, palette: QPalette) -> None:
         self._forget_shown()
@@ -170,8 +191,19 @@ class DetailsPane(QWidget):
         requeued = f" (requeue of {exp.requeued_from})" if exp.requeued_from else ""
         self.fields["Id"].setText(exp.id + requeued)
         self._set_text("Arguments", arguments_text(exp))
-        self._set_text("Traceback", exp.traceback or "")
-        self.tabs.setTabEnabled(self.tabs.indexOf(self.texts["Traceback"]), bool(exp.traceback))
+        self._show_traceback()
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.traceback_page), _shown_traceback(exp))
+
+    def _show_traceback(self) -> None:
+        exp = self._experiment
+        if exp is None or not _shown_traceback(exp):
+            self._set_text("Traceback", "")
+            return
+        text, folded = readable_traceback(exp.traceback, fold=not self.show_labqueue_frames.isChecked())
+        if not self.show_labqueue_frames.isChecked():
+            self.show_labqueue_frames.setText(f"Show labqueue's own frames ({folded} folded)")
+        self.show_labqueue_frames.setEnabled(bool(folded) or self.show_labqueue_frames.isChecked())
+        self._set_text("Traceback", text)
 
     def _show_log(self, exp: Experiment) -> None:
         shown = exp.log_lines(last=MAX_LOG_LINES)  # formatting all 5,000 kept records costs a frame
@@ -186,6 +218,11 @@ class DetailsPane(QWidget):
         widget = self.texts[tab]
         if widget.toPlainText() != text:  # keeps the reader's scroll position otherwise
             widget.setPlainText(text)
+
+
+def _shown_traceback(exp: Experiment) -> bool:
+    """A traceback worth showing: any but that of a plain abort at a checkpoint()."""
+    return bool(exp.traceback) and not is_plain_abort(exp.traceback)
 
 
 def _journal_text(exp: Experiment) -> str:
@@ -205,4 +242,6 @@ def _result_text(exp: Experiment) -> str:
         return f"{doing} {percent}{message}".rstrip()
     if status is ExpStatus.QUEUED:
         return "not run yet"
+    if status is ExpStatus.ABORTED and is_plain_abort(exp.traceback):
+        return "Aborted at its checkpoint(), as asked"
     return outcome_text(exp, detailed=True)

@@ -41,7 +41,7 @@ def test_a_failure_that_paused_the_queue_is_named_with_resume_requeue_and_traceb
 
     click(qtbot, banner_button(window, "Show traceback"))
     assert window.details.experiment is failed
-    assert window.details.tabs.currentWidget() is window.details.texts["Traceback"]
+    assert window.details.tabs.tabText(window.details.tabs.currentIndex()) == "Traceback"
 
     click(qtbot, banner_button(window, "Requeue it"))
     copy = manager.job_queue.queued[0]

@@ -79,7 +79,7 @@ def test_details_show_everything_about_a_failed_experiment(qtbot, window, manage
     assert details.title.text() == "warn_then_fail(sample='B-12', repeat=3)"
     assert "sample = 'B-12'" in details.texts["Arguments"].toPlainText()
     assert "RuntimeError: the cryostat lost B-12" in details.texts["Traceback"].toPlainText()
-    assert details.tabs.currentWidget() is details.texts["Traceback"]
+    assert details.tabs.tabText(details.tabs.currentIndex()) == "Traceback"
     assert "sample B-12 looks wet" in details.texts["Log"].toPlainText()
     assert details.fields["Journal"].text() == "no journal: kept in memory only"
     assert details.fields["Started"].text() and details.fields["Finished"].text()
@@ -236,3 +236,47 @@ def test_a_dark_palette_recolours_statuses_and_icons(qtbot, window, manager):
     assert cell.data(Qt.ItemDataRole.ForegroundRole).name() != light_color
     assert window.queue_actions.abort.icon().cacheKey() != light_icon
     assert window.queue_model.index(0, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole).lightness() > 128
+
+
+def calls_the_instrument(channel: int) -> None:
+    read_channel(channel)
+
+
+def read_channel(channel: int) -> None:
+    raise TimeoutError(f"lock-in amplifier channel {channel} did not answer")
+
+
+def test_the_traceback_shows_the_error_first_the_users_frames_and_folds_labqueues(qtbot, window, manager):
+    exp = manager.queued_exec(calls_the_instrument)(3)
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1 and exp.done())
+    click_row(qtbot, window, 0)
+    details = window.details
+    text = details.texts["Traceback"]
+    qtbot.waitUntil(lambda: "did not answer" in text.toPlainText())
+
+    shown = text.toPlainText()
+    assert shown.splitlines()[0] == "TimeoutError: lock-in amplifier channel 3 did not answer"
+    assert "in calls_the_instrument" in shown and "in read_channel" in shown
+    assert "worker.py" not in shown and "⋯ 1 labqueue frame folded" in shown
+    assert text.lineWrapMode() == text.LineWrapMode.WidgetWidth
+    assert text.font().pointSizeF() >= details.font().pointSizeF()
+
+    details.show_labqueue_frames.click()
+    assert "worker.py" in text.toPlainText()
+
+
+def test_a_plain_abort_shows_no_traceback(qtbot, window, manager):
+    gate = threading.Event()
+    exp = manager.queued_exec(wait_for)(gate)  # waits at checkpoint() until aborted
+    qtbot.waitUntil(lambda: exp.status is ExpStatus.RUNNING)
+    manager.abort_job()
+    qtbot.waitUntil(lambda: exp.status is ExpStatus.ABORTED and window.queue_model.rowCount() == 1)
+    assert exp.traceback  # the core keeps it; the window has nothing to show for it
+
+    click_row(qtbot, window, 0)
+
+    details = window.details
+    qtbot.waitUntil(lambda: details.fields["Status"].text() == "Aborted")
+    assert not details.tabs.isTabEnabled(details.tabs.indexOf(details.traceback_page))
+    assert details.tabs.tabText(details.tabs.currentIndex()) == "Result"
+    assert details.texts["Result"].toPlainText() == "Aborted at its checkpoint(), as asked"
