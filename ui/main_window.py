@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QDockWidget, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
 from labqueue.core import Experiment, Manager, WorkerState
 from labqueue.core.config import config_dir as default_config_dir
@@ -22,7 +22,7 @@ from .log_pane import LogPane
 from .notice_banner import NoticeBanner
 from .plot_pane import PlotPane
 from .queue_actions import QueueActions
-from .queue_model import QueueModel
+from .queue_model import QueueModel, RowFilter
 from .queue_stats import QueueStats
 from .queue_view import QueueView
 from .responsive_wait import run_while_responsive
@@ -146,6 +146,14 @@ class MainWindow(QMainWindow):
             self.toolbar.addActions(group)
         for action in groups[0]:  # the run controls read best with their words
             self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.addSeparator()
+        self.row_filter = QComboBox()
+        self.row_filter.setObjectName("row-filter")
+        self.row_filter.setToolTip("Which experiments the table shows")
+        for choice in RowFilter:
+            self.row_filter.addItem(f"Show: {choice.value.lower()}", choice)
+        self.row_filter.currentIndexChanged.connect(self._filter_rows)
+        self.toolbar.addWidget(self.row_filter)
 
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setObjectName("action-settings")
@@ -240,6 +248,8 @@ class MainWindow(QMainWindow):
         synced = queue_changed and self.queue_model.sync()
         if queue_changed and not synced:
             inbox.note_queue_changed()  # the queue is busy (a big put being stored): next frame
+        if synced:
+            self.queue_view.follow_running()
         queue_changed = synced
         if not synced and (
             progress_changed
@@ -273,6 +283,12 @@ class MainWindow(QMainWindow):
     def _store_big_put(self, put: Callable[[], None]) -> None:
         run_while_responsive(put)
         self._sharing.freeze_long_lived()
+
+    def _filter_rows(self) -> None:
+        self.queue_model.set_row_filter(self.row_filter.currentData())
+        self.queue_actions.refresh()
+        self.queue_view.following = True
+        self.queue_view.follow_running()
 
     def _count_unseen_problems(self, problems: int) -> None:
         """Warnings that arrive while the log is out of sight (behind the console's tab,

@@ -29,13 +29,14 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette
 
 from labqueue.core import Experiment, ExperimentQueue, ExpStatus
+from labqueue.core.engine import QueueSnapshot
 
 from . import reordering
 from .display_text import format_duration, format_time, outcome_text, status_label
 from .queue_stats import QueueStats
 from .theme import experiment_color, experiment_icon, level_color
 
-__all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel"]
+__all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel", "RowFilter"]
 
 #: Drag-and-drop payload: experiment ids, one per line.
 MIME_TYPE = "application/x-labqueue-experiment-ids"
@@ -56,6 +57,14 @@ class Cell(NamedTuple):
     alignment: Qt.AlignmentFlag
     progress: tuple[float | None, str] | None  # (fraction, message) of the running experiment
     badge: tuple[str, QColor] | None = None  # "⚠ 2": what it logged at WARNING or above
+
+
+class RowFilter(enum.Enum):
+    """Which experiments the table shows."""
+
+    ALL = "All"
+    ACTIVE = "Queued and running"
+    FAILED = "Failed"
 
 
 class Column(enum.IntEnum):
@@ -93,6 +102,10 @@ class QueueModel(QAbstractTableModel):
         self._queue = queue
         self.stats = stats if stats is not None else QueueStats()
         self._rows: list[Experiment] = []
+        self._filter = RowFilter.ALL
+        self._all: list[Experiment] = []  # every experiment, as of the last sync (when filtered)
+        self._failed: list[Experiment] = []  # the failed ones in the history, oldest first
+        self._failed_seen = 0  # history entries looked at for them
         self._history_size = 0
         self._first_queued = 0
         self._row_of_id: dict[str, int] | None = None  # built on demand, dropped on change
@@ -113,6 +126,11 @@ class QueueModel(QAbstractTableModel):
     def history_size(self) -> int:
         """Rows ``0 .. history_size - 1`` are ended experiments."""
         return self._history_size
+
+    @property
+    def running_row(self) -> int | None:
+        """The row of the running experiment, or None."""
+        return self._history_size if self._first_queued > self._history_size else None
 
     @property
     def first_queued_row(self) -> int:
@@ -152,16 +170,55 @@ class QueueModel(QAbstractTableModel):
         if snapshot is None:
             return False
         old_history_size = self._history_size
-        inserted = self._apply(snapshot.experiments)
+        if self._filter is RowFilter.ALL:
+            self.stats.update(snapshot, self._apply(snapshot.experiments))
+        else:
+            self.stats.update(snapshot, _new_experiments(self._all, snapshot.experiments))
+            self._all = snapshot.experiments
+            snapshot = self._filtered(snapshot)
+            self._apply(snapshot.experiments)
         self._history_size = snapshot.history_size
         self._first_queued = snapshot.first_queued
-        self.stats.update(snapshot, inserted)
         # Ended, started or cancelled since the last sync: between the old end of the
         # history and the running row.
         self._announce(min(old_history_size, snapshot.history_size), snapshot.first_queued - 1)
         # Queued rows: their place and their estimate.
         self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
         return True
+
+    @property
+    def row_filter(self) -> RowFilter:
+        return self._filter
+
+    def set_row_filter(self, row_filter: RowFilter) -> None:
+        """Show only the experiments ``row_filter`` lets through (the rows are rebuilt)."""
+        if row_filter is self._filter:
+            return
+        self.beginResetModel()
+        self._filter = row_filter
+        self._rows, self._row_of_id = [], None
+        self._history_size = self._first_queued = 0
+        self.endResetModel()
+        snapshot = self._queue.snapshot()  # the stats have taken these in already
+        self._all = snapshot.experiments if row_filter is not RowFilter.ALL else []
+        shown = self._filtered(snapshot) if row_filter is not RowFilter.ALL else snapshot
+        self._apply(shown.experiments)
+        self._history_size, self._first_queued = shown.history_size, shown.first_queued
+
+    def _filtered(self, snapshot: QueueSnapshot) -> QueueSnapshot:
+        experiments, history_size = snapshot.experiments, snapshot.history_size
+        if self._filter is RowFilter.ACTIVE:
+            return QueueSnapshot(experiments[history_size:], 0, snapshot.running)
+        # The history only grows at its end: look at the new entries only, up to one
+        # whose outcome is still being announced (it reads RUNNING for a moment).
+        fresh = experiments[self._failed_seen : history_size]
+        statuses = [exp.status for exp in fresh]
+        end = next((i for i, status in enumerate(statuses) if not status.is_terminal), len(fresh))
+        self._failed += [
+            exp for exp, status in zip(fresh[:end], statuses[:end], strict=True) if status is ExpStatus.FAILED
+        ]
+        self._failed_seen += end
+        return QueueSnapshot(list(self._failed), len(self._failed), None)
 
     def refresh(self) -> None:
         """Announce every cell as changed (a new palette)."""
@@ -462,6 +519,14 @@ def _progress(exp: Experiment) -> tuple[float | None, str]:
     if exp.paused:
         message = f"paused · {message}" if message else "paused"
     return fraction, message
+
+
+def _new_experiments(old: list[Experiment], new: list[Experiment]) -> list[Experiment]:
+    """The experiments in ``new`` that were not in ``old``, in their order."""
+    if len(new) >= len(old) and new[: len(old)] == old:  # the common case: puts at the end
+        return new[len(old) :]
+    known = set(old)
+    return [exp for exp in new if exp not in known]
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:

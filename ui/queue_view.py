@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRect, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRect, Qt, QTimer
 from PySide6.QtGui import (
     QColor,
     QFontMetrics,
@@ -93,6 +93,12 @@ class QueueView(QTableView):
             icon = _ICON_SPACE if column == Column.STATUS else 0
             header.resizeSection(column, metrics.horizontalAdvance(text) + icon + 16)
         header.moveSection(header.visualIndex(Column.ID), 1)  # after the status; Result stays last
+        # The table keeps the running row in sight until the user scrolls it away, and
+        # again once they scroll back to it.
+        self.following = True
+        # Only the user's own scrolling (the scroll bar, the wheel) counts, not the
+        # view's when rows come and go; judged once the scroll has been applied.
+        self.verticalScrollBar().actionTriggered.connect(lambda _: QTimer.singleShot(0, self._user_scrolled))
 
     def queue_model(self) -> QueueModel:
         model = self.model()
@@ -132,6 +138,21 @@ class QueueView(QTableView):
         self.selectionModel().select(selection, flags)
         if rows:
             self.selectionModel().setCurrentIndex(model.index(rows[0], 0), QItemSelectionModel.SelectionFlag.NoUpdate)
+
+    # -- following the running row -------------------------------------------------------
+
+    def follow_running(self) -> None:
+        """Scroll the running row into sight, unless the user scrolled away from it."""
+        model = self.queue_model()
+        row = model.running_row
+        if self.following and row is not None:
+            self.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def _user_scrolled(self) -> None:
+        row = self.queue_model().running_row
+        if row is not None:
+            first, last = self._rows_on_screen()
+            self.following = first <= row <= last
 
     # -- painting ----------------------------------------------------------------------
 
