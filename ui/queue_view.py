@@ -146,6 +146,9 @@ class QueueView(QTableView):
         model = self.queue_model()
         row = model.running_row
         if self.following and row is not None:
+            # Rows inserted this frame are laid out later: lay them out now, or the
+            # scroll range would not reach the running row yet.
+            self.executeDelayedItemsLayout()
             self.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
 
     def _user_scrolled(self) -> None:
