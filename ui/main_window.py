@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self.add_dock(self.details, "Details", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.plot_pane, "Live plot", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.log_pane, "Log", Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.docks["Details"]], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Details"]], [400], Qt.Orientation.Horizontal)
         self.resizeDocks(
             [self.docks["Details"], self.docks["Live plot"], self.docks["Log"]],
             [300, 330, 240],

@@ -33,8 +33,8 @@ __all__ = ["QueueView"]
 # Starting widths: the widest text each column usually shows; the result column takes the rest.
 _WIDEST_TEXT = {
     Column.STATUS: "Interrupted",
-    Column.POSITION: "100,000",
-    Column.TITLE: "resonance_sweep(f_start=9.35, f_",
+    Column.POSITION: "10,000",
+    Column.TITLE: "resonance_sweep(f_start=9.3",
     Column.QUEUED_AT: "00 Mmm 00:00",  # a day other than today shows its date
     Column.STARTED_AT: "00 Mmm 00:00",
     Column.DURATION: "≈ 2 min 05 s",
@@ -91,7 +91,7 @@ class QueueView(QTableView):
         metrics = self.fontMetrics()
         for column, text in _WIDEST_TEXT.items():
             icon = _ICON_SPACE if column == Column.STATUS else 0
-            header.resizeSection(column, metrics.horizontalAdvance(text) + icon + 16)
+            header.resizeSection(column, metrics.horizontalAdvance(text) + icon + 12)
         header.moveSection(header.visualIndex(Column.ID), 1)  # after the status; Result stays last
         # The table keeps the running row in sight until the user scrolls it away, and
         # again once they scroll back to it.
