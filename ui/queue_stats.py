@@ -7,10 +7,13 @@ follows the number of changes, not the size of the queue.
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from operator import attrgetter
 from statistics import median
+from typing import Any
 
 from labqueue.core import Experiment, ExpStatus
 from labqueue.core.engine import QueueSnapshot
@@ -30,11 +33,58 @@ _CHUNK = 10_000
 _ENDED = [status for status in ExpStatus if status.is_terminal]
 
 
-def argument_key(exp: Experiment) -> Hashable | None:
-    """The call's argument values as a dict key (equal values, equal keys), or None when
-    they cannot be one (a list, an array: unhashable)."""
+class _Shape:
+    """A function's parameter names and defaults, when they are plain (no ``*args``,
+    ``**kwargs`` or positional-only ones): enough to bind a call quickly."""
+
+    def __init__(self, names: tuple[str, ...], defaults: tuple[Any, ...]) -> None:
+        self.names = names
+        self.defaults = defaults
+        self.name_set = frozenset(names)
+        # (name, default) of the parameters after the first i, for each i.
+        self.rest = [tuple(zip(names[i:], defaults[i:], strict=True)) for i in range(len(names) + 1)]
+
+
+#: Looked up once per function (None: not plain, or no signature).
+_shapes: weakref.WeakKeyDictionary[Callable, _Shape | None] = weakref.WeakKeyDictionary()
+
+
+def _shape(func: Callable) -> _Shape | None:
     try:
-        key = (exp.args, frozenset(exp.kwargs.items())) if exp.kwargs else exp.args
+        return _shapes[func]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable
+        pass
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        shape = None
+    else:
+        plain = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters)
+        shape = _Shape(tuple(p.name for p in parameters), tuple(p.default for p in parameters)) if plain else None
+    try:
+        _shapes[func] = shape
+    except TypeError:
+        pass
+    return shape
+
+
+def argument_key(exp: Experiment) -> Hashable | None:
+    """The call's argument values as a dict key, or None when they cannot be one (a
+    list, an array: unhashable). Equal values give equal keys however they were
+    passed: ``measure(3.2)``, ``measure(field=3.2)`` and ``measure(3.2, n=10)`` (10
+    being ``n``'s default) are one call."""
+    args, kwargs = exp.args, exp.kwargs
+    shape = _shape(exp.func)
+    try:
+        if shape is None or len(args) > len(shape.names):
+            key = (args, frozenset(kwargs.items())) if kwargs else args
+        elif not kwargs:
+            key = args + shape.defaults[len(args) :]
+        elif kwargs.keys() <= shape.name_set:
+            get = kwargs.get
+            key = args + tuple([get(name, default) for name, default in shape.rest[len(args)]])
+        else:
+            key = (args, frozenset(kwargs.items()))
         hash(key)
     except Exception:  # unhashable, or a __hash__ that raises
         return None

@@ -128,6 +128,23 @@ def test_estimates_learn_per_call_else_take_the_functions_median():
     assert (round(seconds), unknown) == (12 + 30 + 16 + 16, 0)
 
 
+def sweep_point(field, n=10, *, gain=1.0):
+    return field
+
+
+def test_a_call_is_the_same_however_its_arguments_were_passed():
+    from labqueue.ui.queue_stats import argument_key
+
+    same = [
+        Experiment(sweep_point, (3.2,)),
+        Experiment(sweep_point, (), {"field": 3.2}),
+        Experiment(sweep_point, (3.2, 10), {"gain": 1.0}),
+    ]
+    assert len({argument_key(exp) for exp in same}) == 1
+    assert argument_key(Experiment(sweep_point, (3.2, 11))) != argument_key(same[0])
+    assert argument_key(Experiment(sweep_point, ([3.2],))) is None  # a list: no key of its own
+
+
 def test_the_time_left_says_when_the_queue_will_be_done():
     from datetime import datetime
 
