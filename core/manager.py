@@ -152,6 +152,7 @@ class Manager:
         self._state: WorkerState | None = None
         self._shut_down = False
         self._pause_after_current = False
+        self._queued_functions: dict[str, Callable] = {}
         self._instance_lock: InstanceLock | None = None
         self._journal: Journal | None = None
         restored = self._open_journal() if self.data_dir is not None else Restored()
@@ -288,12 +289,14 @@ class Manager:
     def queued_exec(self, func: Callable) -> Callable[..., Experiment]:
         """Decorator: calling ``func`` queues it and returns the :class:`Experiment`.
 
-        Raises TypeError at once if ``func`` is not callable. Called from a job on
+        The function is listed in :attr:`queued_functions`. Raises TypeError at once
+        if ``func`` is not callable. Called from a job on
         this manager's worker (one measurement calling another), the call runs inline
         and returns an already finished Experiment instead of waiting on itself.
         """
         if not callable(func):
             raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
+        self._queued_functions[getattr(func, "__qualname__", None) or type(func).__name__] = func
 
         @functools.wraps(func)
         def queue_call(*args: Any, **kwargs: Any) -> Experiment:
@@ -308,6 +311,13 @@ class Manager:
 
         queue_call.__wrapped__ = func
         return queue_call
+
+    @property
+    def queued_functions(self) -> dict[str, Callable]:
+        """The functions decorated with :meth:`queued_exec` on this manager, by qualified
+        name (a function defined again under its name replaces the earlier one), in
+        the order they were decorated: what the window offers in Add experiment."""
+        return dict(self._queued_functions)
 
     # -- control -----------------------------------------------------------------------
 

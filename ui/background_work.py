@@ -12,12 +12,16 @@ millisecond; the helper's work takes a little longer for it.
 
 Imports run one after another on one import thread (:func:`import_in_background`):
 imports are thread-safe and make no Qt object, and side by side they would only
-compete.
+compete. What they share with the GUI thread is PySide6 itself: its classes must all
+exist before (``labqueue.ui`` has PySide6 make them at import; when PySide6 came
+first, they are made here, once), and the Qt modules those imports add are imported
+here first, on the GUI thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +31,18 @@ __all__ = ["SWITCH_INTERVAL_S", "import_in_background", "responsive_switching"]
 
 #: The interpreter's switch interval while background work runs.
 SWITCH_INTERVAL_S = 0.0005
+#: Qt modules that pyqtgraph, qtconsole and magicgui import besides the window's own.
+_QT_MODULES = (
+    "PySide6.QtCore",
+    "PySide6.QtGui",
+    "PySide6.QtWidgets",
+    "PySide6.QtSvg",
+    "PySide6.QtPrintSupport",
+    "PySide6.QtOpenGL",
+    "PySide6.QtOpenGLWidgets",
+    "PySide6.QtTest",
+)
+_qt_prepared = False
 
 _import_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labqueue-import")
 _lock = threading.Lock()
@@ -52,6 +68,24 @@ def _end(*_: object) -> None:
             sys.setswitchinterval(_saved_interval)
 
 
+def _prepare_qt() -> None:
+    """Import the Qt modules the imports will use and make sure each class exists."""
+    global _qt_prepared
+    if _qt_prepared:
+        return
+    from . import QT_TYPES_EAGER
+
+    for name in _QT_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # a PySide6 build without it: the imports will not use it either
+            continue
+        if not QT_TYPES_EAGER:
+            for attribute in dir(module):
+                getattr(module, attribute)
+    _qt_prepared = True
+
+
 @contextlib.contextmanager
 def responsive_switching() -> Iterator[None]:
     """While inside, the GUI thread gets the interpreter lock back quickly (see above)."""
@@ -66,8 +100,10 @@ def import_in_background(task: Callable[[], object]) -> Future:
     """Run ``task`` (which imports) on the import thread, after those given before.
 
     The returned future's callbacks run on the import thread: emit a Qt signal
-    there to get back to the GUI thread. ``task`` must create no Qt object.
+    there to get back to the GUI thread. ``task`` must create no Qt object. Call it
+    on the GUI thread.
     """
+    _prepare_qt()
     _begin()
     future = _import_thread.submit(task)
     future.add_done_callback(_end)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import threading
 import time
@@ -10,12 +11,22 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
-from PySide6.QtWidgets import QComboBox, QDockWidget, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from labqueue.core import Experiment, Manager, WorkerState
 from labqueue.core.config import config_dir as default_config_dir
 
 from .details_pane import DetailsPane
+from .experiment_form import DialogMode
 from .inbox import CoreInbox
 from .interpreter_sharing import InterpreterSharing
 from .log_pane import LogPane
@@ -175,6 +186,11 @@ class MainWindow(QMainWindow):
             if queue_menu.actions():
                 queue_menu.addSeparator()
             queue_menu.addActions(group)
+        # The decorated functions, each one click from its form.
+        self.functions_menu = QMenu("Add experiment", self)
+        self.functions_menu.setObjectName("menu-add-experiment")
+        self.functions_menu.aboutToShow.connect(self._list_functions)
+        queue_menu.insertMenu(self.queue_actions.add_experiment, self.functions_menu)
         for group in groups:  # the table's context menu offers the same
             self.queue_view.addActions(group)
             separator = QAction(self.queue_view)
@@ -283,6 +299,22 @@ class MainWindow(QMainWindow):
     def _store_big_put(self, put: Callable[[], None]) -> None:
         run_while_responsive(put)
         self._sharing.freeze_long_lived()
+
+    def _list_functions(self) -> None:
+        menu = self.functions_menu
+        menu.clear()
+        functions = self.manager.queued_functions
+        for name, func in functions.items():
+            action = menu.addAction(name)
+            action.setToolTip(inspect.getdoc(func) or name)
+            action.triggered.connect(
+                lambda _=False, name=name: self.queue_actions.open_dialog(DialogMode.ADD, function=name)
+            )
+        if not functions:
+            empty = menu.addAction("No functions yet: decorate one with @manager.queued_exec")
+            empty.setEnabled(False)
+        menu.addSeparator()
+        menu.addAction(self.queue_actions.add_sweep)
 
     def _filter_rows(self) -> None:
         self.queue_model.set_row_filter(self.row_filter.currentData())

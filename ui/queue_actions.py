@@ -9,10 +9,11 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from labqueue.core import ExpStatus, Manager, WorkerState
+from labqueue.core import Experiment, ExpStatus, Manager, WorkerState
 
 from . import reordering
 from .display_text import outcome_text
+from .experiment_form import DialogMode, ExperimentDialog
 from .queue_view import QueueView
 from .theme import action_icon
 
@@ -37,8 +38,8 @@ _RESUME_TIP = "Resume: run the queued experiments (and let a paused one go on)"
 
 
 class QueueActions(QObject):
-    """Pause now/Resume, Pause after this experiment, Abort, Clear, Remove, Move
-    up/down/top/bottom, Requeue and Copy.
+    """Pause now/Resume, Pause after this experiment, Abort, Clear, Add experiment,
+    Add sweep, Edit, Remove, Move up/down/top/bottom, Requeue and Copy.
 
     :meth:`refresh` (called on every selection change and every frame in which the
     queue changed) enables each action from the selection and the worker's state.
@@ -66,6 +67,27 @@ class QueueActions(QObject):
         )
         self.abort = self._make(
             "Abort", "abort", ABORT_KEYS, "Abort the running experiment", self.abort_running, _IN_THE_WINDOW
+        )
+        self.add_experiment = self._make(
+            "Add experiment…",
+            "add",
+            "Ctrl+N",
+            "Queue a call of a function decorated with queued_exec, filled in on a form",
+            lambda: self.open_dialog(DialogMode.ADD),
+        )
+        self.add_sweep = self._make(
+            "Add sweep…",
+            "sweep",
+            "Ctrl+Shift+N",
+            "Queue one call per value of a parameter (a range, or a list of values)",
+            lambda: self.open_dialog(DialogMode.SWEEP),
+        )
+        self.edit = self._make(
+            "Edit…",
+            "edit",
+            "Ctrl+E",
+            "Edit the selected queued experiment in its place, or queue an edited copy of an ended one",
+            self.edit_selected,
         )
         self.clear = self._make(
             "Clear queue…",
@@ -149,6 +171,7 @@ class QueueActions(QObject):
         """The actions in the groups the toolbar, menu and context menu show them in."""
         return [
             [self.pause_resume, self.pause_after, self.abort, self.clear],
+            [self.add_experiment, self.add_sweep, self.edit],
             [self.remove, self.move_up, self.move_down, self.move_top, self.move_bottom],
             [self.requeue, self.copy],
         ]
@@ -185,6 +208,10 @@ class QueueActions(QObject):
         for action in (self.move_down, self.move_bottom):
             self._enable(action, bool(queued_runs) and not at_bottom)
         self._enable(self.requeue, any(top < model.history_size for top, _ in runs))
+        self._enable(self.add_experiment, state is not WorkerState.STOPPED)
+        self._enable(self.add_sweep, state is not WorkerState.STOPPED)
+        one = len(runs) == 1 and runs[0][0] == runs[0][1] and runs[0][0] != model.running_row
+        self._enable(self.edit, one and state is not WorkerState.STOPPED)
         self._enable(self.copy, bool(runs))
         self._show_pause_state()
 
@@ -255,6 +282,27 @@ class QueueActions(QObject):
 
         box.finished.connect(finished)
         box.open()
+
+    def open_dialog(
+        self, mode: DialogMode, experiment: Experiment | None = None, function: str | None = None
+    ) -> ExperimentDialog:
+        """Open the form to add an experiment or a sweep (``function`` chosen first), or
+        to edit ``experiment``; returns the dialog (it is window-modal)."""
+        functions = self._manager.queued_functions
+        dialog = ExperimentDialog(self._manager.job_queue, mode, functions, experiment, self._window)
+        if function is not None:
+            dialog.function.setCurrentIndex(dialog.function.findText(function))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def edit_selected(self) -> ExperimentDialog | None:
+        """Edit the one selected experiment: in place if queued, as a new copy if ended."""
+        chosen = self._view.selected_experiments()
+        if len(chosen) != 1 or chosen[0].status is ExpStatus.RUNNING:
+            return None
+        exp = chosen[0]
+        return self.open_dialog(DialogMode.EDIT if exp.status is ExpStatus.QUEUED else DialogMode.REQUEUE, exp)
 
     def remove_selected(self) -> None:
         model = self._view.queue_model()

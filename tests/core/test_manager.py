@@ -538,3 +538,27 @@ def test_core_names_are_exported():
     assert set(labqueue.__all__) >= expected
     assert set(labqueue.core.__all__) >= expected
     assert all(getattr(labqueue, name) is getattr(labqueue.core, name) for name in expected)
+
+
+def test_decorated_functions_are_listed_by_name_and_a_redefinition_replaces(manager):
+    @manager.queued_exec
+    def measure(field):
+        return field
+
+    @manager.queued_exec
+    def ramp(start_k, stop_k):
+        return stop_k
+
+    first = measure.__wrapped__
+
+    @manager.queued_exec
+    def measure(field, n=2):  # noqa: F811 (typed again in the console)
+        return field * n
+
+    assert list(manager.queued_functions) == [
+        "test_decorated_functions_are_listed_by_name_and_a_redefinition_replaces.<locals>.measure",
+        "test_decorated_functions_are_listed_by_name_and_a_redefinition_replaces.<locals>.ramp",
+    ]
+    assert list(manager.queued_functions.values())[0] is measure.__wrapped__ is not first
+    with Manager() as other:
+        assert other.queued_functions == {}  # each manager its own
