@@ -24,6 +24,7 @@ from .engine import (
     Experiment,
     ExperimentQueue,
     ExpStatus,
+    PublishedData,
     Worker,
     current_experiment,
     current_manager,
@@ -406,9 +407,38 @@ class Manager:
                     logger.error("%s", exc)
         emit_safely(self.progress_signal, exp, fraction, message)
 
-    def publish(self, series: str, x: Any, y: Any) -> None:
-        """Publish live data points (scalars or sequences) of ``series`` for plotting."""
-        emit_safely(self.data_signal, self._current_job(), str(series), x, y)
+    def publish(
+        self,
+        series: str,
+        x: Any,
+        y: Any,
+        *,
+        x_label: str | None = None,
+        y_label: str | None = None,
+        units: str | tuple[str | None, str | None] | None = None,
+    ) -> None:
+        """Publish data points (numbers or sequences; ``x`` None for a running index) of
+        ``series``: plotted live, and kept with the running experiment (see
+        :class:`~core.engine.PublishedData`; the journal stores them with its outcome).
+        ``x_label``, ``y_label`` and ``units`` (of y, or ``(x_units, y_units)``) label
+        the plot's axes; given once, they hold for the series."""
+        exp = self._current_job()
+        name = str(series)
+        if exp is not None:
+            if exp.published is None:
+                exp.published = PublishedData()
+            exp.published.add(name, x, y, x_label, y_label, units)
+        emit_safely(self.data_signal, exp, name, x, y)
+
+    def published_data(self, exp: Experiment) -> PublishedData | None:
+        """The series ``exp`` published: kept with it, or read back from the journal for
+        one that ran in an earlier session. None if it published nothing."""
+        if exp.published is None and self._journal is not None and exp.status.is_terminal:
+            try:
+                exp.published = self._journal.load_series(exp.id)
+            except JournalError as exc:
+                logger.error("%s", exc)
+        return exp.published
 
     def _current_job(self) -> Experiment | None:
         exp = current_experiment()
@@ -597,8 +627,17 @@ def set_progress(fraction: float | None, message: str = "") -> None:
         manager.set_progress(fraction, message)
 
 
-def publish(series: str, x: Any, y: Any) -> None:
-    """Inside a job: publish live data to its manager's plot. No-op elsewhere."""
+def publish(
+    series: str,
+    x: Any,
+    y: Any,
+    *,
+    x_label: str | None = None,
+    y_label: str | None = None,
+    units: str | tuple[str | None, str | None] | None = None,
+) -> None:
+    """Inside a job: publish data to its manager's plot (see :meth:`Manager.publish`).
+    No-op elsewhere."""
     manager = current_manager()
     if manager is not None:
-        manager.publish(series, x, y)
+        manager.publish(series, x, y, x_label=x_label, y_label=y_label, units=units)

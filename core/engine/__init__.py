@@ -19,11 +19,13 @@ from .experiment import (
 )
 from .experiment_queue import ExperimentQueue, QueueSnapshot, QueueStore
 from .locks import YieldingRLock
+from .published import MAX_POINTS, PublishedData, Series
 from .signals import INTERNAL_PRIORITY, emit_safely
 from .worker import Worker
 
 __all__ = [
     "INTERNAL_PRIORITY",
+    "MAX_POINTS",
     "PENDING",
     "REQUEUEABLE",
     "Aborted",
@@ -32,8 +34,10 @@ __all__ = [
     "ExperimentContextFilter",
     "ExperimentQueue",
     "Interrupted",
+    "PublishedData",
     "QueueSnapshot",
     "QueueStore",
+    "Series",
     "Worker",
     "YieldingRLock",
     "call_title",

@@ -140,6 +140,9 @@ class Experiment(Future):
         stored: True when the journal holds the call, False when it could not be
             stored (see ``store_error``), None when there is no journal.
         requeued_from: id of the experiment this one repeats, or None.
+        published: the series the call published (a
+            :class:`~core.engine.published.PublishedData`), or None; for an experiment
+            read back from the journal, ask :meth:`Manager.published_data`.
     """
 
     def __init__(
@@ -165,6 +168,7 @@ class Experiment(Future):
         self.progress: tuple[float | None, str] = (None, "")
         self.paused_seconds = 0.0
         self._paused_since: float | None = None
+        self.published = None  # PublishedData once the call publishes (or the journal gives it back)
         self._log_records: list[logging.LogRecord] | None = None  # created on the first record
         self.dropped_log_records = 0
         self.warnings_logged = 0  # captured records at WARNING, dropped ones included

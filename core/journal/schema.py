@@ -75,8 +75,30 @@ def _add_paused_time(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE experiments ADD COLUMN paused_seconds REAL")
 
 
+def _add_series(conn: sqlite3.Connection) -> None:
+    # The series an experiment published, written with its outcome: one row per
+    # series, its values as little-endian float64 bytes. Read by experiment id when a
+    # finished row is looked at, so keyed on it.
+    conn.execute(
+        """
+        CREATE TABLE series (
+            experiment_id TEXT NOT NULL,   -- experiments.id
+            position INTEGER NOT NULL,     -- the order it was first published in
+            name TEXT NOT NULL,
+            x_label TEXT,
+            y_label TEXT,
+            x_units TEXT,
+            y_units TEXT,
+            x BLOB NOT NULL,
+            y BLOB NOT NULL,
+            PRIMARY KEY (experiment_id, position)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema, _add_paused_time]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_schema, _add_paused_time, _add_series]
 
 
 def schema_version() -> int:

@@ -6,8 +6,9 @@ its own transaction, committed before the queue call that caused it returns:
 
 * ``put`` (and ``put_many``, as one transaction) stores the call by value;
 * RUNNING is stored before the call starts;
-* the outcome (status, result, exception, traceback, log lines, progress) is stored
-  before the experiment's future completes, so before the next job starts;
+* the outcome (status, result, exception, traceback, log lines, progress, the
+  series it published) is stored before the experiment's future completes, so
+  before the next job starts;
 * moves, removals and clears are stored before they return.
 
 Durability: the file is in WAL mode with ``synchronous=NORMAL``. A committed
@@ -23,15 +24,17 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..engine import Experiment, ExpStatus
+from ..engine import Experiment, ExpStatus, PublishedData, Series
 from .codec import (
     CallEncoder,
     FunctionPickles,
@@ -67,6 +70,11 @@ _INSERT_EXPERIMENT = (
     "store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+_INSERT_SERIES = (
+    "INSERT OR REPLACE INTO series (experiment_id, position, name, x_label, y_label, x_units, y_units, x, y) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
     "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
@@ -82,6 +90,7 @@ class EncodedOutcome(NamedTuple):
     result_error: str | None
     exception: bytes | None
     log_lines: str | None
+    series: list[tuple]  # rows for the series table (see _series_rows)
 
 
 @dataclass
@@ -238,35 +247,45 @@ class Journal:
         """Pickle the result (or keep its repr), the exception and the log lines, before
         the queue's lock is taken: a big result must not hold up the window or other
         threads. The call has returned, so the experiment's log is complete."""
-        return EncodedOutcome(*encode_result(result), encode_exception(exception), encode_log(experiment.log_records))
+        return EncodedOutcome(
+            *encode_result(result),
+            encode_exception(exception),
+            encode_log(experiment.log_records),
+            _series_rows(experiment),
+        )
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: EncodedOutcome) -> None:
         """Store the outcome: status, result (its repr when it cannot be stored),
         exception, traceback, progress, captured log lines and time paused."""
-        result_data, result_repr, result_error, exception_data, log_lines = outcome
+        result_data, result_repr, result_error, exception_data, log_lines, series = outcome
         fraction, message = experiment.progress
-        self._write(
-            "store an outcome",
+        update = (
             "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
             "progress_fraction = ?, progress_message = ?, result = ?, result_repr = ?, result_pickled = ?, "
-            "exception = ?, traceback = ?, log_lines = ?, paused_seconds = ? WHERE seq = ?",
-            (
-                status.value,
-                self._next_history,
-                experiment._title,
-                experiment.finished_at,
-                fraction,
-                message,
-                result_data,
-                result_repr,
-                int(result_error is None),
-                exception_data,
-                experiment.traceback,
-                log_lines,
-                experiment.paused_seconds,
-                self._seqs[experiment.id],
-            ),
+            "exception = ?, traceback = ?, log_lines = ?, paused_seconds = ? WHERE seq = ?"
         )
+        values = (
+            status.value,
+            self._next_history,
+            experiment._title,
+            experiment.finished_at,
+            fraction,
+            message,
+            result_data,
+            result_repr,
+            int(result_error is None),
+            exception_data,
+            experiment.traceback,
+            log_lines,
+            experiment.paused_seconds,
+            self._seqs[experiment.id],
+        )
+        if not series:  # the common case: one statement, no BEGIN/COMMIT
+            self._write("store an outcome", update, values)
+        else:
+            with self._transaction("store an outcome and its data") as conn:
+                conn.execute(update, values)
+                conn.executemany(_INSERT_SERIES, series)
         del self._seqs[experiment.id]  # only once written: a failed write can be told apart
         self._next_history += 1
         if result_error is not None:
@@ -459,8 +478,30 @@ class Journal:
                 "DELETE FROM functions WHERE digest NOT IN "
                 "(SELECT func_digest FROM experiments WHERE func_digest IS NOT NULL)"
             )
+            conn.execute("DELETE FROM series WHERE experiment_id NOT IN (SELECT id FROM experiments)")
             self._stored_functions.clear()
         return deleted
+
+    def load_series(self, experiment_id: str) -> PublishedData | None:
+        """The series the experiment published, as stored with its outcome, or None."""
+        with self._lock:
+            rows = (
+                self._connection("read published data")
+                .execute(
+                    "SELECT name, x_label, y_label, x_units, y_units, x, y FROM series "
+                    "WHERE experiment_id = ? ORDER BY position",
+                    (experiment_id,),
+                )
+                .fetchall()
+            )
+        if not rows:
+            return None
+        data = PublishedData()
+        for name, x_label, y_label, x_units, y_units, x, y in rows:
+            series = Series(name, _floats(x), _floats(y), x_label, y_label, x_units, y_units)
+            data.series[name] = series
+            data.points += len(series.y)
+        return data
 
     def _function_pickle(self, digest: bytes) -> bytes | None:
         with self._lock:
@@ -470,6 +511,44 @@ class Journal:
                 .fetchone()
             )
         return None if row is None else row[0]
+
+
+def _series_rows(experiment: Experiment) -> list[tuple]:
+    """Rows for the series table: each series' values as little-endian float64 bytes."""
+    data = experiment.published
+    if data is None:
+        return []
+    rows = []
+    for position, series in enumerate(list(data.series.values())):
+        x, y = series.points()
+        rows.append(
+            (
+                experiment.id,
+                position,
+                series.name,
+                series.x_label,
+                series.y_label,
+                series.x_units,
+                series.y_units,
+                _little_endian(x),
+                _little_endian(y),
+            )
+        )
+    return rows
+
+
+def _little_endian(values: array) -> bytes:
+    if sys.byteorder == "big":
+        values = array("d", values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _floats(data: bytes) -> array:
+    values = array("d", data)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 class _ExperimentBuilder:

@@ -562,3 +562,22 @@ def test_decorated_functions_are_listed_by_name_and_a_redefinition_replaces(mana
     assert list(manager.queued_functions.values())[0] is measure.__wrapped__ is not first
     with Manager() as other:
         assert other.queued_functions == {}  # each manager its own
+
+
+def test_published_series_are_kept_with_the_experiment_with_their_labels(manager):
+    def scan():
+        for i in range(3):
+            publish("signal", None, i * 1.5, x_label="point", y_label="lock-in X", units="V")
+        publish("signal", [10, 11], [7.0, 8.0])
+        publish("reference", 0.5, 2.0, units=("GHz", "V"))
+        publish("broken", "left", "right")
+
+    exp = manager.queued_exec(scan)()
+    exp.result(timeout=TIMEOUT)
+
+    data = manager.published_data(exp)
+    signal = data.series["signal"]
+    assert list(signal.x) == [0, 1, 2, 10, 11] and list(signal.y) == [0, 1.5, 3.0, 7.0, 8.0]
+    assert (signal.x_label, signal.y_label, signal.x_units, signal.y_units) == ("point", "lock-in X", None, "V")
+    assert data.series["reference"].x_units == "GHz" and len(data.series["broken"].y) == 0
+    assert list(data.series) == ["signal", "reference", "broken"] and data.points == 6
