@@ -31,7 +31,7 @@ from .inbox import CoreInbox
 from .interpreter_sharing import InterpreterSharing
 from .log_pane import LogPane
 from .notice_banner import NoticeBanner
-from .plot_pane import PlotPane
+from .plot_pane import MAX_OVERLAID, PlotPane
 from .queue_actions import QueueActions
 from .queue_model import QueueModel, RowFilter
 from .queue_stats import QueueStats
@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         )
         self.details = DetailsPane()
         self.log_pane = LogPane()
-        self.plot_pane = PlotPane()
+        self.plot_pane = PlotPane(manager.published_data)
         self.status = QueueStatusBar()
         self.setStatusBar(self.status)
 
@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         self.layout_store.restore(self, self.queue_view.horizontalHeader())
 
         self.queue_view.selectionModel().currentRowChanged.connect(self._show_current)
+        self.queue_view.selectionModel().selectionChanged.connect(self._plot_selected)
         self.log_pane.experiment_activated.connect(self.select_by_short_id)
         self._unseen_problems = 0
         self.docks["Log"].visibilityChanged.connect(self._log_seen)
@@ -280,7 +281,8 @@ class MainWindow(QMainWindow):
             self._show_status()
         if second_passed:
             self._last_tick = now
-        self.plot_pane.add_points(inbox.take_points())
+        self.plot_pane.set_live(inbox.latest_publisher)
+        self.plot_pane.refresh()
         self._count_unseen_problems(self.log_pane.flush())
         self.details.refresh()
         self.banner.show_notice(self.notices.current(progress_changed), self.palette())
@@ -375,6 +377,16 @@ class MainWindow(QMainWindow):
     def _resume(self) -> None:
         self.manager.resume_worker()
         self.queue_actions.refresh()
+
+    def _plot_selected(self) -> None:
+        runs = self.queue_view.selected_row_runs()
+        first_rows = []
+        for top, bottom in runs:  # only as many as are overlaid: a selection may be 100,000 rows
+            first_rows += range(top, min(bottom, top + MAX_OVERLAID) + 1)
+            if len(first_rows) >= MAX_OVERLAID:
+                break
+        experiments = [self.queue_model.experiment(row) for row in first_rows[:MAX_OVERLAID]]
+        self.plot_pane.show_selected(experiments, self.manager.job_queue.running_experiment)
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.details.show_experiment(self.queue_model.experiment(current.row()) if current.isValid() else None)

@@ -161,21 +161,22 @@ def test_log_pane_names_the_experiment_a_record_came_from(qtbot, window, manager
 def test_plot_pane_draws_each_published_series_as_one_curve(qtbot, window, manager, caplog):
     first = manager.queued_exec(sweep)(5)
     pane = window.plot_pane
-    qtbot.waitUntil(lambda: first.done() and "reference" in pane.curves)
+    qtbot.waitUntil(lambda: first.done() and (first.id, "reference") in pane.curves)
 
-    assert list(pane.buffers["signal"].x) == [0, 1, 2, 3, 4, 5, 6, 7]
-    assert list(pane.buffers["signal"].y) == [0, 1, 4, 9, 16, 1, 2, 3]
-    assert list(pane.buffers["reference"].x) == [0.5, 1.5]
-    assert "broken" not in pane.curves and pane.buffers["broken"].size == 0
+    signal = pane.buffers[(first.id, "signal")]
+    assert list(signal.x) == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert list(signal.y) == [0, 1, 4, 9, 16, 1, 2, 3]
+    assert list(pane.buffers[(first.id, "reference")].x) == [0.5, 1.5]
+    assert (first.id, "broken") not in pane.curves and pane.buffers[(first.id, "broken")].size == 0
     assert sum("Cannot plot series 'broken'" in r.getMessage() for r in caplog.records) == 1
-    curve = pane.curves["signal"]
+    curve = pane.curves[(first.id, "signal")]
     assert curve.opts["clipToView"] and curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak"
-    assert pane.caption.text() == first.title
+    assert pane.caption.text() == f"Live: {first.title}"
 
     second = manager.queued_exec(sweep)(2)  # a new experiment starts a new plot
-    qtbot.waitUntil(lambda: pane.experiment is second and second.done())
-    qtbot.waitUntil(lambda: pane.buffers["signal"].size == 5)
-    assert list(pane.buffers["signal"].y) == [0, 1, 1, 2, 3]
+    qtbot.waitUntil(lambda: pane.shown == [second] and second.done())
+    qtbot.waitUntil(lambda: (second.id, "signal") in pane.buffers and pane.buffers[(second.id, "signal")].size == 5)
+    assert list(pane.buffers[(second.id, "signal")].y) == [0, 1, 1, 2, 3]
     items = pane.plot_widget.getPlotItem().listDataItems()
     assert len(items) == 2  # the first experiment's curves were reused, not piled up
     assert sorted(item.name() for item in items) == ["reference", "signal"]
@@ -185,11 +186,13 @@ def test_plot_pane_takes_a_million_points(qtbot, window, manager):
     def big_scan() -> None:
         publish("scan", None, np.sin(np.linspace(0, 100, 1_000_000)))
 
-    manager.queued_exec(big_scan)()
+    exp = manager.queued_exec(big_scan)()
     pane = window.plot_pane
+    key = (exp.id, "scan")
 
-    qtbot.waitUntil(lambda: pane.buffers.get("scan") is not None and pane.buffers["scan"].size == 1_000_000)
-    curve = pane.curves["scan"]
+    qtbot.waitUntil(lambda: key in pane.buffers and pane.buffers[key].size == 1_000_000)
+    qtbot.waitUntil(lambda: key in pane.curves)
+    curve = pane.curves[key]
     assert len(curve.xData) == 1_000_000 and curve.xData[-1] == 999_999
 
 
