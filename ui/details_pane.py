@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from labqueue.core import Experiment, ExpStatus
+from labqueue.core.runs import command_of, tail_lines
 
 from .display_text import arguments_text, format_duration, format_time, outcome_text, status_label
 from .theme import experiment_color, experiment_icon
@@ -26,10 +27,14 @@ __all__ = ["DetailsPane"]
 
 #: Captured log lines shown at most (the newest); the log pane and files have them all.
 MAX_LOG_LINES = 1000
+#: Lines of a command's stdout and of its stderr shown at most (the last ones, read
+#: from the end of the file: a run's output may be gigabytes).
+OUTPUT_LINES = 200
 
 
 class DetailsPane(QWidget):
-    """Title, arguments, status, times, result, traceback, log lines and journal state.
+    """Title, arguments, status, times, result, traceback, log lines, journal state,
+    and for a command the tail of its stdout and stderr, live while it runs.
 
     :meth:`refresh` is cheap when nothing changed: texts are rebuilt only when the
     experiment's status, log or progress moved on, and results are shown through a
@@ -44,6 +49,7 @@ class DetailsPane(QWidget):
         self._fields_shown: tuple | None = None
         self._result_shown: tuple | None = None
         self._log_shown: int | None = None
+        self._output_shown: tuple | None = None
         self._duration_shown = ""
 
         self._empty = QLabel("Select an experiment to see its details.")
@@ -81,15 +87,17 @@ class DetailsPane(QWidget):
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         # The system's fixed font is often smaller than the text around it.
         fixed.setPointSizeF(max(fixed.pointSizeF(), self.font().pointSizeF()))
-        for name in ("Arguments", "Result", "Traceback", "Log"):
+        for name in ("Arguments", "Result", "Traceback", "Log", "Output"):
             text = QPlainTextEdit()
             text.setObjectName(f"details-{name.lower()}")
             text.setReadOnly(True)
             text.setFont(fixed)
             # Wrapped, so a long error or path reads without scrolling sideways; the
-            # log keeps one record per line.
+            # log keeps one record per line, a command's output its own lines.
             text.setLineWrapMode(
-                QPlainTextEdit.LineWrapMode.NoWrap if name == "Log" else QPlainTextEdit.LineWrapMode.WidgetWidth
+                QPlainTextEdit.LineWrapMode.NoWrap
+                if name in ("Log", "Output")
+                else QPlainTextEdit.LineWrapMode.WidgetWidth
             )
             self.texts[name] = text
             self.tabs.addTab(self._traceback_tab(text) if name == "Traceback" else text, name)
@@ -137,7 +145,7 @@ class DetailsPane(QWidget):
         self.refresh()
 
     def show_tab(self, name: str) -> None:
-        """Bring the tab ``name`` ("Arguments", "Result", "Traceback", "Log") to the front."""
+        """Bring the tab ``name`` ("Arguments", "Result", "Traceback", "Log", "Output") to the front."""
         self.tabs.setCurrentIndex(self.tabs.indexOf(self._page(name)))
 
     def _page(self, name: str) -> QWidget:
@@ -171,9 +179,16 @@ class DetailsPane(QWidget):
         if exp.log_count != self._log_shown:
             self._log_shown = exp.log_count
             self._show_log(exp)
+        call = command_of(exp)
+        if call is not None:
+            files = (call.stdout_path, call.stderr_path)
+            sizes = tuple(_size(path) for path in files)  # two stats a frame, no reading while nothing grows
+            if sizes != self._output_shown:
+                self._output_shown = sizes
+                self._show_output(files)
 
     def _forget_shown(self) -> None:
-        self._fields_shown = self._result_shown = self._log_shown = None
+        self._fields_shown = self._result_shown = self._log_shown = self._output_shown = None
 
     def _show_fields(self, exp: Experiment, status: ExpStatus) -> None:
         palette = self.palette()
@@ -193,6 +208,9 @@ class DetailsPane(QWidget):
         self._set_text("Arguments", arguments_text(exp))
         self._show_traceback()
         self.tabs.setTabEnabled(self.tabs.indexOf(self.traceback_page), _shown_traceback(exp))
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.texts["Output"]), command_of(exp) is not None)
+        if command_of(exp) is None:
+            self._set_text("Output", "")
 
     def _show_traceback(self) -> None:
         exp = self._experiment
@@ -204,6 +222,14 @@ class DetailsPane(QWidget):
             self.show_labqueue_frames.setText(f"Show labqueue's own frames ({folded} folded)")
         self.show_labqueue_frames.setEnabled(bool(folded) or self.show_labqueue_frames.isChecked())
         self._set_text("Traceback", text)
+
+    def _show_output(self, files: tuple) -> None:
+        parts = []
+        for path in files:
+            lines = tail_lines(path, OUTPUT_LINES)
+            parts.append(f"── {path} (last {len(lines)} lines) ──" if lines else f"── {path}: nothing yet ──")
+            parts += lines
+        self._set_text("Output", "\n".join(parts))
 
     def _show_log(self, exp: Experiment) -> None:
         shown = exp.log_lines(last=MAX_LOG_LINES)  # formatting all 5,000 kept records costs a frame
@@ -223,6 +249,13 @@ class DetailsPane(QWidget):
 def _shown_traceback(exp: Experiment) -> bool:
     """A traceback worth showing: any but that of a plain abort at a checkpoint()."""
     return bool(exp.traceback) and not is_plain_abort(exp.traceback)
+
+
+def _size(path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _journal_text(exp: Experiment) -> str:

@@ -39,6 +39,7 @@ from .queue_view import QueueView
 from .responsive_wait import run_while_responsive
 from .run_notices import NoticeActions, RunNotices
 from .status_bar import QueueStatusBar
+from .sweeps_pane import SweepsPane
 from .theme import action_icon, app_icon
 from .window_layout import WindowLayout
 
@@ -48,6 +49,8 @@ __all__ = ["MainWindow"]
 FRAME_MS = 33
 #: Counts and time left are refreshed at most this often while the queue churns.
 STATUS_SECONDS = 0.25
+#: The sweeps pane counts every sweep's runs in the whole queue: at most this often.
+SWEEPS_SECONDS = 0.25
 #: On quit, how long to wait for the aborted running experiment to return.
 QUIT_ABORT_SECONDS = 10.0
 
@@ -86,6 +89,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._last_tick = 0.0
         self._last_status = 0.0
+        self._last_sweeps = 0.0
 
         self.stats = QueueStats()
         self.queue_model = QueueModel(manager.job_queue, self.stats, self)
@@ -121,6 +125,9 @@ class MainWindow(QMainWindow):
         self.add_dock(self.details, "Details", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.plot_pane, "Live plot", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.log_pane, "Log", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.sweeps = SweepsPane(manager, self.details.show_experiment)
+        self.add_dock(self.sweeps, "Sweeps", tab_with="Log")
+        self.docks["Log"].raise_()  # the log in front until there is a sweep to look at
         self.resizeDocks([self.docks["Details"]], [400], Qt.Orientation.Horizontal)
         self.resizeDocks(
             [self.docks["Details"], self.docks["Live plot"], self.docks["Log"]],
@@ -268,17 +275,16 @@ class MainWindow(QMainWindow):
         if synced:
             self.queue_view.follow_running()
         queue_changed = synced
-        if not synced and (
-            progress_changed
-            or state_changed
-            or (second_passed and self.queue_model.queue.running_experiment is not None)
-        ):
+        if not synced and (progress_changed or state_changed or (second_passed and self.queue_model.queue.has_running)):
             self.queue_model.refresh_running()  # its progress bar, duration and paused state
         if queue_changed or state_changed:
             self.queue_actions.refresh()
         if state_changed or second_passed or (queue_changed and now - self._last_status >= STATUS_SECONDS):
             self._last_status = now
             self._show_status()
+        if second_passed or (queue_changed and now - self._last_sweeps >= SWEEPS_SECONDS):
+            self._last_sweeps = now
+            self.sweeps.refresh()
         if second_passed:
             self._last_tick = now
         self.plot_pane.set_live(inbox.latest_publisher)
@@ -433,7 +439,7 @@ class MainWindow(QMainWindow):
         if self.manager.state is WorkerState.STOPPED:
             return False, 0
         queue = self.manager.job_queue
-        return queue.running_experiment is not None, queue.qsize("queued")
+        return queue.has_running, queue.qsize("queued")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         running, queued = self._work_left()

@@ -35,11 +35,14 @@ _PAUSE_NOW_TIP = "Pause now: the running experiment waits at its next checkpoint
 _PAUSE_AFTER_TIP = "Pause after this experiment: the running experiment runs to its end, and no other starts"
 _PAUSE_NOW_INSTEAD_TIP = "Pause now instead: the running experiment waits at its next checkpoint()"
 _RESUME_TIP = "Resume: run the queued experiments (and let a paused one go on)"
+_ABORT_TIP = "Abort the running experiment"
+_FORCE_ABORT_TIP = "It has not stopped yet: raise Aborted inside it now"
 
 
 class QueueActions(QObject):
-    """Pause now/Resume, Pause after this experiment, Abort, Clear, Add experiment,
-    Add sweep, Edit, Remove, Move up/down/top/bottom, Requeue and Copy.
+    """Pause now/Resume, Pause after this experiment, Abort (Force abort while
+    aborting), Clear, Add experiment, Add sweep, Edit, Remove, Move
+    up/down/top/bottom, Requeue and Copy.
 
     :meth:`refresh` (called on every selection change and every frame in which the
     queue changed) enables each action from the selection and the worker's state.
@@ -52,6 +55,7 @@ class QueueActions(QObject):
         self._window = window
         self._palette = window.palette()
         self._shown_pause: tuple[bool, bool] | None = None
+        self._shown_forcing = False
         self._enabled: dict[QAction, bool] = {}
         self._icons: dict[QAction, str] = {}
         self.pause_resume = self._make(
@@ -65,9 +69,7 @@ class QueueActions(QObject):
             self.switch_pause_after,
             _IN_THE_WINDOW,
         )
-        self.abort = self._make(
-            "Abort", "abort", ABORT_KEYS, "Abort the running experiment", self.abort_running, _IN_THE_WINDOW
-        )
+        self.abort = self._make("Abort", "abort", ABORT_KEYS, _ABORT_TIP, self.abort_running, _IN_THE_WINDOW)
         self.add_experiment = self._make(
             "Add experiment…",
             "add",
@@ -199,8 +201,10 @@ class QueueActions(QObject):
         running = self._manager.job_queue.running_experiment is not None
         self._enable(self.pause_resume, state is not WorkerState.STOPPED)
         self._enable(self.pause_after, running and state is not WorkerState.STOPPED)
-        # A job paused at its checkpoint can be aborted too: the abort ends its wait.
-        self._enable(self.abort, running and state in (WorkerState.RUNNING, WorkerState.PAUSED))
+        # A job paused at its checkpoint can be aborted too: the abort ends its wait;
+        # while it is aborting, the same action forces it.
+        self._enable(self.abort, running and state in (WorkerState.RUNNING, WorkerState.PAUSED, WorkerState.ABORTING))
+        self._show_abort_kind(state is WorkerState.ABORTING)
         self._enable(self.clear, rows > first_queued and state is not WorkerState.STOPPED)
         self._enable(self.remove, bool(queued_runs))
         for action in (self.move_up, self.move_top):
@@ -241,6 +245,13 @@ class QueueActions(QObject):
             _set_tip(self.pause_after, _PAUSE_AFTER_TIP)
             self.pause_after.setIcon(action_icon("pause-after", self._palette))
 
+    def _show_abort_kind(self, forcing: bool) -> None:
+        if forcing is self._shown_forcing:
+            return
+        self._shown_forcing = forcing
+        self.abort.setText("Force abort" if forcing else "Abort")
+        _set_tip(self.abort, _FORCE_ABORT_TIP if forcing else _ABORT_TIP)
+
     # -- what they do ------------------------------------------------------------------
 
     def toggle_pause(self) -> None:
@@ -257,7 +268,11 @@ class QueueActions(QObject):
         self._show_pause_state()
 
     def abort_running(self) -> None:
-        self._manager.abort_job()
+        """Abort the running experiment; while it is aborting already, force it."""
+        if self._manager.state is WorkerState.ABORTING:
+            self._manager.force_abort()
+        else:
+            self._manager.abort_job()
         self._enable(self.abort, False)
 
     def confirm_clear(self) -> None:

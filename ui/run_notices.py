@@ -80,7 +80,7 @@ class RunNotices:
         ):
             self._stall = stall = None
 
-        if state.name == "DEAD":  # WorkerState.DEAD, where the core has it
+        if state is WorkerState.DEAD:
             return self._dead_worker()
         failed = stats.last_failed
         if (

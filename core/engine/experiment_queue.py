@@ -17,7 +17,8 @@ from typing import Any, NamedTuple, Protocol
 
 from psygnal import Signal
 
-from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
+from .chains import apply_failure_policies, held_by
+from .experiment import INSTRUMENT_LANE, PENDING, REQUEUEABLE, Experiment, ExpStatus, refuse_generator_function
 from .locks import YieldingRLock
 from .signals import emit_safely
 
@@ -67,16 +68,21 @@ class QueueStore(Protocol):
 
 
 class QueueSnapshot(NamedTuple):
-    """The whole queue at one instant: every experiment in order and where each part starts."""
+    """The whole queue at one instant: every experiment in order and where each part starts.
+
+    ``running`` is the worker's experiment; ``lane_running`` the ones running on other
+    lanes at the same time (they follow it in ``experiments``).
+    """
 
     experiments: list[Experiment]
     history_size: int
     running: Experiment | None
+    lane_running: tuple[Experiment, ...] = ()
 
     @property
     def first_queued(self) -> int:
         """Index in ``experiments`` of the next queued experiment (or the length, if none)."""
-        return self.history_size + (self.running is not None)
+        return self.history_size + (self.running is not None) + len(self.lane_running)
 
 
 class ExperimentQueue:
@@ -94,6 +100,11 @@ class ExperimentQueue:
     Indices are positions in :attr:`queue` at the moment of the change and go stale
     as soon as another thread changes the queue; key on the experiment (or its
     ``id``) instead.
+
+    Lanes: the worker takes only experiments of the instrument lane
+    (:meth:`wait_next_job`), one at a time; another lane takes its own, several at
+    once, with :meth:`wait_next_lane_job` and completes each with :meth:`lane_job_done`.
+    Each lane takes its experiments in queue order.
     """
 
     added_signal = Signal(int, object)
@@ -109,7 +120,15 @@ class ExperimentQueue:
         self._job_available = threading.Condition(self._lock.raw)
         self._history: list[Experiment] = []
         self._running: Experiment | None = None
+        self._lane_running: list[Experiment] = []  # running on lanes other than the worker's
+        # Lanes other than the worker's wait here, so a put for one never wakes the other.
+        self._lane_work = threading.Condition(self._lock.raw)
         self._queued: deque[Experiment] = deque()
+        self._held_groups: frozenset[str] = frozenset()  # sweeps whose queued experiments wait
+        # Queued experiments per lane other than the worker's, so that a lane with none
+        # never scans a long queue of instrument jobs. Not lowered by cancellations: a
+        # scan that finds none of its lane sets it right.
+        self._queued_in_lane: dict[str, int] = {}
         self._by_id: dict[str, Experiment] = {}
         self._store = store
         self._on_change = on_change or _nothing
@@ -128,7 +147,7 @@ class ExperimentQueue:
     def snapshot(self) -> QueueSnapshot:
         """Like :attr:`queue`, plus the sizes of its parts, taken under one lock."""
         with self._lock:
-            return QueueSnapshot(self._snapshot(), len(self._history), self._running)
+            return QueueSnapshot(self._snapshot(), len(self._history), self._running, tuple(self._lane_running))
 
     def snapshot_if_free(self) -> QueueSnapshot | None:
         """:meth:`snapshot`, or None at once if another thread holds the queue's lock
@@ -143,7 +162,7 @@ class ExperimentQueue:
 
     def _snapshot(self) -> list[Experiment]:
         running = [self._running] if self._running is not None else []
-        return [*self._history, *running, *self._queued]
+        return [*self._history, *running, *self._lane_running, *self._queued]
 
     @property
     def queued(self) -> list[Experiment]:
@@ -153,12 +172,45 @@ class ExperimentQueue:
 
     @property
     def running_experiment(self) -> Experiment | None:
+        """The experiment running on the worker (the instrument lane), or None."""
         return self._running
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called: puts are refused, and nothing queued
+        will run in this process (it stays queued in the journal for next time)."""
+        return self._closed_because is not None
+
+    @property
+    def running_experiments(self) -> list[Experiment]:
+        """Every running experiment: the worker's first, then the other lanes' in the order they started."""
+        with self._lock:
+            return ([self._running] if self._running is not None else []) + self._lane_running
+
+    @property
+    def has_running(self) -> bool:
+        """True if an experiment runs on any lane (lock-free: two atomic reads)."""
+        return self._running is not None or bool(self._lane_running)
+
+    @property
+    def has_lane_running(self) -> bool:
+        """True if an experiment runs on a lane other than the worker's (lock-free)."""
+        return bool(self._lane_running)
 
     @property
     def has_queued(self) -> bool:
         """True if any experiment is queued (lock-free: one atomic read)."""
         return bool(self._queued)
+
+    @property
+    def has_work(self) -> bool:
+        """True if a queued experiment can start, now or later, without anyone acting:
+        one held back by an interrupted upstream (see :func:`~core.engine.chains.held_by`)
+        waits for a human, so it is not work the queue will get to."""
+        if not self._queued:
+            return False
+        with self._lock:
+            return any(held_by(exp) is None for exp in self._queued)
 
     @property
     def history(self) -> list[Experiment]:
@@ -174,7 +226,7 @@ class ExperimentQueue:
             if status == "queued":
                 return len(self._queued)
             if status == "running":
-                return int(self._running is not None)
+                return int(self._running is not None) + len(self._lane_running)
             if status == "history":
                 return len(self._history)
         raise ValueError(f"status must be 'queued', 'running', 'history' or None, not {status!r}")
@@ -200,6 +252,8 @@ class ExperimentQueue:
             raise ValueError(f"{experiment!r} is not in this queue")
         if experiment is self._running:
             return len(self._history)
+        if experiment in self._lane_running:
+            return len(self._history) + (self._running is not None) + self._lane_running.index(experiment)
         offset = self._first_queued_index
         try:
             return offset + self._queued.index(experiment)
@@ -208,7 +262,7 @@ class ExperimentQueue:
 
     @property
     def _first_queued_index(self) -> int:
-        return len(self._history) + (self._running is not None)
+        return len(self._history) + (self._running is not None) + len(self._lane_running)
 
     # -- adding ------------------------------------------------------------------------
 
@@ -229,8 +283,9 @@ class ExperimentQueue:
     def put_many(self, exps: Iterable[Experiment]) -> None:
         """Add several experiments in one step (one journal transaction).
 
-        Raises TypeError for anything that is not an Experiment and ValueError for an
-        experiment that is not QUEUED or is already in a queue; then nothing is added.
+        Raises TypeError for anything that is not an Experiment or whose function is a
+        generator function, and ValueError for an experiment that is not QUEUED or is
+        already in a queue; then nothing is added.
         A batch of :data:`WAITED_PUT` or more from the thread given to :meth:`set_waiter`
         is put through its waiter (the signals then fire on the waiter's thread).
         """
@@ -245,6 +300,7 @@ class ExperimentQueue:
         for exp in batch:
             if not isinstance(exp, Experiment):
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
+            refuse_generator_function(exp.func)
         if not batch:
             return
         now = time.time()
@@ -263,9 +319,19 @@ class ExperimentQueue:
             self._queued.extend(batch)
             if self._idle_workers:
                 self._job_available.notify()
+            lanes = {exp.lane for exp in batch}
+            lanes.discard(INSTRUMENT_LANE)
+            if lanes:
+                for lane in lanes:
+                    self._queued_in_lane[lane] = self._queued_in_lane.get(lane, 0) + sum(e.lane == lane for e in batch)
+                self._lane_work.notify_all()
         self._on_change()
         for offset, exp in enumerate(batch):
             emit_safely(self.added_signal, first + offset, exp)
+        for exp in batch:
+            if exp.links:
+                # An upstream that ended before this put has no done-callback left to fire.
+                apply_failure_policies(exp)
 
     @staticmethod
     def _check_new(batch: list[Experiment]) -> None:
@@ -297,11 +363,16 @@ class ExperimentQueue:
                 exp._queue = self
                 self._queued.append(exp)
                 self._by_id[exp.id] = exp
+                if exp.lane != INSTRUMENT_LANE:
+                    self._queued_in_lane[exp.lane] = self._queued_in_lane.get(exp.lane, 0) + 1
 
     # -- the worker's side -------------------------------------------------------------
 
     def get_next_job(self) -> Experiment:
-        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none."""
+        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none.
+
+        RuntimeError if one is running already (call :meth:`job_done` first).
+        """
         exp = self._take_next(block=False)
         if exp is None:
             raise std_queue.Empty
@@ -310,10 +381,11 @@ class ExperimentQueue:
     def wait_next_job(self, may_start: Any, should_stop: Any) -> Experiment | None:
         """Block until a job can start, then take it as :meth:`get_next_job` does.
 
-        ``may_start()`` and ``should_stop()`` are checked under the lock whenever the
-        queue is woken (by put, :meth:`wake` and the like). Returns None as soon as
-        ``should_stop()`` is true or ``may_start()`` is false, so the caller can wait
-        for its own events instead.
+        It waits while ``may_start()`` is false (paused), while nothing is queued, and
+        while an experiment taken by another caller is running (until its
+        :meth:`job_done`). Returns None as soon as ``should_stop()`` is true. Both are
+        checked under the lock whenever the queue is woken: put and job_done wake it,
+        and whoever makes ``may_start()`` or ``should_stop()`` true must call :meth:`wake`.
         """
         return self._take_next(block=True, may_start=may_start, should_stop=should_stop)
 
@@ -322,31 +394,88 @@ class ExperimentQueue:
             while True:
                 if should_stop is not None and should_stop():
                     return None
-                if may_start is not None and not may_start():
-                    return None
-                if self._running is not None:
+                if not block and self._running is not None:
                     raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
-                if self._queued:
+                startable = may_start is None or may_start()
+                exp = self._next_in_lane(INSTRUMENT_LANE) if startable and self._running is None else None
+                if exp is not None:
                     break
                 if not block:
                     return None
-                self._idle_workers += 1
+                # Paused, only wake() ends the wait; otherwise put() and job_done() do too.
+                if startable:
+                    self._idle_workers += 1
                 try:
                     self._job_available.wait()
                 finally:
-                    self._idle_workers -= 1
-            exp = self._queued[0]
-            exp.started_at = time.time()
-            self._queued.popleft()
+                    if startable:
+                        self._idle_workers -= 1
+            # The one record of what is running, set before anything says RUNNING: an
+            # abort from a slot on the emission below finds it.
             self._running = exp
-            exp.set_running_or_notify_cancel()
-            if self._store is not None:
-                self._record(self._store.record_started, exp)
+            self._start_locked(exp)
             index = len(self._history)
         # No on_change() here: a job can only start while the owner's state is already
         # "running" (something queued, not paused), so starting it changes nothing there.
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
+
+    def _next_in_lane(self, lane: str, accept: Callable[[Experiment], bool] | None = None) -> Experiment | None:
+        """The first queued experiment of ``lane`` that may start (its upstreams let it, its
+        sweep is not held) and that ``accept`` takes, or None (under the lock)."""
+        queued, held = self._queued, self._held_groups
+
+        def startable(e: Experiment) -> bool:
+            # may_start(): one waiting for its upstreams does not hold up the rest.
+            return e.may_start() and e.group_id not in held and (accept is None or accept(e))
+
+        if queued and queued[0].lane == lane and startable(queued[0]):  # the common case
+            return queued[0]
+        if lane == INSTRUMENT_LANE:
+            return next((e for e in queued if e.lane == lane and startable(e)), None)
+        if not self._queued_in_lane.get(lane):
+            return None
+        seen = False
+        for e in queued:
+            if e.lane == lane:
+                seen = True
+                if startable(e):
+                    return e
+        if not seen:
+            self._queued_in_lane[lane] = 0
+        return None
+
+    # -- holding a sweep ---------------------------------------------------------------
+
+    def hold_group(self, group_id: str) -> None:
+        """Start none of the queued experiments of sweep ``group_id`` until :meth:`release_group`
+        (running ones go on). Not stored: a restart releases every sweep."""
+        with self._lock:
+            self._held_groups = self._held_groups | {group_id}
+
+    def release_group(self, group_id: str) -> None:
+        """Let the queued experiments of sweep ``group_id`` start again."""
+        with self._lock:
+            self._held_groups = self._held_groups - {group_id}
+            self._job_available.notify_all()
+            self._lane_work.notify_all()
+        self._on_change()
+
+    def is_held(self, group_id: str) -> bool:
+        return group_id in self._held_groups
+
+    def _start_locked(self, exp: Experiment) -> None:
+        """Take ``exp`` out of the queued ones and mark it RUNNING (the caller has put it among the running)."""
+        if exp.lane != INSTRUMENT_LANE:
+            self._queued_in_lane[exp.lane] -= 1
+        exp.started_at = time.time()
+        if self._queued[0] is exp:
+            self._queued.popleft()
+        else:
+            self._queued.remove(exp)
+        exp.set_running_or_notify_cancel()
+        if self._store is not None:
+            self._record(self._store.record_started, exp)
 
     def _record(self, write: Callable[..., None], exp: Experiment, *details: Any) -> None:
         # A journal that cannot write a status change must not stop the lab: the run
@@ -357,9 +486,11 @@ class ExperimentQueue:
             logger.error("Could not write the status of %s to the journal: %s", exp.title, exc)
 
     def wake(self) -> None:
-        """Wake a worker blocked in :meth:`wait_next_job` so it re-checks its conditions."""
+        """Wake a worker blocked in :meth:`wait_next_job`, and lanes blocked in
+        :meth:`wait_next_lane_job`, so they re-check their conditions."""
         with self._lock:
             self._job_available.notify_all()
+            self._lane_work.notify_all()
 
     def job_done(self, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None) -> None:
         """Complete the running experiment with ``exit_status``.
@@ -375,18 +506,75 @@ class ExperimentQueue:
         exp = self._running
         if exp is None:
             raise RuntimeError("job_done() called with no running experiment")
+        self._finish(exp, exit_status, result, exception)
+
+    def _finish(self, exp: Experiment, exit_status: ExpStatus, result: Any, exception: BaseException | None) -> None:
+        """Move the running ``exp`` (of any lane) to the history with its outcome."""
         outcome = self._store.prepare_outcome(exp, result, exception) if self._store is not None else None
         with self._lock:
-            index = len(self._history)
+            index = self._index_of(exp)
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
             if self._store is not None:
                 self._record(self._store.record_finished, exp, exit_status, outcome)
-            self._running = None
+            if exp is self._running:
+                self._running = None
+            else:
+                self._lane_running.remove(exp)
+                self._lane_work.notify_all()  # a slot, or a sweep's share of the slots, is free again
             self._history.append(exp)
+            if self._idle_workers:  # a worker waits for the end of a job taken by hand
+                self._job_available.notify()
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)
+
+    # -- the other lanes' side ---------------------------------------------------------
+
+    def wait_next_lane_job(
+        self,
+        lane: str,
+        may_start: Callable[[], bool],
+        should_stop: Callable[[], bool],
+        accept: Callable[[Experiment], bool] | None = None,
+    ) -> Experiment | None:
+        """Block until a queued experiment of ``lane`` can start, then mark it RUNNING.
+
+        For lanes other than the worker's: several of their experiments run at once.
+        The first queued experiment of ``lane`` that ``accept(exp)`` takes (all, without
+        it) starts, once ``may_start()`` is true. The three are called under the queue's
+        lock whenever it is woken: by a put, a lane job done, :meth:`wake`. Returns None
+        as soon as ``should_stop()`` is true. Complete it with :meth:`lane_job_done`.
+        """
+        with self._lock:
+            while True:
+                if should_stop():
+                    return None
+                if may_start():
+                    exp = self._next_in_lane(lane, accept)
+                    if exp is not None:
+                        break
+                self._lane_work.wait()
+            self._lane_running.append(exp)
+            self._start_locked(exp)
+            index = self._index_of(exp)
+        emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
+        return exp
+
+    def lane_job_done(
+        self, exp: Experiment, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None
+    ) -> None:
+        """Complete ``exp``, taken by :meth:`wait_next_lane_job`, as :meth:`job_done` does.
+
+        Raises ValueError for an exit status that is not one, or when ``exp`` is not
+        running on a lane of this queue.
+        """
+        if exit_status not in _EXIT_STATUSES:
+            raise ValueError(f"{exit_status!r} is not an exit status")
+        with self._lock:
+            if exp not in self._lane_running:
+                raise ValueError(f"{exp!r} is not running on a lane of this queue")
+        self._finish(exp, exit_status, result, exception)
 
     # -- removing, reordering, requeueing ----------------------------------------------
 
@@ -501,7 +689,6 @@ class ExperimentQueue:
         """
         if exp.status not in REQUEUEABLE:
             raise ValueError(f"{exp!r} is {exp.status.name}; only ended experiments can be requeued")
-        again = Experiment(exp.func, exp.args, exp.kwargs, title=exp._title)
-        again.requeued_from = exp.id
+        again = exp.repeat()
         self.put(again)
         return again

@@ -20,7 +20,7 @@ from typing import Any
 
 import cloudpickle
 
-from ..engine import Experiment
+from ..engine import Experiment, record_message
 
 __all__ = [
     "CallEncoder",
@@ -94,15 +94,20 @@ class CallEncoder:
 
     def encode(self, exp: Experiment) -> tuple[bytes, bytes]:
         """(function digest, pickled arguments); raises if either cannot be pickled."""
-        func = exp.func
+        digest = self.function_digest(exp.func)
+        if not exp.args and not exp.kwargs:
+            return digest, _NO_ARGUMENTS
+        return digest, pickle_value((exp.args, exp.kwargs))
+
+    def function_digest(self, func: Any) -> bytes:
+        """The digest under which ``func`` is stored (a call's function, or a cleanup);
+        raises if it cannot be pickled."""
         digest = self._by_function.get(id(func))
         if digest is None:
             digest, data = self._remembered.get(func)
             self.functions[digest] = data
             self._by_function[id(func)] = digest
-        if not exp.args and not exp.kwargs:
-            return digest, _NO_ARGUMENTS
-        return digest, pickle_value((exp.args, exp.kwargs))
+        return digest
 
 
 #: Functions whose pickles :class:`FunctionPickles` keeps.
@@ -329,10 +334,7 @@ def encode_log(records: list[logging.LogRecord]) -> str | None:
         return None
     rows = []
     for record in records:
-        try:
-            message = record.getMessage()
-        except Exception:  # bad %-arguments: keep what there is
-            message = str(record.msg)
+        message = record_message(record)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

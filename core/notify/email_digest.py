@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..engine import Experiment, current_experiment
+from ..engine import Experiment, current_experiment, record_message
 from .smtp import SmtpSettings, send_email, smtp_password
 
 __all__ = ["EMAIL_LOGGER", "Digest", "EmailDigestHandler", "NotifySettings"]
@@ -60,10 +60,7 @@ class _Sighting:
 
     @classmethod
     def of(cls, record: logging.LogRecord) -> _Sighting:
-        try:
-            message = record.getMessage()
-        except Exception:  # bad %-arguments: show them rather than lose the record
-            message = f"{record.msg!r} % {record.args!r}"
+        message = record_message(record)  # bad %-arguments are shown, not lost
         return cls(
             record.levelno,
             record.levelname,

@@ -3,7 +3,6 @@ that stops being true: a failure, a stall, a dead worker, work back from the jou
 
 from __future__ import annotations
 
-import enum
 import logging
 import sqlite3
 import threading
@@ -11,7 +10,7 @@ from html import escape
 
 from PySide6.QtCore import Qt
 
-from labqueue import ExpStatus, Manager
+from labqueue import ExpStatus, Manager, WorkerState
 from labqueue.core.journal import JOURNAL_FILE
 from labqueue.core.notify import StallWatchdog
 from labqueue.ui.main_window import MainWindow
@@ -120,14 +119,8 @@ def test_stall_banner_abort_aborts_the_quiet_experiment(qtbot, window, manager):
     qtbot.waitUntil(lambda: not window.banner.isVisible())
 
 
-class _CoreWithDeadState(enum.Enum):
-    """Stands in for a WorkerState that has DEAD (the banner knows it by name)."""
-
-    DEAD = "Dead"
-
-
 def test_a_dead_worker_is_said_when_the_core_reports_one(qtbot, window, manager, monkeypatch):
-    monkeypatch.setattr(Manager, "state", property(lambda self: _CoreWithDeadState.DEAD))
+    monkeypatch.setattr(Manager, "state", property(lambda self: WorkerState.DEAD))
     qtbot.waitUntil(window.banner.isVisible)
     assert "worker has stopped unexpectedly" in window.banner.message.text()
     window.docks["Log"].hide()

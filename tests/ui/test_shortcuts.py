@@ -131,3 +131,30 @@ def test_abort_and_pause_keys_work_with_the_console_focused(qtbot, window, manag
     qtbot.waitUntil(lambda: running.status is ExpStatus.ABORTED)
     assert recorder.keys == []  # the window took them: nothing was typed into the console
     assert console.input_buffer == ""
+
+
+def test_the_abort_key_again_while_aborting_forces_the_abort_from_the_console(qtbot, window, manager, console):
+    manager.abort_grace_seconds = 3600
+    stop, started = threading.Event(), threading.Event()
+
+    def never_checks():
+        started.set()
+        while not stop.is_set():  # a pure-Python loop that ignores the abort
+            pass
+
+    running = manager.queued_exec(never_checks)()
+    abort = window.queue_actions.abort
+    try:
+        assert started.wait(10)
+        qtbot.waitUntil(abort.isEnabled)
+        recorder = focus_console(qtbot, window, console)
+
+        type_in_console(qtbot, console, Qt.Key.Key_X, CTRL_SHIFT)
+        qtbot.waitUntil(lambda: abort.isEnabled() and abort.text() == "Force abort")
+        type_in_console(qtbot, console, Qt.Key.Key_X, CTRL_SHIFT)
+
+        qtbot.waitUntil(lambda: running.status is ExpStatus.ABORTED)
+        qtbot.waitUntil(lambda: abort.text() == "Abort")
+        assert recorder.keys == []  # both went to the window, none into the console
+    finally:
+        stop.set()

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from labqueue import Experiment, ExpStatus
-from labqueue.core.journal import JOURNAL_FILE, Journal, JournalError
+from labqueue.core.journal import JournalError
 from labqueue.core.journal import schema as journal_db
 
 from .journal_helpers import square
@@ -27,19 +27,42 @@ def _columns(path) -> list[str]:
     return names
 
 
-def _a_version_1_journal(lab, monkeypatch) -> list[Experiment]:
-    """Three queued experiments in a journal of the first schema: written by the
-    journal limited to that schema (its writes of a put use only those columns)."""
-    monkeypatch.setattr(journal_db, "MIGRATIONS", journal_db.MIGRATIONS[:1])
-    lab.mkdir(parents=True, exist_ok=True)
-    journal = Journal(lab / JOURNAL_FILE)
+def _tables(path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    return names
+
+
+def _a_version_1_journal(open_manager, lab) -> list[Experiment]:
+    """A journal as labqueue wrote it before chains, studies, lanes and sweeps, cleanups,
+    paused time and kept series (schema 1): written by this version, then every later
+    step undone by hand."""
+    manager = open_manager(start=False)
     exps = [Experiment(square, (i,)) for i in range(3)]
-    for exp in exps:
-        exp.queued_at = 1.0
-    journal.record_added(exps)
-    journal.close()
-    monkeypatch.undo()
-    assert _version(lab / JOURNAL_FILE) == 1
+    manager.job_queue.put_many(exps)
+    manager.shutdown()
+    with sqlite3.connect(lab / "labqueue.db") as conn:
+        conn.execute("ALTER TABLE experiments DROP COLUMN lane")
+        conn.execute("ALTER TABLE experiments DROP COLUMN group_id")
+        conn.execute("ALTER TABLE experiments DROP COLUMN cleanup_digest")
+        conn.execute("ALTER TABLE experiments DROP COLUMN paused_seconds")
+        for table in ("groups", "experiment_links", "experiment_chain", "study_runs", "studies", "series"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    assert _version(lab / "labqueue.db") == 1
+    return exps
+
+
+def _a_journal_one_step_behind(open_manager, lab) -> list[Experiment]:
+    """A journal written by this labqueue, with three queued experiments. The tests add
+    a step to MIGRATIONS after it was written, so it is one version behind that."""
+    manager = open_manager(start=False)
+    exps = [Experiment(square, (i,)) for i in range(3)]
+    manager.job_queue.put_many(exps)
+    manager.shutdown()
+    assert _version(lab / "labqueue.db") == journal_db.schema_version()
     return exps
 
 
@@ -54,7 +77,7 @@ def test_a_new_journal_runs_every_step_and_records_the_version(open_manager, lab
 
 
 def test_an_older_journal_is_upgraded_in_place_and_keeps_its_queue(open_manager, lab, monkeypatch):
-    exps = _a_version_1_journal(lab, monkeypatch)
+    exps = _a_version_1_journal(open_manager, lab)
     monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS, _add_operator_column])
 
     manager = open_manager()
@@ -63,24 +86,26 @@ def test_an_older_journal_is_upgraded_in_place_and_keeps_its_queue(open_manager,
     assert [e.result(timeout=10) for e in manager.job_queue.queued] == [0, 1, 4]
     manager.shutdown()
     assert _version(lab / "labqueue.db") == len(journal_db.MIGRATIONS)
-    assert {"operator", "paused_seconds"} <= set(_columns(lab / "labqueue.db"))
+    assert {"operator", "lane", "group_id", "cleanup_digest", "paused_seconds"} <= set(_columns(lab / "labqueue.db"))
+    assert _tables(lab / "labqueue.db") >= {"groups", "experiment_links", "experiment_chain", "studies", "series"}
 
 
 def test_a_failed_step_leaves_the_journal_as_it_was(open_manager, lab, monkeypatch):
-    exps = _a_version_1_journal(lab, monkeypatch)
-    current = journal_db.schema_version()
+    exps = _a_journal_one_step_behind(open_manager, lab)
+    version = journal_db.schema_version()
+    steps = journal_db.MIGRATIONS
 
     def half_done(conn: sqlite3.Connection) -> None:
         _add_operator_column(conn)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS, half_done])
-    with pytest.raises(JournalError, match=f"from schema {current} to {current + 1}: disk I/O error"):
+    monkeypatch.setattr(journal_db, "MIGRATIONS", [*steps, half_done])
+    with pytest.raises(JournalError, match=f"from schema {version} to {version + 1}: disk I/O error"):
         open_manager()
-    assert _version(lab / "labqueue.db") == current  # the steps before it are done, each on its own
+    assert _version(lab / "labqueue.db") == version
     assert "operator" not in _columns(lab / "labqueue.db")
 
-    monkeypatch.undo()
+    monkeypatch.setattr(journal_db, "MIGRATIONS", steps)
     manager = open_manager()
     assert [(e.id, e.status) for e in manager.job_queue.queued] == [(e.id, ExpStatus.QUEUED) for e in exps]
 
