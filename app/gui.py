@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from labqueue.core import Manager, config
@@ -18,6 +18,7 @@ from labqueue.ui.settings_dialog import SettingsDialog
 from labqueue.ui.studies_pane import StudiesPane
 from labqueue.ui.theme import app_icon
 
+from .console_loader import ConsoleLoader
 from .demo import queue_demo
 from .log_setup import log_to_terminal
 from .services import Services, start_services
@@ -38,6 +39,7 @@ class GuiSession:
     window: MainWindow
     studies: StudyManager
     console: LabConsole | None = None
+    console_loader: ConsoleLoader | None = None
 
     def open_settings(self) -> SettingsDialog:
         """File > Settings…: edit ``config.toml``; saved settings take effect at once."""
@@ -47,13 +49,14 @@ class GuiSession:
         dialog.open()
         return dialog
 
-    def add_console(self, data_dir: Path | None, startup_file: Path | None) -> LabConsole:
-        """Dock the IPython console (after the first paint: it takes half a second)."""
-        from .console import create_console  # imports IPython and qtconsole: not before the first paint
-
-        self.console = create_console(self.manager, data_dir, startup_file, self.window)
-        self.window.add_dock(self.console, "Console", Qt.DockWidgetArea.BottomDockWidgetArea, tab_with="Log")
-        return self.console
+    def load_console(self, data_dir: Path | None, startup_file: Path | None) -> ConsoleLoader:
+        """Load the IPython console in the background and dock it when ready (see
+        :class:`ConsoleLoader`: the window keeps answering meanwhile); ``console`` is
+        set then."""
+        self.console_loader = ConsoleLoader(self.manager, self.window, data_dir, startup_file)
+        self.console_loader.loaded.connect(lambda console: setattr(self, "console", console))
+        self.console_loader.start()
+        return self.console_loader
 
     def run(self) -> int:
         """Run the event loop until the window closes; returns the exit code."""
@@ -62,8 +65,8 @@ class GuiSession:
         finally:
             # The window shuts the manager down when it closes; this covers other exits.
             self.manager.shutdown(wait=True, abort_running=True, timeout=QUIT_ABORT_SECONDS)
-            if self.console is not None:
-                self.console.shutdown()
+            if self.console_loader is not None:
+                self.console_loader.cancel()  # shuts down the console, loaded or half-made
             self.services.stop()
 
 
@@ -87,6 +90,7 @@ def start_gui(
     manager = Manager(data_dir=config.data_dir(data_dir))
     services = start_services(manager, data_dir)
     window = MainWindow(manager, config_dir=config.config_dir(data_dir))
+    services.stall_listeners.append(window.report_stall)
     studies = StudyManager(manager)  # the same queue and journal: studies run by the console show too
     window.add_dock(StudiesPane(studies), "Studies", Qt.DockWidgetArea.BottomDockWidgetArea, tab_with="Log")
     session = GuiSession(app, manager, services, window, studies)
@@ -95,8 +99,8 @@ def start_gui(
     if demo:
         queue_demo(manager)
     if console:
-        # After the first paint is on screen: importing the kernel takes half a second.
-        window.first_painted.connect(lambda: QTimer.singleShot(0, lambda: session.add_console(data_dir, startup_file)))
+        # After the first paint is on screen, so that the window appears at once.
+        window.first_painted.connect(lambda: session.load_console(data_dir, startup_file))
     # Ctrl-C in the terminal closes the window (asking first if work is left); the
     # window's frame timer runs Python often enough for the handler to fire.
     signal.signal(signal.SIGINT, lambda *_: window.close())

@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from labqueue.core import Manager
+from labqueue.core import Experiment, Manager
 from labqueue.core.config import Settings, config_path, email_level_number, load_settings, log_dir
 from labqueue.core.notify import EmailDigestHandler, QueueDoneNotifier, SmtpSettings, StallWatchdog
 
@@ -30,6 +31,8 @@ class Services:
         problems: messages about what was wrong in that file or with the log
             directory; each one was also logged.
         email_handler: the :class:`EmailDigestHandler` on the root logger.
+        stall_listeners: called ``(experiment, quiet_seconds)`` when the stall watchdog
+            warns (on the watchdog's thread); the window adds its banner here.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class Services:
         self._log_handler = log_handler
         self._queue_done: QueueDoneNotifier | None = None
         self._watchdog: StallWatchdog | None = None
+        self.stall_listeners: list[Callable[[Experiment, float], None]] = []
         email = settings.email
         # apply() gives the handler its digest period and hourly limit.
         self.email_handler = EmailDigestHandler(manager, SmtpSettings.from_email_settings(email))
@@ -75,7 +79,11 @@ class Services:
             self._watchdog.close()
             self._watchdog = None
         if email.stall_minutes > 0:
-            self._watchdog = StallWatchdog(self.manager, email.stall_minutes * 60)
+            self._watchdog = StallWatchdog(self.manager, email.stall_minutes * 60, on_stall=self._report_stall)
+
+    def _report_stall(self, experiment: Experiment, quiet_seconds: float) -> None:
+        for listener in list(self.stall_listeners):
+            listener(experiment, quiet_seconds)
 
     def stop(self) -> None:
         """Send what is pending (within the email handler's time limit), then close the

@@ -27,6 +27,7 @@ from .engine import (
     Experiment,
     ExperimentQueue,
     ExpStatus,
+    PublishedData,
     WatchedEvent,
     Worker,
     check_chain_options,
@@ -90,7 +91,8 @@ def newest_open_manager() -> Manager | None:
 class WorkerState(enum.Enum):
     """What the worker is doing, as shown in the status bar.
 
-    ABORTING: an abort was asked for and the running job has not returned yet
+    PAUSED: paused between jobs, or the running job waits in ``checkpoint()`` while
+    paused. ABORTING: an abort was asked for and the running job has not returned yet
     (:meth:`Manager.force_abort` applies). DEAD: the worker thread ended without
     :meth:`Manager.shutdown`; nothing more runs in this session.
     """
@@ -142,6 +144,8 @@ class Manager:
         running: Event, set while the worker may start jobs; cleared = paused.
         abort: Event set by :meth:`abort_job` while the running job should stop.
         pause_on_failure: pause the queue after a job fails (default True).
+        restored: what the journal gave back at start (:class:`~core.journal.Restored`:
+            history, interrupted, queued); empty without a journal.
         abort_grace_seconds: how long an aborted job may take to return before
             Aborted is raised inside it, and again before it is reported stuck in a
             call Python cannot interrupt (default 10; ``[queue] abort_grace_seconds``).
@@ -182,9 +186,12 @@ class Manager:
         self._waiters = 0
         self._state: WorkerState | None = None
         self._shut_down = False
+        self._pause_after_current = False
+        self._queued_functions: dict[str, Callable] = {}
         self._instance_lock: InstanceLock | None = None
         self._journal: Journal | None = None
         restored = self._open_journal() if self.data_dir is not None else Restored()
+        self.restored = restored
         self.job_queue = ExperimentQueue(store=self._journal, on_change=self._flags_changed)
         self.job_queue.restore(restored.history + restored.interrupted, restored.queued)
         self._groups: dict[str, SweepGroup] = {
@@ -223,6 +230,8 @@ class Manager:
             # A sweep goes on past a failed run: its group row counts the failures.
             pause_on_failure=lambda exp: self.pause_on_failure and exp.group_id is None,
             isolated_folder=self._isolated_folder,
+            # Paused "after this experiment": the running isolated calls go on to their end too.
+            checkpoints_wait=lambda: self.paused and not self._pause_after_current,
         )
         # The worker has not started (and the queue is paused): a failure that a crash
         # kept from reaching its downstreams is settled before anything can run.
@@ -302,7 +311,12 @@ class Manager:
         if self.worker.died:
             return WorkerState.DEAD
         if self.job_queue.has_running:
-            return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
+            if self.abort.is_set():
+                return WorkerState.ABORTING
+            running = self.job_queue.running_experiment
+            if running is not None and running.paused and not self.job_queue.has_lane_running:
+                return WorkerState.PAUSED  # waits in checkpoint(), and nothing else runs
+            return WorkerState.RUNNING
         if self.paused:
             return WorkerState.PAUSED
         # Between two jobs of a busy queue the worker is still "running", not idle; with
@@ -383,6 +397,8 @@ class Manager:
         the worker if the call ends ABORTED or FAILED, and at the next start if it was
         running when the program died (see :attr:`Experiment.cleanup`).
 
+        The function is listed in :attr:`queued_functions`.
+
         Raises TypeError at once if ``func`` or ``cleanup`` is not callable, if ``func``
         is a generator function (it would run nothing) or an upstream not an
         Experiment, ValueError for an unknown ``on_failure`` or negative retries or
@@ -411,6 +427,7 @@ class Manager:
     def _queued_call(self, func: Callable, options: dict[str, Any]) -> Callable[..., Experiment]:
         if not callable(func):
             raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
+        self._queued_functions[getattr(func, "__qualname__", None) or type(func).__name__] = func
         refuse_generator_function(func)
         chained = bool(options["after"] or options["inputs"] or options["retries"])
         isolate = options["isolate"]
@@ -428,6 +445,13 @@ class Manager:
 
         queue_call.__wrapped__ = func
         return queue_call
+
+    @property
+    def queued_functions(self) -> dict[str, Callable]:
+        """The functions decorated with :meth:`queued_exec` on this manager, by qualified
+        name (a function defined again under its name replaces the earlier one), in
+        the order they were decorated: what the window offers in Add experiment."""
+        return dict(self._queued_functions)
 
     def on_abort(self, callback: Callable[[Experiment], Any]) -> Callable[[Experiment], Any]:
         """Run ``callback(experiment)`` whenever a job ends ABORTED (forced or not, at
@@ -449,13 +473,24 @@ class Manager:
 
     # -- control -----------------------------------------------------------------------
 
-    def pause_worker(self) -> None:
-        """Pause after the current job; ``checkpoint()`` inside a job also waits."""
+    def pause_worker(self, after_current: bool = False) -> None:
+        """Pause: no further job starts, and the running job waits at its next
+        ``checkpoint()``. With ``after_current`` the running job runs to its end first
+        (its checkpoints do not wait), then the queue is paused."""
+        self._pause_after_current = after_current
+        # Wakes the queue and a checkpoint() waiting (``running`` is watched), even when
+        # already paused: the checkpoint re-reads after_current.
         self.running.clear()
 
     def resume_worker(self) -> None:
         """Resume running jobs."""
+        self._pause_after_current = False
         self.running.set()
+
+    @property
+    def pausing_after_current(self) -> bool:
+        """True while paused with ``after_current``: the running job goes on to its end."""
+        return self._pause_after_current and self.paused
 
     def abort_job(self) -> bool:
         """Abort the running job: sets :attr:`abort` and the abort events (ending a
@@ -556,7 +591,19 @@ class Manager:
     def relay_progress(self, experiment: Experiment, fraction: float | None, message: str) -> None:
         self._report_progress(experiment, fraction, message)
 
-    def relay_data(self, experiment: Experiment, series: str, x: Any, y: Any) -> None:
+    def relay_data(
+        self,
+        experiment: Experiment,
+        series: str,
+        x: Any,
+        y: Any,
+        x_label: str | None = None,
+        y_label: str | None = None,
+        units: str | tuple[str | None, str | None] | None = None,
+    ) -> None:
+        """Data published by an isolated call's process: kept with the experiment (as
+        :meth:`publish` keeps it) and plotted live."""
+        self._keep_published(experiment, series, x, y, x_label, y_label, units)
         emit_safely(self.data_signal, experiment, series, x, y)
 
     def relay_log(self, experiment: Experiment, record: logging.LogRecord) -> None:
@@ -574,16 +621,44 @@ class Manager:
     def checkpoint(self) -> None:
         """Call inside a job: raise :class:`Aborted` if an abort was requested, and
         wait here while the manager is paused, until it is resumed or aborted (an
-        abort event set by a driver ends the wait too; shutdown does not)."""
+        abort event set by a driver ends the wait too; shutdown does not).
+
+        While it waits, the job is paused: :attr:`state` is PAUSED, the experiment's
+        ``paused`` is True and the time spent here is not in its ``duration``.
+        """
+        job = self._job_on_this_thread()
+        waiting = False
+        try:
+            while not self._checkpoint_passes(wait=waiting):
+                if not waiting and job is not None:
+                    # Announced outside the lock, as every state change is.
+                    job._pause_began(time.time())
+                    self._announce_state()
+                waiting = True
+        finally:
+            if waiting and job is not None:
+                job._pause_ended(time.time())
+                self._announce_state()
+
+    def _checkpoint_passes(self, wait: bool) -> bool:
+        """True when a job at its checkpoint may go on; raises Aborted on abort. With
+        ``wait``, waits for that (or an abort) instead of returning False. Shutdown
+        does not let it go on: only a resume or an abort does."""
         with self._registered_waiter():
             while True:
                 events = self.worker.abort_events
                 if any(e.is_set() for e in events):
                     raise Aborted("aborted by request")
-                if self.running.is_set():
-                    return
+                if self.running.is_set() or self._pause_after_current:
+                    return True
+                if not wait:
+                    return False
                 self._watch_abort_events(events)
                 self._changed.wait()
+
+    def _job_on_this_thread(self) -> Experiment | None:
+        exp = current_experiment()
+        return exp if exp is not None and current_manager() is self else None
 
     def _watch_abort_events(self, events: list[threading.Event]) -> None:
         """Make sure setting any of ``events`` wakes this manager's waiters."""
@@ -615,9 +690,42 @@ class Manager:
                     logger.error("%s", exc)
         emit_safely(self.progress_signal, exp, fraction, message)
 
-    def publish(self, series: str, x: Any, y: Any) -> None:
-        """Publish live data points (scalars or sequences) of ``series`` for plotting."""
-        emit_safely(self.data_signal, self._current_job(), str(series), x, y)
+    def publish(
+        self,
+        series: str,
+        x: Any,
+        y: Any,
+        *,
+        x_label: str | None = None,
+        y_label: str | None = None,
+        units: str | tuple[str | None, str | None] | None = None,
+    ) -> None:
+        """Publish data points (numbers or sequences; ``x`` None for a running index) of
+        ``series``: plotted live, and kept with the running experiment (see
+        :class:`~core.engine.PublishedData`; the journal stores them with its outcome).
+        ``x_label``, ``y_label`` and ``units`` (of y, or ``(x_units, y_units)``) label
+        the plot's axes; given once, they hold for the series."""
+        exp = self._current_job()
+        name = str(series)
+        self._keep_published(exp, name, x, y, x_label, y_label, units)
+        emit_safely(self.data_signal, exp, name, x, y)
+
+    @staticmethod
+    def _keep_published(exp: Experiment | None, name: str, x: Any, y: Any, x_label, y_label, units) -> None:
+        if exp is not None:
+            if exp.published is None:
+                exp.published = PublishedData()
+            exp.published.add(name, x, y, x_label, y_label, units)
+
+    def published_data(self, exp: Experiment) -> PublishedData | None:
+        """The series ``exp`` published: kept with it, or read back from the journal for
+        one that ran in an earlier session. None if it published nothing."""
+        if exp.published is None and self._journal is not None and exp.status.is_terminal:
+            try:
+                exp.published = self._journal.load_series(exp.id)
+            except JournalError as exc:
+                logger.error("%s", exc)
+        return exp.published
 
     def _current_job(self) -> Experiment | None:
         exp = current_experiment()
@@ -813,8 +921,17 @@ def set_progress(fraction: float | None, message: str = "") -> None:
         manager.set_progress(fraction, message)
 
 
-def publish(series: str, x: Any, y: Any) -> None:
-    """Inside a job: publish live data to its manager's plot. No-op elsewhere."""
+def publish(
+    series: str,
+    x: Any,
+    y: Any,
+    *,
+    x_label: str | None = None,
+    y_label: str | None = None,
+    units: str | tuple[str | None, str | None] | None = None,
+) -> None:
+    """Inside a job: publish data to its manager's plot (see :meth:`Manager.publish`).
+    No-op elsewhere."""
     manager = current_manager()
     if manager is not None:
-        manager.publish(series, x, y)
+        manager.publish(series, x, y, x_label=x_label, y_label=y_label, units=units)

@@ -2,8 +2,10 @@
 
 import os
 
-# Before anything imports Qt: GUI tests render offscreen, never on a real display.
+# Before anything imports Qt: GUI tests render offscreen, never on a real display,
+# and PySide6 makes its classes at import, as it does in the program (see labqueue.ui).
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["PYSIDE6_OPTION_LAZY"] = "0"
 
 import pytest
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import atexit
 import functools
+import importlib
 import io
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -29,6 +30,7 @@ os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 from ipykernel.inprocess.ipkernel import InProcessInteractiveShell  # noqa: E402
+from pygments.lexers import Python3Lexer  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QThread, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDockWidget, QWidget  # noqa: E402
@@ -40,7 +42,14 @@ from labqueue.core.config import data_dir as default_data_dir  # noqa: E402
 
 from .theme import is_dark  # noqa: E402
 
-__all__ = ["HISTORY_FILE_NAME", "STARTUP_FILE_NAME", "LabConsole", "banner_text", "run_startup_file"]
+__all__ = [
+    "HISTORY_FILE_NAME",
+    "STARTUP_FILE_NAME",
+    "LabConsole",
+    "banner_text",
+    "prepare_console_imports",
+    "run_startup_file",
+]
 
 #: The console's input history (IPython's SQLite history) in the data directory.
 HISTORY_FILE_NAME = "console_history.sqlite"
@@ -72,11 +81,36 @@ class LabConsole(QtInProcessRichJupyterWidget):
         data_dir: str | Path | None = None,
         startup_file: str | Path | None = None,
         parent: QWidget | None = None,
+        *,
+        start: bool = True,
     ) -> None:
         if InProcessInteractiveShell.initialized():
             raise RuntimeError("a labqueue console is already open in this process; shut it down first")
         super().__init__(parent)
-        self.history_file, history_problem = _history_file(default_data_dir(data_dir))
+        self._given_namespace = namespace
+        self._data_dir = data_dir
+        self._startup_file = startup_file
+        self.history_file, self._history_problem = _history_file(default_data_dir(data_dir))
+        self.increase_font_size.setShortcuts(
+            [*QKeySequence.keyBindings(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
+        )
+        self.kernel_manager: QtInProcessKernelManager | None = None
+        self._waiter = _Waiter()
+        self._shut_down = False
+        QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
+        self.exit_requested.connect(self._hide_dock)
+        if start:
+            for step in self.start_steps():
+                step()
+
+    def start_steps(self) -> list[Callable[[], None]]:
+        """What is left of the start after the widget is made, in order: start the
+        kernel, fill its namespace and run the startup file, connect to the kernel.
+        Run them one per turn of the event loop, so the window never freezes for all
+        of them at once (``start=False`` leaves them to the caller)."""
+        return [self._start_kernel, self._run_startup, self._connect]
+
+    def _start_kernel(self) -> None:
         config = Config()
         config.HistoryManager.hist_file = str(self.history_file or ":memory:")
         # Our banner replaces IPython's version blurb and tip of the day.
@@ -92,21 +126,16 @@ class LabConsole(QtInProcessRichJupyterWidget):
         # Before the startup file runs, so its traceback is coloured for the palette.
         self._follow_application_palette()
 
-        self._waiter = _Waiter()
-        self.namespace = {**namespace, "wait": self._waiter.wait}
+    def _run_startup(self) -> None:
+        self.namespace = {**self._given_namespace, "wait": self._waiter.wait}
         self.shell.push(self.namespace)
-        self.startup_file = _startup_path(data_dir, startup_file)
+        self.startup_file = _startup_path(self._data_dir, self._startup_file)
         startup_report = run_startup_file(self.shell, self.startup_file) if self.startup_file else ""
-        self.banner = banner_text(self.namespace) + history_problem + startup_report
+        self.banner = banner_text(self.namespace) + self._history_problem + startup_report
 
-        self.increase_font_size.setShortcuts(
-            [*QKeySequence.keyBindings(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
-        )
+    def _connect(self) -> None:
         self.kernel_client = self.kernel_manager.client()
         self.kernel_client.start_channels()
-        self._shut_down = False
-        QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
-        self.exit_requested.connect(self._hide_dock)
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -117,7 +146,10 @@ class LabConsole(QtInProcessRichJupyterWidget):
         self._shut_down = True
         QCoreApplication.instance().aboutToQuit.disconnect(self.shutdown)
         self._waiter.interrupt()
-        self.kernel_client.stop_channels()
+        if self.kernel_manager is None:  # shut down before its kernel was started
+            return
+        if self.kernel_client is not None:
+            self.kernel_client.stop_channels()
         save_thread = self.shell.history_manager.save_thread
         # Ends the history session and writes it out now rather than at interpreter
         # exit, where IPython registered it. Recent IPython also stops the history
@@ -169,7 +201,7 @@ class LabConsole(QtInProcessRichJupyterWidget):
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         super().changeEvent(event)
         palette_changed = event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange)
-        if palette_changed and self._scheme is not None:
+        if palette_changed and self._scheme is not None and self.kernel_manager is not None:
             self._follow_application_palette()
 
     def _follow_application_palette(self) -> None:
@@ -181,6 +213,29 @@ class LabConsole(QtInProcessRichJupyterWidget):
         if self._scheme != scheme:
             self._scheme = scheme
             self.set_default_style(colors=scheme)
+
+
+#: Modules the console imports only while it starts (the kernel's debugger, IPython's
+#: completer and inspector, the colour style); importing them beforehand keeps the
+#: start steps on the GUI thread short.
+_IMPORTED_ON_START = (
+    "ipykernel.debugger",
+    "IPython.core.application",
+    "IPython.core.completerlib",
+    "IPython.core.oinspect",
+    "jupyter_client.session",
+    "pygments.styles.default",
+)
+
+
+def prepare_console_imports() -> None:
+    """Import what starting a console needs and compile its syntax highlighter, so
+    that creating one costs the GUI thread only what must happen there. Meant for a
+    helper thread: it creates no Qt object (imports are thread-safe)."""
+    for name in _IMPORTED_ON_START:
+        importlib.import_module(name)
+    # Each pygments lexer class compiles its regular expressions on first use (0.1 s).
+    Python3Lexer()
 
 
 def banner_text(namespace: dict[str, Any]) -> str:

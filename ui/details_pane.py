@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -18,8 +19,9 @@ from PySide6.QtWidgets import (
 from labqueue.core import Experiment, ExpStatus
 from labqueue.core.runs import command_of, tail_lines
 
-from .display_text import arguments_text, format_duration, format_time, outcome_text
-from .theme import status_color, status_icon
+from .display_text import arguments_text, format_duration, format_time, outcome_text, status_label
+from .theme import experiment_color, experiment_icon
+from .traceback_text import is_plain_abort, readable_traceback
 
 __all__ = ["DetailsPane"]
 
@@ -83,17 +85,22 @@ class DetailsPane(QWidget):
         self.tabs.setDocumentMode(True)
         self.texts: dict[str, QPlainTextEdit] = {}
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        # The system's fixed font is often smaller than the text around it.
+        fixed.setPointSizeF(max(fixed.pointSizeF(), self.font().pointSizeF()))
         for name in ("Arguments", "Result", "Traceback", "Log", "Output"):
             text = QPlainTextEdit()
+            text.setObjectName(f"details-{name.lower()}")
             text.setReadOnly(True)
             text.setFont(fixed)
+            # Wrapped, so a long error or path reads without scrolling sideways; the
+            # log keeps one record per line, a command's output its own lines.
             text.setLineWrapMode(
                 QPlainTextEdit.LineWrapMode.NoWrap
-                if name in ("Traceback", "Log", "Output")
+                if name in ("Log", "Output")
                 else QPlainTextEdit.LineWrapMode.WidgetWidth
             )
             self.texts[name] = text
-            self.tabs.addTab(text, name)
+            self.tabs.addTab(self._traceback_tab(text) if name == "Traceback" else text, name)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -108,6 +115,19 @@ class DetailsPane(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._stack)
 
+    def _traceback_tab(self, text: QPlainTextEdit) -> QWidget:
+        self.show_labqueue_frames = QCheckBox("Show labqueue's own frames")
+        self.show_labqueue_frames.setObjectName("show-labqueue-frames")
+        self.show_labqueue_frames.setToolTip("The worker that called the experiment, checkpoint() and the like")
+        self.show_labqueue_frames.toggled.connect(self._show_traceback)
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.show_labqueue_frames)
+        layout.addWidget(text, 1)
+        self.traceback_page = tab
+        return tab
+
     @property
     def experiment(self) -> Experiment | None:
         return self._experiment
@@ -121,8 +141,15 @@ class DetailsPane(QWidget):
         self._forget_shown()
         if exp is not None:
             # A new experiment starts on its most telling tab.
-            self.tabs.setCurrentWidget(self.texts["Traceback" if exp.traceback else "Result"])
+            self.show_tab("Traceback" if _shown_traceback(exp) else "Result")
         self.refresh()
+
+    def show_tab(self, name: str) -> None:
+        """Bring the tab ``name`` ("Arguments", "Result", "Traceback", "Log", "Output") to the front."""
+        self.tabs.setCurrentIndex(self.tabs.indexOf(self._page(name)))
+
+    def _page(self, name: str) -> QWidget:
+        return self.traceback_page if name == "Traceback" else self.texts[name]
 
     def set_palette(self, palette: QPalette) -> None:
         self._forget_shown()
@@ -135,14 +162,17 @@ class DetailsPane(QWidget):
             return
         status = exp.status
         duration = format_duration(exp.duration) or "not started"
+        paused = exp.time_paused
+        if paused >= 0.01:
+            duration += f" (and {format_duration(paused)} paused)"
         if duration != self._duration_shown:  # compared here: a call into Qt costs even when equal
             self._duration_shown = duration
             self.fields["Duration"].setText(duration)
-        fields = (status, exp.stored, exp.traceback is not None)
+        fields = (status, exp.paused, exp.stored, exp.traceback is not None)
         if fields != self._fields_shown:
             self._fields_shown = fields
             self._show_fields(exp, status)
-        result = (status, exp.progress)
+        result = (status, exp.paused, exp.progress)
         if result != self._result_shown:
             self._result_shown = result
             self._set_text("Result", _result_text(exp))
@@ -162,10 +192,11 @@ class DetailsPane(QWidget):
 
     def _show_fields(self, exp: Experiment, status: ExpStatus) -> None:
         palette = self.palette()
-        self._icon.setPixmap(status_icon(status, palette).pixmap(24, 24))
+        self._icon.setPixmap(experiment_icon(exp, palette).pixmap(24, 24))
         self.title.setText(exp.title)
-        self.fields["Status"].setText(status.label)
-        self.fields["Status"].setStyleSheet(f"color: {status_color(status, palette).name()}; font-weight: bold")
+        waiting = " — waits at its checkpoint() until Resume" if exp.paused else ""
+        self.fields["Status"].setText(status_label(exp) + waiting)
+        self.fields["Status"].setStyleSheet(f"color: {experiment_color(exp, palette).name()}; font-weight: bold")
         self.fields["Queued"].setText(format_time(exp.queued_at))
         self.fields["Started"].setText(format_time(exp.started_at) or "not yet")
         self.fields["Finished"].setText(
@@ -175,11 +206,22 @@ class DetailsPane(QWidget):
         requeued = f" (requeue of {exp.requeued_from})" if exp.requeued_from else ""
         self.fields["Id"].setText(exp.id + requeued)
         self._set_text("Arguments", arguments_text(exp))
-        self._set_text("Traceback", exp.traceback or "")
-        self.tabs.setTabEnabled(self.tabs.indexOf(self.texts["Traceback"]), bool(exp.traceback))
+        self._show_traceback()
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.traceback_page), _shown_traceback(exp))
         self.tabs.setTabEnabled(self.tabs.indexOf(self.texts["Output"]), command_of(exp) is not None)
         if command_of(exp) is None:
             self._set_text("Output", "")
+
+    def _show_traceback(self) -> None:
+        exp = self._experiment
+        if exp is None or not _shown_traceback(exp):
+            self._set_text("Traceback", "")
+            return
+        text, folded = readable_traceback(exp.traceback, fold=not self.show_labqueue_frames.isChecked())
+        if not self.show_labqueue_frames.isChecked():
+            self.show_labqueue_frames.setText(f"Show labqueue's own frames ({folded} folded)")
+        self.show_labqueue_frames.setEnabled(bool(folded) or self.show_labqueue_frames.isChecked())
+        self._set_text("Traceback", text)
 
     def _show_output(self, files: tuple) -> None:
         parts = []
@@ -204,6 +246,11 @@ class DetailsPane(QWidget):
             widget.setPlainText(text)
 
 
+def _shown_traceback(exp: Experiment) -> bool:
+    """A traceback worth showing: any but that of a plain abort at a checkpoint()."""
+    return bool(exp.traceback) and not is_plain_abort(exp.traceback)
+
+
 def _size(path) -> int | None:
     try:
         return path.stat().st_size
@@ -224,7 +271,10 @@ def _result_text(exp: Experiment) -> str:
     if status is ExpStatus.RUNNING:
         fraction, message = exp.progress
         percent = f"{fraction:.0%} " if fraction is not None else ""
-        return f"running… {percent}{message}".rstrip()
+        doing = "paused at" if exp.paused else "running…"
+        return f"{doing} {percent}{message}".rstrip()
     if status is ExpStatus.QUEUED:
         return "not run yet"
+    if status is ExpStatus.ABORTED and is_plain_abort(exp.traceback):
+        return "Aborted at its checkpoint(), as asked"
     return outcome_text(exp, detailed=True)

@@ -27,6 +27,7 @@ __all__ = [
     "format_duration",
     "format_time",
     "outcome_text",
+    "status_label",
 ]
 
 #: Longest text of one value in the details pane; more is cut with a note.
@@ -127,6 +128,11 @@ def cell_repr(value: Any) -> str:
 def detail_repr(value: Any) -> str:
     """A readable repr for the details pane, at most about :data:`DETAIL_MAX_CHARS` long."""
     return _safe_repr(_DETAIL, value)
+
+
+def status_label(exp: Experiment) -> str:
+    """``Finished``, ``Running``, ...; ``Paused`` for a running one waiting in checkpoint()."""
+    return "Paused" if exp.paused else exp.status.label
 
 
 def format_time(timestamp: float | None, now: float | None = None) -> str:

@@ -25,14 +25,15 @@ def drain(items: deque) -> list:
 
 
 class CoreInbox:
-    """Flags and data points raised by a :class:`Manager`'s signals since last taken."""
+    """Flags raised by a :class:`Manager`'s signals since last taken, and the
+    experiment that published last (its data is kept with it: the plot reads it there)."""
 
     def __init__(self, manager: Manager) -> None:
         # True at first, so the first frame shows what is already there.
         self._queue_changed = True
         self._progress_changed = True
         self._state_changed = True
-        self._points: deque[tuple[Any, str, Any, Any]] = deque()
+        self.latest_publisher: Any = None  # the experiment that published last
         queue = manager.job_queue
         self._connections = [
             (queue.added_signal, self._on_queue_changed),
@@ -63,8 +64,9 @@ class CoreInbox:
     def _on_state_changed(self, *_: Any) -> None:
         self._state_changed = True
 
-    def _on_data(self, experiment: Any, series: str, x: Any, y: Any) -> None:
-        self._points.append((experiment, series, x, y))
+    def _on_data(self, experiment: Any, *_: Any) -> None:
+        if experiment is not None:
+            self.latest_publisher = experiment  # one assignment: safe from any thread
 
     # -- takers: the GUI thread --------------------------------------------------------
     # A flag is cleared only after it was seen raised and before the caller reads the
@@ -76,6 +78,10 @@ class CoreInbox:
         setattr(self, flag, False)
         return True
 
+    def note_queue_changed(self) -> None:
+        """Raise the flag again: the change taken could not be applied yet."""
+        self._queue_changed = True
+
     def take_queue_changed(self) -> bool:
         return self._take("_queue_changed")
 
@@ -84,10 +90,6 @@ class CoreInbox:
 
     def take_state_changed(self) -> bool:
         return self._take("_state_changed")
-
-    def take_points(self) -> list[tuple[Any, str, Any, Any]]:
-        """Data points ``(experiment, series, x, y)`` published since the last call."""
-        return drain(self._points)
 
 
 class LogInbox(logging.Handler):

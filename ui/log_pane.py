@@ -17,6 +17,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
@@ -47,7 +48,14 @@ _LEVELS = [
     ("Warning", logging.WARNING),
     ("Error", logging.ERROR),
 ]
-_HEADERS = ("Time", "Level", "Experiment", "Source", "Message")
+_HEADERS = ("Time", "Level", "Id", "Source", "Message")
+_HEADER_TIPS = (
+    "When it was logged",
+    "How serious it is",
+    "The experiment it is about: its short id, as in the queue table's Id column (double-click to select it)",
+    "The logger that wrote it",
+    "What it says (a failure's row ends with its error; the tooltip has the whole text)",
+)
 _FORMATTER = logging.Formatter()
 
 
@@ -55,9 +63,11 @@ class LogRow(NamedTuple):
     time: str
     levelno: int
     levelname: str
-    experiment: str
+    experiment: str  # short id, or ""
+    title: str  # the experiment's title, or ""
     source: str
-    message: str  # the whole message; the table shows its first line
+    message: str  # the whole message; the table shows :attr:`summary`
+    summary: str  # one line: the first, and for a failure also the error it ends with
 
     @classmethod
     def from_record(cls, record: logging.LogRecord) -> LogRow:
@@ -72,9 +82,21 @@ class LogRow(NamedTuple):
             record.levelno,
             record.levelname,
             getattr(record, "experiment_id", "-").strip("-"),
+            getattr(record, "experiment_title", ""),
             record.name,
             message,
+            _summary(message),
         )
+
+
+def _summary(message: str) -> str:
+    """The first line; when a traceback follows, also its last line (the error), so a
+    failure's row says what went wrong: ``measure(3) failed: RuntimeError: no signal``."""
+    first, _, rest = message.partition("\n")
+    if "Traceback (most recent call last)" not in rest:
+        return first
+    error = next((line.strip() for line in reversed(rest.splitlines()) if line.strip()), "")
+    return f"{first} {error}" if error else first
 
 
 class LogModel(QAbstractTableModel):
@@ -113,8 +135,12 @@ class LogModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(_HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return _HEADERS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _HEADER_TIPS[section]
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -124,10 +150,13 @@ class LogModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 4:
-                return row.message.split("\n", 1)[0]
+                return row.summary
             return (row.time, row.levelname, row.experiment, row.source)[column]
-        if role == Qt.ItemDataRole.ToolTipRole and column == 4 and "\n" in row.message:
-            return row.message[:5000]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 4 and (row.summary != row.message):
+                return row.message[:5000]
+            if column == 2 and row.title:
+                return row.title
         if role == Qt.ItemDataRole.ForegroundRole and column in (1, 4):
             return level_color(row.levelno, self._palette)
         return None
@@ -156,12 +185,19 @@ class LogFilter(QSortFilterProxyModel):
             or needle in row.message.casefold()
             or needle in row.source.casefold()
             or needle in row.experiment
+            or needle in row.title.casefold()
         )
 
 
 class LogPane(QWidget):
     """Table of log records with a level filter and a search box; follows the newest
-    record while scrolled to the bottom."""
+    record while scrolled to the bottom.
+
+    Signals:
+        experiment_activated(short_id): a row about an experiment was double-clicked.
+    """
+
+    experiment_activated = Signal(str)
 
     def __init__(self, level: int = logging.INFO, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -180,7 +216,7 @@ class LogPane(QWidget):
         self.level.setCurrentIndex([value for _, value in _LEVELS].index(level))
         self.search = QLineEdit()
         self.search.setObjectName("log-search")
-        self.search.setPlaceholderText("Search messages, sources, experiment ids")
+        self.search.setPlaceholderText("Search messages, sources, experiment ids and titles")
         self.search.setClearButtonEnabled(True)
         self.dropped = QLabel()
         self.dropped.setEnabled(False)
@@ -208,6 +244,7 @@ class LogPane(QWidget):
         for column, text in enumerate(("00:00:00.000", "CRITICAL", "0123abcd", "labqueue.demo")):
             header.resizeSection(column, metrics.horizontalAdvance(text) + 18)
 
+        self.view.doubleClicked.connect(self._activated)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
@@ -222,6 +259,11 @@ class LogPane(QWidget):
         self.level.currentIndexChanged.connect(self._apply_filter)
         self._apply_filter()
 
+    def _activated(self, index: QModelIndex) -> None:
+        short_id = self.model.row(self.filter.mapToSource(index).row()).experiment
+        if short_id:
+            self.experiment_activated.emit(short_id)
+
     def _apply_filter(self) -> None:
         self._refilter.stop()
         self.filter.set_filter(self.level.currentData(), self.search.text())
@@ -233,18 +275,20 @@ class LogPane(QWidget):
     def detach(self) -> None:
         logging.getLogger().removeHandler(self.inbox)
 
-    def flush(self) -> None:
-        """Show the records that arrived since the last call (GUI thread)."""
+    def flush(self) -> int:
+        """Show the records that arrived since the last call (GUI thread); returns how
+        many of them are warnings or worse."""
         records = self.inbox.take()
         if not records:
-            return
+            return 0
         scrollbar = self.view.verticalScrollBar()
         at_bottom = scrollbar.value() >= scrollbar.maximum() - 2
         self.model.append([LogRow.from_record(record) for record in records[-MAX_ROWS:]])
         if self.inbox.dropped:
-            self.dropped.setText(f"{self.inbox.dropped} records skipped while busy")
+            self.dropped.setText(f"{self.inbox.dropped:,} records skipped while busy")
         if at_bottom:
             self.view.scrollToBottom()
+        return sum(record.levelno >= logging.WARNING for record in records)
 
     def set_palette(self, palette: QPalette) -> None:
         self.model.set_palette(palette)

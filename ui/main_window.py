@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
-from labqueue.core import Manager, WorkerState
+from labqueue.core import Experiment, Manager, WorkerState
 from labqueue.core.config import config_dir as default_config_dir
 
 from .details_pane import DetailsPane
+from .experiment_form import DialogMode
 from .inbox import CoreInbox
 from .interpreter_sharing import InterpreterSharing
 from .log_pane import LogPane
-from .plot_pane import PlotPane
+from .notice_banner import NoticeBanner
+from .plot_pane import MAX_OVERLAID, PlotPane
 from .queue_actions import QueueActions
-from .queue_model import QueueModel
+from .queue_model import QueueModel, RowFilter
 from .queue_stats import QueueStats
 from .queue_view import QueueView
+from .responsive_wait import run_while_responsive
+from .run_notices import NoticeActions, RunNotices
 from .status_bar import QueueStatusBar
 from .sweeps_pane import SweepsPane
 from .theme import action_icon, app_icon
@@ -64,9 +79,13 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self._sharing = InterpreterSharing(self)
+        # A big put_many typed in the console (on this thread) is stored on a helper
+        # thread while the window goes on; the call still returns once it is on disk.
+        manager.job_queue.set_waiter(threading.current_thread(), self._store_big_put)
         self._inbox = CoreInbox(manager)
         self._built = False
         self._close_confirmed = False
+        self._quit_after_current = False  # "Stop after this experiment" was chosen on quitting
         self._painted = False
         self._last_tick = 0.0
         self._last_status = 0.0
@@ -75,11 +94,28 @@ class MainWindow(QMainWindow):
         self.stats = QueueStats()
         self.queue_model = QueueModel(manager.job_queue, self.stats, self)
         self.queue_view = QueueView(self.queue_model)
-        self.setCentralWidget(self.queue_view)
+        self.banner = NoticeBanner()
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.banner)
+        central_layout.addWidget(self.queue_view, 1)
+        self.setCentralWidget(central)
         self.queue_actions = QueueActions(manager, self.queue_view, self)
+        self.notices = RunNotices(
+            manager,
+            self.stats,
+            NoticeActions(
+                resume=self._resume,
+                abort=self.queue_actions.abort_running,
+                show_traceback=self.show_traceback,
+                show_log=self.show_log,
+            ),
+        )
         self.details = DetailsPane()
         self.log_pane = LogPane()
-        self.plot_pane = PlotPane()
+        self.plot_pane = PlotPane(manager.published_data)
         self.status = QueueStatusBar()
         self.setStatusBar(self.status)
 
@@ -92,7 +128,7 @@ class MainWindow(QMainWindow):
         self.sweeps = SweepsPane(manager, self.details.show_experiment)
         self.add_dock(self.sweeps, "Sweeps", tab_with="Log")
         self.docks["Log"].raise_()  # the log in front until there is a sweep to look at
-        self.resizeDocks([self.docks["Details"]], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Details"]], [400], Qt.Orientation.Horizontal)
         self.resizeDocks(
             [self.docks["Details"], self.docks["Live plot"], self.docks["Log"]],
             [300, 330, 240],
@@ -102,6 +138,10 @@ class MainWindow(QMainWindow):
         self.layout_store.restore(self, self.queue_view.horizontalHeader())
 
         self.queue_view.selectionModel().currentRowChanged.connect(self._show_current)
+        self.queue_view.selectionModel().selectionChanged.connect(self._plot_selected)
+        self.log_pane.experiment_activated.connect(self.select_by_short_id)
+        self._unseen_problems = 0
+        self.docks["Log"].visibilityChanged.connect(self._log_seen)
         self.log_pane.attach()
         self._built = True
         self._set_palette()
@@ -110,11 +150,6 @@ class MainWindow(QMainWindow):
         self._frame_timer.timeout.connect(self.apply_pending)
         self._frame_timer.start()
         self.apply_pending()
-        waiting = manager.job_queue.qsize("queued")
-        if manager.paused and waiting:  # e.g. unfinished work that came back from the journal
-            self.status.showMessage(
-                f"The queue is paused with {waiting} experiment(s) waiting: Resume (Ctrl+P) runs them."
-            )
 
     # -- building ----------------------------------------------------------------------
 
@@ -130,6 +165,14 @@ class MainWindow(QMainWindow):
             self.toolbar.addActions(group)
         for action in groups[0]:  # the run controls read best with their words
             self.toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.addSeparator()
+        self.row_filter = QComboBox()
+        self.row_filter.setObjectName("row-filter")
+        self.row_filter.setToolTip("Which experiments the table shows")
+        for choice in RowFilter:
+            self.row_filter.addItem(f"Show: {choice.value.lower()}", choice)
+        self.row_filter.currentIndexChanged.connect(self._filter_rows)
+        self.toolbar.addWidget(self.row_filter)
 
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setObjectName("action-settings")
@@ -151,6 +194,11 @@ class MainWindow(QMainWindow):
             if queue_menu.actions():
                 queue_menu.addSeparator()
             queue_menu.addActions(group)
+        # The decorated functions, each one click from its form.
+        self.functions_menu = QMenu("Add experiment", self)
+        self.functions_menu.setObjectName("menu-add-experiment")
+        self.functions_menu.aboutToShow.connect(self._list_functions)
+        queue_menu.insertMenu(self.queue_actions.add_experiment, self.functions_menu)
         for group in groups:  # the table's context menu offers the same
             self.queue_view.addActions(group)
             separator = QAction(self.queue_view)
@@ -221,23 +269,130 @@ class MainWindow(QMainWindow):
         state_changed = inbox.take_state_changed()
         now = time.monotonic()
         second_passed = now - self._last_tick >= 1.0
-        if queue_changed:
-            self.queue_model.sync()
-        elif progress_changed or (second_passed and self.queue_model.queue.has_running):
-            self.queue_model.refresh_running()  # its progress bar and duration
+        synced = queue_changed and self.queue_model.sync()
+        if queue_changed and not synced:
+            inbox.note_queue_changed()  # the queue is busy (a big put being stored): next frame
+        if synced:
+            self.queue_view.follow_running()
+        queue_changed = synced
+        if not synced and (progress_changed or state_changed or (second_passed and self.queue_model.queue.has_running)):
+            self.queue_model.refresh_running()  # its progress bar, duration and paused state
         if queue_changed or state_changed:
             self.queue_actions.refresh()
         if state_changed or second_passed or (queue_changed and now - self._last_status >= STATUS_SECONDS):
             self._last_status = now
-            self.status.show_status(self.manager.state, self.stats, self.palette())
+            self._show_status()
         if second_passed or (queue_changed and now - self._last_sweeps >= SWEEPS_SECONDS):
             self._last_sweeps = now
             self.sweeps.refresh()
         if second_passed:
             self._last_tick = now
-        self.plot_pane.add_points(inbox.take_points())
-        self.log_pane.flush()
+        self.plot_pane.set_live(inbox.latest_publisher)
+        self.plot_pane.refresh()
+        self._count_unseen_problems(self.log_pane.flush())
         self.details.refresh()
+        self.banner.show_notice(self.notices.current(progress_changed), self.palette())
+        if self._quit_after_current:
+            self._quit_if_current_done()
+
+    def _quit_if_current_done(self) -> None:
+        manager = self.manager
+        if not manager.pausing_after_current:  # resumed, or paused now instead: stay
+            self._quit_after_current = False
+            self._show_status()
+        elif manager.job_queue.running_experiment is None:
+            self._close_confirmed = True
+            self.close()
+
+    def _store_big_put(self, put: Callable[[], None]) -> None:
+        run_while_responsive(put)
+        self._sharing.freeze_long_lived()
+
+    def _list_functions(self) -> None:
+        menu = self.functions_menu
+        menu.clear()
+        functions = self.manager.queued_functions
+        for name, func in functions.items():
+            action = menu.addAction(name)
+            action.setToolTip(inspect.getdoc(func) or name)
+            action.triggered.connect(
+                lambda _=False, name=name: self.queue_actions.open_dialog(DialogMode.ADD, function=name)
+            )
+        if not functions:
+            empty = menu.addAction("No functions yet: decorate one with @manager.queued_exec")
+            empty.setEnabled(False)
+        menu.addSeparator()
+        menu.addAction(self.queue_actions.add_sweep)
+
+    def _filter_rows(self) -> None:
+        self.queue_model.set_row_filter(self.row_filter.currentData())
+        self.queue_actions.refresh()
+        self.queue_view.following = True
+        self.queue_view.follow_running()
+
+    def _count_unseen_problems(self, problems: int) -> None:
+        """Warnings that arrive while the log is out of sight (behind the console's tab,
+        or hidden) are counted on its tab: ``Log ⚠ 3``, until it is looked at."""
+        dock = self.docks["Log"]
+        if not problems or not dock.visibleRegion().isEmpty():
+            return
+        self._unseen_problems += problems
+        dock.setWindowTitle(f"Log ⚠ {self._unseen_problems:,}")
+
+    def _log_seen(self, visible: bool) -> None:
+        if visible and self._unseen_problems:
+            self._unseen_problems = 0
+            self.docks["Log"].setWindowTitle("Log")
+
+    def report_stall(self, experiment: Experiment, quiet_seconds: float) -> None:
+        """The stall watchdog found ``experiment`` quiet for ``quiet_seconds``: say so
+        in the banner until it shows a sign of life. Safe from any thread."""
+        self.notices.report_stall(experiment, quiet_seconds)
+
+    def show_traceback(self, experiment: Experiment) -> None:
+        """Select ``experiment`` and show its traceback in the details pane."""
+        self._select(experiment)
+        self.details.show_tab("Traceback")
+        self.docks["Details"].show()
+        self.docks["Details"].raise_()
+
+    def show_log(self, experiment: Experiment | None) -> None:
+        """Select ``experiment`` and show the lines it logged; None: show the log pane."""
+        if experiment is None:
+            self.docks["Log"].show()
+            self.docks["Log"].raise_()
+            return
+        self._select(experiment)
+        self.details.show_tab("Log")
+        self.docks["Details"].show()
+        self.docks["Details"].raise_()
+
+    def select_by_short_id(self, short_id: str) -> None:
+        """Select the (newest) experiment whose id starts with ``short_id``, as the log names it."""
+        found = next((exp for exp in reversed(self.queue_model.experiments()) if exp.id.startswith(short_id)), None)
+        if found is not None:
+            self._select(found)
+
+    def _select(self, experiment: Experiment) -> None:
+        self.queue_model.sync()
+        row = self.queue_model.row_of(experiment.id)
+        if row is not None:
+            self.queue_view.select_rows([row])
+            self.queue_view.scrollTo(self.queue_model.index(row, 0))
+
+    def _resume(self) -> None:
+        self.manager.resume_worker()
+        self.queue_actions.refresh()
+
+    def _plot_selected(self) -> None:
+        runs = self.queue_view.selected_row_runs()
+        first_rows = []
+        for top, bottom in runs:  # only as many as are overlaid: a selection may be 100,000 rows
+            first_rows += range(top, min(bottom, top + MAX_OVERLAID) + 1)
+            if len(first_rows) >= MAX_OVERLAID:
+                break
+        experiments = [self.queue_model.experiment(row) for row in first_rows[:MAX_OVERLAID]]
+        self.plot_pane.show_selected(experiments, self.manager.job_queue.running_experiment)
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.details.show_experiment(self.queue_model.experiment(current.row()) if current.isValid() else None)
@@ -259,15 +414,26 @@ class MainWindow(QMainWindow):
         self.log_pane.set_palette(palette)
         self.plot_pane.set_palette(palette)
         self.settings_action.setIcon(action_icon("settings", palette))
-        self.status.show_status(self.manager.state, self.stats, palette)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        manager = self.manager
+        state, running = manager.state, manager.job_queue.running_experiment
+        detail = ""
+        if running is not None and running.paused:
+            detail = "Paused mid-run"
+        elif running is not None and manager.pausing_after_current:
+            then = "quits" if self._quit_after_current else "pauses"
+            detail = f"Running · {then} after this experiment"
+        paused = state is WorkerState.PAUSED or manager.pausing_after_current
+        self.status.show_status(state, self.stats, self.palette(), detail=detail, paused=paused)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
             QTimer.singleShot(0, self.first_painted.emit)  # once this paint is on screen
-            # pyqtgraph loads after the first paint, so it does not delay the window.
-            QTimer.singleShot(0, lambda: self.plot_pane.plot_widget)
+            self.plot_pane.prepare()
 
     def _work_left(self) -> tuple[bool, int]:
         if self.manager.state is WorkerState.STOPPED:
@@ -283,11 +449,12 @@ class MainWindow(QMainWindow):
             return
         self.layout_store.save(self, self.queue_view.horizontalHeader())
         self._frame_timer.stop()
+        self.manager.job_queue.set_waiter(None, None)
         self._inbox.close()
         self.log_pane.detach()
         self._sharing.stop()
         if running:
-            self.status.showMessage("Aborting the running experiment…")
+            self.status.show_note("Aborting the running experiment…")
             self.repaint()
         self.manager.shutdown(wait=True, abort_running=True, timeout=QUIT_ABORT_SECONDS)
         super().closeEvent(event)
@@ -295,14 +462,15 @@ class MainWindow(QMainWindow):
     def _confirm_close(self, running: bool, queued: int) -> None:
         parts = ["an experiment is running"] if running else []
         if queued:
-            parts.append(f"{queued} {'is' if queued == 1 else 'are'} queued")
+            parts.append(f"{queued:,} {'is' if queued == 1 else 'are'} queued")
         box = QMessageBox(QMessageBox.Icon.Warning, "Quit labqueue", f"Quit while {' and '.join(parts)}?", parent=self)
         box.setObjectName("confirm-close")
         details = []
         if running:
             details.append(
-                "The running experiment will be aborted "
-                f"(labqueue waits up to {QUIT_ABORT_SECONDS:.0f} s for it to stop)."
+                "Quit now aborts the running experiment "
+                f"(labqueue waits up to {QUIT_ABORT_SECONDS:.0f} s for it to stop); "
+                "Stop after this experiment lets it run to its end, starts no other, then quits."
             )
         if queued:
             if self.manager.data_dir is not None:
@@ -310,14 +478,25 @@ class MainWindow(QMainWindow):
             else:
                 details.append("Queued experiments will be lost: this session keeps no journal.")
         box.setInformativeText(" ".join(details))
-        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+        stop_after = None
+        if running:
+            stop_after = box.addButton("Stop after this experiment", QMessageBox.ButtonRole.AcceptRole)
+            stop_after.setToolTip("Let the running experiment finish, start no other, then quit")
+        quit_button = box.addButton("Quit now" if running else "Quit", QMessageBox.ButtonRole.DestructiveRole)
+        if running:
+            quit_button.setToolTip("Abort the running experiment, then quit")
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
 
         def finished() -> None:
-            if box.clickedButton() is quit_button:
+            clicked = box.clickedButton()
+            if clicked is quit_button:
                 self._close_confirmed = True
                 self.close()
+            elif clicked is stop_after and stop_after is not None:
+                self._quit_after_current = True
+                self.manager.pause_worker(after_current=True)
+                self._show_status()
             box.deleteLater()
 
         box.finished.connect(finished)

@@ -5,27 +5,43 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from labqueue.core import ExpStatus, Manager, WorkerState
+from labqueue.core import Experiment, ExpStatus, Manager, WorkerState
 
 from . import reordering
 from .display_text import outcome_text
+from .experiment_form import DialogMode, ExperimentDialog
 from .queue_view import QueueView
 from .theme import action_icon
 
-__all__ = ["QueueActions"]
+__all__ = ["ABORT_KEYS", "PAUSE_AFTER_KEYS", "PAUSE_KEYS", "QueueActions"]
 
-_PAUSE_TIP = "Pause after the running experiment"
-_RESUME_TIP = "Resume running queued experiments"
+#: The run controls work from anywhere in the window, the console included, so their
+#: keys are ones the console does not use: IPython's Ctrl+P (previous line) and
+#: qtconsole's Ctrl+Shift+A (select all) and Ctrl+Shift+P (print) stay the console's.
+PAUSE_KEYS = "F8"
+PAUSE_AFTER_KEYS = "Shift+F8"
+ABORT_KEYS = "Ctrl+Shift+X"
+#: Shortcuts that edit the queue act only while the queue table has the focus: the same
+#: keys (Delete, Ctrl+R, Ctrl+C, ...) mean something else in the console and the panes.
+_IN_THE_TABLE = Qt.ShortcutContext.WidgetWithChildrenShortcut
+_IN_THE_WINDOW = Qt.ShortcutContext.WindowShortcut
+
+# What each pause does, in the tooltips (the toolbar says "Pause"; menus say which).
+_PAUSE_NOW_TIP = "Pause now: the running experiment waits at its next checkpoint(), and no other starts"
+_PAUSE_AFTER_TIP = "Pause after this experiment: the running experiment runs to its end, and no other starts"
+_PAUSE_NOW_INSTEAD_TIP = "Pause now instead: the running experiment waits at its next checkpoint()"
+_RESUME_TIP = "Resume: run the queued experiments (and let a paused one go on)"
 _ABORT_TIP = "Abort the running experiment"
 _FORCE_ABORT_TIP = "It has not stopped yet: raise Aborted inside it now"
 
 
 class QueueActions(QObject):
-    """Pause/Resume, Abort (Force abort while aborting), Clear, Remove, Move
+    """Pause now/Resume, Pause after this experiment, Abort (Force abort while
+    aborting), Clear, Add experiment, Add sweep, Edit, Remove, Move
     up/down/top/bottom, Requeue and Copy.
 
     :meth:`refresh` (called on every selection change and every frame in which the
@@ -38,12 +54,43 @@ class QueueActions(QObject):
         self._view = view
         self._window = window
         self._palette = window.palette()
-        self._shown_paused: bool | None = None
+        self._shown_pause: tuple[bool, bool] | None = None
         self._shown_forcing = False
         self._enabled: dict[QAction, bool] = {}
         self._icons: dict[QAction, str] = {}
-        self.pause_resume = self._make("Pause", "pause", "Ctrl+P", _PAUSE_TIP, self.toggle_pause)
-        self.abort = self._make("Abort", "abort", "Ctrl+Shift+A", _ABORT_TIP, self.abort_running)
+        self.pause_resume = self._make(
+            "Pause now", "pause", PAUSE_KEYS, _PAUSE_NOW_TIP, self.toggle_pause, _IN_THE_WINDOW
+        )
+        self.pause_after = self._make(
+            "Pause after this experiment",
+            "pause-after",
+            PAUSE_AFTER_KEYS,
+            _PAUSE_AFTER_TIP,
+            self.switch_pause_after,
+            _IN_THE_WINDOW,
+        )
+        self.abort = self._make("Abort", "abort", ABORT_KEYS, _ABORT_TIP, self.abort_running, _IN_THE_WINDOW)
+        self.add_experiment = self._make(
+            "Add experiment…",
+            "add",
+            "Ctrl+N",
+            "Queue a call of a function decorated with queued_exec, filled in on a form",
+            lambda: self.open_dialog(DialogMode.ADD),
+        )
+        self.add_sweep = self._make(
+            "Add sweep…",
+            "sweep",
+            "Ctrl+Shift+N",
+            "Queue one call per value of a parameter (a range, or a list of values)",
+            lambda: self.open_dialog(DialogMode.SWEEP),
+        )
+        self.edit = self._make(
+            "Edit…",
+            "edit",
+            "Ctrl+E",
+            "Edit the selected queued experiment in its place, or queue an edited copy of an ended one",
+            self.edit_selected,
+        )
         self.clear = self._make(
             "Clear queue…",
             "clear-queue",
@@ -103,10 +150,19 @@ class QueueActions(QObject):
         view.selectionModel().selectionChanged.connect(self.refresh)
         self.refresh()  # the window calls set_palette as soon as it is built
 
-    def _make(self, text: str, icon: str, shortcut, tip: str, slot: Callable[[], None]) -> QAction:
+    def _make(
+        self,
+        text: str,
+        icon: str,
+        shortcut,
+        tip: str,
+        slot: Callable[[], None],
+        context: Qt.ShortcutContext = _IN_THE_TABLE,
+    ) -> QAction:
         action = QAction(text, self)
         action.setObjectName(f"action-{icon}")
         action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(context)
         _set_tip(action, tip)
         action.triggered.connect(slot)
         self._icons[action] = icon
@@ -116,7 +172,8 @@ class QueueActions(QObject):
     def groups(self) -> list[list[QAction]]:
         """The actions in the groups the toolbar, menu and context menu show them in."""
         return [
-            [self.pause_resume, self.abort, self.clear],
+            [self.pause_resume, self.pause_after, self.abort, self.clear],
+            [self.add_experiment, self.add_sweep, self.edit],
             [self.remove, self.move_up, self.move_down, self.move_top, self.move_bottom],
             [self.requeue, self.copy],
         ]
@@ -124,9 +181,9 @@ class QueueActions(QObject):
     def set_palette(self, palette: QPalette) -> None:
         """Redraw the icons in ``palette``'s text colour."""
         self._palette = palette
-        self._shown_paused = None
+        self._shown_pause = None
         for action, icon in self._icons.items():
-            if action is not self.pause_resume:
+            if action not in (self.pause_resume, self.pause_after):
                 action.setIcon(action_icon(icon, palette))
         self._show_pause_state()
 
@@ -141,8 +198,12 @@ class QueueActions(QObject):
         state = self._manager.state
         at_top = len(queued_runs) == 1 and queued_runs[0][0] == first_queued
         at_bottom = len(queued_runs) == 1 and queued_runs[0][1] == rows - 1
+        running = self._manager.job_queue.running_experiment is not None
         self._enable(self.pause_resume, state is not WorkerState.STOPPED)
-        self._enable(self.abort, state in (WorkerState.RUNNING, WorkerState.ABORTING))
+        self._enable(self.pause_after, running and state is not WorkerState.STOPPED)
+        # A job paused at its checkpoint can be aborted too: the abort ends its wait;
+        # while it is aborting, the same action forces it.
+        self._enable(self.abort, running and state in (WorkerState.RUNNING, WorkerState.PAUSED, WorkerState.ABORTING))
         self._show_abort_kind(state is WorkerState.ABORTING)
         self._enable(self.clear, rows > first_queued and state is not WorkerState.STOPPED)
         self._enable(self.remove, bool(queued_runs))
@@ -151,6 +212,10 @@ class QueueActions(QObject):
         for action in (self.move_down, self.move_bottom):
             self._enable(action, bool(queued_runs) and not at_bottom)
         self._enable(self.requeue, any(top < model.history_size for top, _ in runs))
+        self._enable(self.add_experiment, state is not WorkerState.STOPPED)
+        self._enable(self.add_sweep, state is not WorkerState.STOPPED)
+        one = len(runs) == 1 and runs[0][0] == runs[0][1] and runs[0][0] != model.running_row
+        self._enable(self.edit, one and state is not WorkerState.STOPPED)
         self._enable(self.copy, bool(runs))
         self._show_pause_state()
 
@@ -161,14 +226,24 @@ class QueueActions(QObject):
             action.setEnabled(enabled)
 
     def _show_pause_state(self) -> None:
-        paused = self._manager.paused
-        if paused is self._shown_paused:
+        manager = self._manager
+        shown = (manager.paused, manager.pausing_after_current)
+        if shown == self._shown_pause:
             return
-        self._shown_paused = paused
-        action = self.pause_resume
-        action.setText("Resume" if paused else "Pause")
-        _set_tip(action, _RESUME_TIP if paused else _PAUSE_TIP)
-        action.setIcon(action_icon("resume" if paused else "pause", self._palette))
+        self._shown_pause = shown
+        paused, pausing_after = shown
+        _show(self.pause_resume, "Resume" if paused else "Pause now", "Resume" if paused else "Pause")
+        _set_tip(self.pause_resume, _RESUME_TIP if paused else _PAUSE_NOW_TIP)
+        self.pause_resume.setIcon(action_icon("resume" if paused else "pause", self._palette))
+        # The second pause offers the other kind: after this experiment, or now instead.
+        if pausing_after:
+            _show(self.pause_after, "Pause now instead", "Pause now")
+            _set_tip(self.pause_after, _PAUSE_NOW_INSTEAD_TIP)
+            self.pause_after.setIcon(action_icon("pause", self._palette))
+        else:
+            _show(self.pause_after, "Pause after this experiment", "Pause after this")
+            _set_tip(self.pause_after, _PAUSE_AFTER_TIP)
+            self.pause_after.setIcon(action_icon("pause-after", self._palette))
 
     def _show_abort_kind(self, forcing: bool) -> None:
         if forcing is self._shown_forcing:
@@ -180,10 +255,16 @@ class QueueActions(QObject):
     # -- what they do ------------------------------------------------------------------
 
     def toggle_pause(self) -> None:
+        """Resume when paused, else pause now (at the running experiment's next checkpoint)."""
         if self._manager.paused:
             self._manager.resume_worker()
         else:
             self._manager.pause_worker()
+        self._show_pause_state()
+
+    def switch_pause_after(self) -> None:
+        """Pause after the running experiment; when already doing that, pause now instead."""
+        self._manager.pause_worker(after_current=not self._manager.pausing_after_current)
         self._show_pause_state()
 
     def abort_running(self) -> None:
@@ -200,17 +281,14 @@ class QueueActions(QObject):
         if not count:
             return
         noun = "experiment" if count == 1 else "experiments"
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Clear the queue",
-            f"Cancel all {count} queued {noun}?",
-            QMessageBox.StandardButton.Cancel,
-            self._window,
-        )
+        question = f"Cancel all {count:,} queued {noun}?"
+        box = QMessageBox(QMessageBox.Icon.Question, "Clear the queue", question, parent=self._window)
         box.setObjectName("confirm-clear")
         box.setInformativeText("They will not run. The running experiment is not affected.")
-        clear = box.addButton(f"Cancel {count} {noun}", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        clear = box.addButton(f"Cancel {count:,} {noun}", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep them", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
 
         def finished() -> None:
             if box.clickedButton() is clear:
@@ -219,6 +297,27 @@ class QueueActions(QObject):
 
         box.finished.connect(finished)
         box.open()
+
+    def open_dialog(
+        self, mode: DialogMode, experiment: Experiment | None = None, function: str | None = None
+    ) -> ExperimentDialog:
+        """Open the form to add an experiment or a sweep (``function`` chosen first), or
+        to edit ``experiment``; returns the dialog (it is window-modal)."""
+        functions = self._manager.queued_functions
+        dialog = ExperimentDialog(self._manager.job_queue, mode, functions, experiment, self._window)
+        if function is not None:
+            dialog.function.setCurrentIndex(dialog.function.findText(function))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def edit_selected(self) -> ExperimentDialog | None:
+        """Edit the one selected experiment: in place if queued, as a new copy if ended."""
+        chosen = self._view.selected_experiments()
+        if len(chosen) != 1 or chosen[0].status is ExpStatus.RUNNING:
+            return None
+        exp = chosen[0]
+        return self.open_dialog(DialogMode.EDIT if exp.status is ExpStatus.QUEUED else DialogMode.REQUEUE, exp)
 
     def remove_selected(self) -> None:
         model = self._view.queue_model()
@@ -247,6 +346,12 @@ class QueueActions(QObject):
                 outcome = outcome_text(exp, detailed=True)
                 entries.append(f"{exp.title}\t{outcome}" if outcome else exp.title)
         QGuiApplication.clipboard().setText("\n".join(entries))
+
+
+def _show(action: QAction, text: str, short_text: str) -> None:
+    """``text`` in menus, ``short_text`` on the toolbar button."""
+    action.setText(text)
+    action.setIconText(short_text)
 
 
 def _set_tip(action: QAction, tip: str) -> None:

@@ -12,6 +12,7 @@ on their ids), never on indices, so selections and the current row survive.
 from __future__ import annotations
 
 import enum
+import logging
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
@@ -28,13 +29,14 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette
 
 from labqueue.core import Experiment, ExperimentQueue, ExpStatus
+from labqueue.core.engine import QueueSnapshot
 
 from . import reordering
-from .display_text import format_duration, format_time, outcome_text
+from .display_text import format_duration, format_time, outcome_text, status_label
 from .queue_stats import QueueStats
-from .theme import status_color, status_icon
+from .theme import experiment_color, experiment_icon, level_color
 
-__all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel"]
+__all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel", "RowFilter"]
 
 #: Drag-and-drop payload: experiment ids, one per line.
 MIME_TYPE = "application/x-labqueue-experiment-ids"
@@ -54,6 +56,15 @@ class Cell(NamedTuple):
     font: QFont | None
     alignment: Qt.AlignmentFlag
     progress: tuple[float | None, str] | None  # (fraction, message) of the running experiment
+    badge: tuple[str, QColor] | None = None  # "⚠ 2": what it logged at WARNING or above
+
+
+class RowFilter(enum.Enum):
+    """Which experiments the table shows."""
+
+    ALL = "All"
+    ACTIVE = "Queued and running"
+    FAILED = "Failed"
 
 
 class Column(enum.IntEnum):
@@ -64,6 +75,7 @@ class Column(enum.IntEnum):
     STARTED_AT = 4
     DURATION = 5
     RESULT = 6
+    ID = 7  # shown second (see QueueView), listed last so saved layouts of older versions still fit
 
 
 #: Column labels and their tooltips.
@@ -73,8 +85,9 @@ HEADERS = {
     Column.TITLE: ("Experiment", "The queued call"),
     Column.QUEUED_AT: ("Queued", "When it was queued"),
     Column.STARTED_AT: ("Started", "When it started"),
-    Column.DURATION: ("Duration", "How long it ran; ≈ an estimate from earlier runs of the same function"),
+    Column.DURATION: ("Duration", "How long it ran (paused time left out); ≈ an estimate from earlier runs"),
     Column.RESULT: ("Result", "Return value, error, or progress while running"),
+    Column.ID: ("Id", "The experiment's id, short (the log pane names experiments by it too)"),
 }
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -89,6 +102,10 @@ class QueueModel(QAbstractTableModel):
         self._queue = queue
         self.stats = stats if stats is not None else QueueStats()
         self._rows: list[Experiment] = []
+        self._filter = RowFilter.ALL
+        self._all: list[Experiment] = []  # every experiment, as of the last sync (when filtered)
+        self._failed: list[Experiment] = []  # the failed ones in the history, oldest first
+        self._failed_seen = 0  # history entries looked at for them
         self._history_size = 0
         self._first_queued = 0
         self._row_of_id: dict[str, int] | None = None  # built on demand, dropped on change
@@ -109,6 +126,11 @@ class QueueModel(QAbstractTableModel):
     def history_size(self) -> int:
         """Rows ``0 .. history_size - 1`` are ended experiments."""
         return self._history_size
+
+    @property
+    def running_row(self) -> int | None:
+        """The row of the running experiment, or None."""
+        return self._history_size if self._first_queued > self._history_size else None
 
     @property
     def first_queued_row(self) -> int:
@@ -135,24 +157,68 @@ class QueueModel(QAbstractTableModel):
 
     # -- following the queue -----------------------------------------------------------
 
-    def sync(self) -> None:
+    def sync(self) -> bool:
         """Bring the rows in line with the queue as it is now (GUI thread only).
 
         Only cells that can have changed are announced, so a view repaints nothing
         when the rows it shows did not move on (painting calls back into Python for
-        every cell, which is slow while the worker is busy in Python).
+        every cell, which is slow while the worker is busy in Python). Returns False,
+        changing nothing, while another thread holds the queue (a big put being
+        stored): call again later rather than wait.
         """
-        snapshot = self._queue.snapshot()
+        snapshot = self._queue.snapshot_if_free()
+        if snapshot is None:
+            return False
         old_history_size = self._history_size
-        inserted = self._apply(snapshot.experiments)
+        if self._filter is RowFilter.ALL:
+            self.stats.update(snapshot, self._apply(snapshot.experiments))
+        else:
+            self.stats.update(snapshot, _new_experiments(self._all, snapshot.experiments))
+            self._all = snapshot.experiments
+            snapshot = self._filtered(snapshot)
+            self._apply(snapshot.experiments)
         self._history_size = snapshot.history_size
         self._first_queued = snapshot.first_queued
-        self.stats.update(snapshot, inserted)
         # Ended, started or cancelled since the last sync: between the old end of the
         # history and the running row.
         self._announce(min(old_history_size, snapshot.history_size), snapshot.first_queued - 1)
         # Queued rows: their place and their estimate.
         self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
+        return True
+
+    @property
+    def row_filter(self) -> RowFilter:
+        return self._filter
+
+    def set_row_filter(self, row_filter: RowFilter) -> None:
+        """Show only the experiments ``row_filter`` lets through (the rows are rebuilt)."""
+        if row_filter is self._filter:
+            return
+        self.beginResetModel()
+        self._filter = row_filter
+        self._rows, self._row_of_id = [], None
+        self._history_size = self._first_queued = 0
+        self.endResetModel()
+        snapshot = self._queue.snapshot()  # the stats have taken these in already
+        self._all = snapshot.experiments if row_filter is not RowFilter.ALL else []
+        shown = self._filtered(snapshot) if row_filter is not RowFilter.ALL else snapshot
+        self._apply(shown.experiments)
+        self._history_size, self._first_queued = shown.history_size, shown.first_queued
+
+    def _filtered(self, snapshot: QueueSnapshot) -> QueueSnapshot:
+        experiments, history_size = snapshot.experiments, snapshot.history_size
+        if self._filter is RowFilter.ACTIVE:
+            return QueueSnapshot(experiments[history_size:], 0, snapshot.running)
+        # The history only grows at its end: look at the new entries only, up to one
+        # whose outcome is still being announced (it reads RUNNING for a moment).
+        fresh = experiments[self._failed_seen : history_size]
+        statuses = [exp.status for exp in fresh]
+        end = next((i for i, status in enumerate(statuses) if not status.is_terminal), len(fresh))
+        self._failed += [
+            exp for exp, status in zip(fresh[:end], statuses[:end], strict=True) if status is ExpStatus.FAILED
+        ]
+        self._failed_seen += end
+        return QueueSnapshot(list(self._failed), len(self._failed), None)
 
     def refresh(self) -> None:
         """Announce every cell as changed (a new palette)."""
@@ -291,7 +357,7 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(exp, row, column)
         if role == Qt.ItemDataRole.DecorationRole:
-            return status_icon(exp.status, self._palette) if column == Column.STATUS else None
+            return experiment_icon(exp, self._palette) if column == Column.STATUS else None
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._foreground(exp, column)
         if role == Qt.ItemDataRole.FontRole:
@@ -313,18 +379,29 @@ class QueueModel(QAbstractTableModel):
         running = exp.status is ExpStatus.RUNNING
         return Cell(
             self._text(exp, row, column),
-            status_icon(exp.status, self._palette) if column == Column.STATUS else None,
+            experiment_icon(exp, self._palette) if column == Column.STATUS else None,
             self._foreground(exp, column),
             self._font(exp, column),
             self.alignment(column),
-            exp.progress if running and column == Column.RESULT else None,
+            _progress(exp) if running and column == Column.RESULT else None,
+            self._badge(exp) if column == Column.TITLE else None,
         )
+
+    def _badge(self, exp: Experiment) -> tuple[str, QColor] | None:
+        """``✖ 1`` (red) when it logged errors, else ``⚠ 2`` (amber) for warnings, else None."""
+        if exp.errors_logged:
+            return f"✖ {exp.errors_logged:,}", level_color(logging.ERROR, self._palette)
+        if exp.warnings_logged:
+            return f"⚠ {exp.warnings_logged:,}", level_color(logging.WARNING, self._palette)
+        return None
 
     def _text(self, exp: Experiment, row: int, column: int) -> str:
         if column == Column.STATUS:
-            return exp.status.label
+            return status_label(exp)
         if column == Column.POSITION:
-            return str(row - self._first_queued + 1) if row >= self._first_queued else ""
+            return f"{row - self._first_queued + 1:,}" if row >= self._first_queued else ""
+        if column == Column.ID:
+            return exp.id[:8]
         if column == Column.TITLE:
             return exp.title
         if column == Column.QUEUED_AT:
@@ -349,7 +426,7 @@ class QueueModel(QAbstractTableModel):
     def _foreground(self, exp: Experiment, column: int) -> Any:
         status = exp.status
         if column == Column.STATUS or (column == Column.RESULT and status is ExpStatus.FAILED):
-            return status_color(status, self._palette)
+            return experiment_color(exp, self._palette)
         if status is ExpStatus.CANCELLED or (column == Column.DURATION and exp.started_at is None):
             return self._palette.color(QPalette.ColorRole.PlaceholderText)
         return None
@@ -363,13 +440,16 @@ class QueueModel(QAbstractTableModel):
 
     def _tooltip(self, exp: Experiment, column: int) -> str | None:
         if column == Column.TITLE:
-            return exp.title
+            return exp.title + _logged_text(exp)
         if column == Column.RESULT:
             return self._outcome(exp) or None
         if column == Column.STATUS:
-            return f"{exp.status.label} · id {exp.id}"
+            waiting = " (waiting at its checkpoint() until Resume)" if exp.paused else ""
+            return f"{status_label(exp)}{waiting} · id {exp.id}"
         if column == Column.DURATION and exp.started_at is None and exp.status is ExpStatus.QUEUED:
-            return "Estimated from earlier runs of the same function"
+            return "Estimated from the last run with the same arguments, else the function's median"
+        if column == Column.ID:
+            return exp.id
         return None
 
     # -- drag and drop among queued rows -----------------------------------------------
@@ -422,6 +502,32 @@ class QueueModel(QAbstractTableModel):
                 yield self._queue.get(experiment_id)
             except KeyError:
                 continue
+
+
+def _logged_text(exp: Experiment) -> str:
+    """`` — logged 2 warnings and 1 error (Details › Log)``, or ``""``."""
+    parts = []
+    for count, noun in ((exp.warnings_logged, "warning"), (exp.errors_logged, "error")):
+        if count:
+            parts.append(f"{count:,} {noun}{'s' if count != 1 else ''}")
+    return f" — logged {' and '.join(parts)} (Details › Log)" if parts else ""
+
+
+def _progress(exp: Experiment) -> tuple[float | None, str]:
+    """The running experiment's progress bar: its fraction, and its message (saying so
+    while it waits paused at its checkpoint)."""
+    fraction, message = exp.progress
+    if exp.paused:
+        message = f"paused · {message}" if message else "paused"
+    return fraction, message
+
+
+def _new_experiments(old: list[Experiment], new: list[Experiment]) -> list[Experiment]:
+    """The experiments in ``new`` that were not in ``old``, in their order."""
+    if len(new) >= len(old) and new[: len(old)] == old:  # the common case: puts at the end
+        return new[len(old) :]
+    known = set(old)
+    return [exp for exp in new if exp not in known]
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:

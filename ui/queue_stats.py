@@ -7,38 +7,123 @@ follows the number of changes, not the size of the queue.
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from operator import attrgetter
+from statistics import median
+from typing import Any
 
 from labqueue.core import Experiment, ExpStatus
 from labqueue.core.engine import QueueSnapshot
 
-__all__ = ["DurationEstimator", "QueueStats"]
+__all__ = ["DurationEstimator", "QueueStats", "argument_key"]
 
 _func_of = attrgetter("func")
+
+
+def _call_of(exp: Experiment) -> tuple[Callable, Hashable | None]:
+    return exp.func, argument_key(exp)
+
+
 _status_of = attrgetter("status")
 #: New experiments taken in per update (a few milliseconds of work).
 _CHUNK = 10_000
 _ENDED = [status for status in ExpStatus if status.is_terminal]
 
 
+class _Shape:
+    """A function's parameter names and defaults, when they are plain (no ``*args``,
+    ``**kwargs`` or positional-only ones): enough to bind a call quickly."""
+
+    def __init__(self, names: tuple[str, ...], defaults: tuple[Any, ...]) -> None:
+        self.names = names
+        self.defaults = defaults
+        self.name_set = frozenset(names)
+        # (name, default) of the parameters after the first i, for each i.
+        self.rest = [tuple(zip(names[i:], defaults[i:], strict=True)) for i in range(len(names) + 1)]
+
+
+#: Looked up once per function (None: not plain, or no signature).
+_shapes: weakref.WeakKeyDictionary[Callable, _Shape | None] = weakref.WeakKeyDictionary()
+
+
+def _shape(func: Callable) -> _Shape | None:
+    try:
+        return _shapes[func]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable
+        pass
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        shape = None
+    else:
+        plain = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters)
+        shape = _Shape(tuple(p.name for p in parameters), tuple(p.default for p in parameters)) if plain else None
+    try:
+        _shapes[func] = shape
+    except TypeError:
+        pass
+    return shape
+
+
+def argument_key(exp: Experiment) -> Hashable | None:
+    """The call's argument values as a dict key, or None when they cannot be one (a
+    list, an array: unhashable). Equal values give equal keys however they were
+    passed: ``measure(3.2)``, ``measure(field=3.2)`` and ``measure(3.2, n=10)`` (10
+    being ``n``'s default) are one call."""
+    args, kwargs = exp.args, exp.kwargs
+    shape = _shape(exp.func)
+    try:
+        if shape is None or len(args) > len(shape.names):
+            key = (args, frozenset(kwargs.items())) if kwargs else args
+        elif not kwargs:
+            key = args + shape.defaults[len(args) :]
+        elif kwargs.keys() <= shape.name_set:
+            get = kwargs.get
+            key = args + tuple([get(name, default) for name, default in shape.rest[len(args)]])
+        else:
+            key = (args, frozenset(kwargs.items()))
+        hash(key)
+    except Exception:  # unhashable, or a __hash__ that raises
+        return None
+    return key
+
+
 class DurationEstimator:
-    """Mean duration of the last finished runs of each function (by qualified name)."""
+    """How long a call should take, learned from finished runs: the last run of the same
+    function with the same argument values, else the median of the function's last
+    ``window`` runs (by qualified name)."""
 
-    def __init__(self, window: int = 50) -> None:
+    def __init__(self, window: int = 50, calls_kept: int = 2000) -> None:
         self.window = window
+        self.calls_kept = calls_kept
         self._durations: dict[str, deque[float]] = {}
+        self._by_call: dict[str, dict[Hashable, float]] = {}  # per function, oldest first
 
-    def add(self, func_name: str, seconds: float) -> None:
+    def add(self, func_name: str, seconds: float, key: Hashable | None = None) -> None:
+        """A run of ``func_name`` with arguments ``key`` (see :func:`argument_key`) took ``seconds``."""
         self._durations.setdefault(func_name, deque(maxlen=self.window)).append(seconds)
+        if key is not None:
+            calls = self._by_call.setdefault(func_name, {})
+            calls.pop(key, None)  # the newest goes last
+            calls[key] = seconds
+            if len(calls) > self.calls_kept:
+                del calls[next(iter(calls))]
 
-    def estimate(self, func_name: str) -> float | None:
-        """Expected duration of one more run, or None if it never finished before."""
+    def estimate(self, func_name: str, key: Hashable | None = None) -> float | None:
+        """Expected duration of one more run, or None if the function never finished before."""
+        if key is not None:
+            exact = self._by_call.get(func_name, {}).get(key)
+            if exact is not None:
+                return exact
         durations = self._durations.get(func_name)
-        if not durations:
-            return None
-        return sum(durations) / len(durations)
+        return median(durations) if durations else None
+
+    def known_calls(self, func_name: str) -> dict[Hashable, float]:
+        """Argument keys of ``func_name`` with a duration of their own (do not change it)."""
+        return self._by_call.get(func_name, {})
 
 
 class QueueStats:
@@ -55,9 +140,11 @@ class QueueStats:
         self._history_seen = 0
         self._queued_members: set[Experiment] = set()
         self._queued_funcs: Counter[Callable] = Counter()
+        self._queued_calls: Counter[tuple[Callable, Hashable | None]] = Counter()
         self._queued_size = 0
         self._running: Experiment | None = None
         self._incoming: list[Experiment] = []  # new experiments not taken in yet
+        self.last_failed: Experiment | None = None  # the most recent FAILED one in the history
 
     def update(self, snapshot: QueueSnapshot, inserted: list[Experiment]) -> None:
         """Take in ``snapshot``; ``inserted`` are the experiments new since the last one.
@@ -80,6 +167,7 @@ class QueueStats:
         # is read only once every new one is in.
         self._queued_members.update(batch)
         self._queued_funcs.update(map(_func_of, batch))
+        self._queued_calls.update(map(_call_of, batch))
         for func, exp in dict(zip(map(_func_of, batch), batch, strict=True)).items():
             if func not in self._func_names:
                 self._func_names[func] = exp.func_name
@@ -104,21 +192,34 @@ class QueueStats:
         # list.count compares by identity in C; a Counter would hash each enum in Python.
         for status in _ENDED:
             self._history_counts[status] += statuses.count(status)
+        if ExpStatus.FAILED in statuses:
+            self.last_failed = entries[len(statuses) - 1 - statuses[::-1].index(ExpStatus.FAILED)]
         self._leave_queued(entries)
-        # Newest first, and per function only as many as the estimator keeps.
+        # Per function only as many as the estimator keeps, newest last (so it wins).
         sampled: Counter[str] = Counter()
+        learned = []
         for exp, status in zip(reversed(entries), reversed(statuses), strict=True):
             if status is ExpStatus.FINISHED:
                 name = self._func_name(exp.func)
-                if sampled[name] < self.estimator.window:
-                    self.estimator.add(name, exp.duration or 0.0)
+                if sampled[name] < self.estimator.calls_kept:
+                    learned.append((name, exp))
                     sampled[name] += 1
+        for name, exp in reversed(learned):
+            self.estimator.add(name, exp.duration or 0.0, argument_key(exp))
 
     def _leave_queued(self, experiments: list[Experiment]) -> None:
         left = self._queued_members.intersection(experiments)
         if left:
             self._queued_members.difference_update(left)
             self._queued_funcs -= Counter(map(_func_of, left))  # also drops the functions with none left
+            calls = self._queued_calls
+            # One by one: ``-=`` would walk every queued call (100,000 distinct sweep points).
+            for call in map(_call_of, left):
+                remaining = calls[call] - 1
+                if remaining > 0:
+                    calls[call] = remaining
+                else:
+                    del calls[call]
 
     def _func_name(self, func: Callable) -> str:
         return self._func_names[func]  # named when its first experiment came in
@@ -136,18 +237,31 @@ class QueueStats:
         return {status: counts[status] for status in ExpStatus if counts.get(status)}
 
     def estimate(self, exp: Experiment) -> float | None:
-        """Expected duration of ``exp`` from earlier runs of the same function."""
-        return self.estimator.estimate(self._func_name(exp.func))
+        """Expected duration of ``exp`` from earlier runs of the same call, else of the
+        same function."""
+        return self.estimator.estimate(self._func_name(exp.func), argument_key(exp))
 
     def time_left(self) -> tuple[float, int]:
-        """Seconds until the queue is empty, and how many experiments have no estimate."""
+        """Seconds until the queue is empty, and how many experiments have no estimate.
+
+        Per function: the calls whose argument values ran before count their own
+        duration, the others the function's median. Only the calls the estimator
+        knows are looked at, not every queued one.
+        """
         seconds, unknown = 0.0, 0
         for func, count in self._queued_funcs.items():
-            estimate = self.estimator.estimate(self._func_name(func))
-            if estimate is None:
+            name = self._func_name(func)
+            typical = self.estimator.estimate(name)
+            if typical is None:
                 unknown += count
-            else:
-                seconds += estimate * count
+                continue
+            exact_count = 0
+            for key, duration in self.estimator.known_calls(name).items():
+                queued = self._queued_calls.get((func, key))
+                if queued:
+                    seconds += duration * queued
+                    exact_count += queued
+            seconds += typical * (count - exact_count)
         running = self._running
         if running is not None:
             estimate = self.estimate(running)

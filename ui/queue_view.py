@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRect, Qt
-from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent, QPalette, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRect, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QFontMetrics,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -25,11 +33,12 @@ __all__ = ["QueueView"]
 # Starting widths: the widest text each column usually shows; the result column takes the rest.
 _WIDEST_TEXT = {
     Column.STATUS: "Interrupted",
-    Column.POSITION: "100000",
-    Column.TITLE: "resonance_sweep(f_start=9.35, f_",
-    Column.QUEUED_AT: "00:00:00",
-    Column.STARTED_AT: "00:00:00",
+    Column.POSITION: "10,000",
+    Column.TITLE: "resonance_sweep(f_start=9.3",
+    Column.QUEUED_AT: "00 Mmm 00:00",  # a day other than today shows its date
+    Column.STARTED_AT: "00 Mmm 00:00",
     Column.DURATION: "≈ 2 min 05 s",
+    Column.ID: "0123abcd",
 }
 _ICON_SPACE = 28  # icon and cell margins
 _PROGRESS_STEPS = 1000
@@ -82,7 +91,14 @@ class QueueView(QTableView):
         metrics = self.fontMetrics()
         for column, text in _WIDEST_TEXT.items():
             icon = _ICON_SPACE if column == Column.STATUS else 0
-            header.resizeSection(column, metrics.horizontalAdvance(text) + icon + 16)
+            header.resizeSection(column, metrics.horizontalAdvance(text) + icon + 12)
+        header.moveSection(header.visualIndex(Column.ID), 1)  # after the status; Result stays last
+        # The table keeps the running row in sight until the user scrolls it away, and
+        # again once they scroll back to it.
+        self.following = True
+        # Only the user's own scrolling (the scroll bar, the wheel) counts, not the
+        # view's when rows come and go; judged once the scroll has been applied.
+        self.verticalScrollBar().actionTriggered.connect(lambda _: QTimer.singleShot(0, self._user_scrolled))
 
     def queue_model(self) -> QueueModel:
         model = self.model()
@@ -123,6 +139,24 @@ class QueueView(QTableView):
         if rows:
             self.selectionModel().setCurrentIndex(model.index(rows[0], 0), QItemSelectionModel.SelectionFlag.NoUpdate)
 
+    # -- following the running row -------------------------------------------------------
+
+    def follow_running(self) -> None:
+        """Scroll the running row into sight, unless the user scrolled away from it."""
+        model = self.queue_model()
+        row = model.running_row
+        if self.following and row is not None:
+            # Rows inserted this frame are laid out later: lay them out now, or the
+            # scroll range would not reach the running row yet.
+            self.executeDelayedItemsLayout()
+            self.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def _user_scrolled(self) -> None:
+        row = self.queue_model().running_row
+        if row is not None:
+            first, last = self._rows_on_screen()
+            self.following = first <= row <= last
+
     # -- painting ----------------------------------------------------------------------
 
     def dataChanged(self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Sequence[int] = ()) -> None:
@@ -143,7 +177,11 @@ class QueueView(QTableView):
     def paintEvent(self, event: QPaintEvent) -> None:
         model = self.queue_model()
         if not model.rowCount():
-            self._paint_empty()
+            # Rows put since the last frame are not in the model yet: say "nothing
+            # queued" only when the queue itself is empty (both read without its lock).
+            queue = model.queue
+            if not queue.has_queued and queue.running_experiment is None:
+                self._paint_empty()
         elif self.state() == QAbstractItemView.State.DraggingState:
             super().paintEvent(event)  # Qt draws the drop indicator; a drag is short
         else:
@@ -194,6 +232,8 @@ class QueueView(QTableView):
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, self)
             self._paint_progress(painter, option, cell.progress, style)
             return
+        if cell.badge is not None:
+            self._paint_badge(painter, option, cell.badge, style)  # at the right; the text gets the rest
         option.text = cell.text
         option.features |= QStyleOptionViewItem.ViewItemFeature.HasDisplay
         option.displayAlignment = cell.alignment
@@ -206,6 +246,19 @@ class QueueView(QTableView):
         if cell.color is not None:
             option.palette.setColor(QPalette.ColorRole.Text, cell.color)
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, self)
+
+    def _paint_badge(
+        self, painter: QPainter, option: QStyleOptionViewItem, badge: tuple[str, QColor], style: QStyle
+    ) -> None:
+        text, color = badge
+        width = option.fontMetrics.horizontalAdvance(text) + 12
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, self)
+        area = QRect(option.rect.right() - width, option.rect.top(), width, option.rect.height())
+        painter.save()
+        painter.setPen(color)
+        painter.drawText(area.adjusted(0, 0, -6, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
+        option.rect = option.rect.adjusted(0, 0, -width, 0)
 
     def _paint_progress(
         self, painter: QPainter, option: QStyleOptionViewItem, progress: tuple[float | None, str], style: QStyle

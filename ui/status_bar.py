@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
@@ -39,7 +42,10 @@ class QueueStatusBar(QStatusBar):
         self.eta_label.setObjectName("time-left")
         self.state_label.setToolTip("What the worker is doing")
         self.counts_label.setToolTip("Experiments per status")
-        self.eta_label.setToolTip("Time until the queue is empty, from earlier runs of the same functions")
+        self.eta_label.setToolTip(
+            "Time until the queue is empty and the clock time it will be, from earlier runs "
+            "of the same calls (else the same functions)"
+        )
         self.addWidget(self.state_icon)
         self.addWidget(self.state_label)
         self.addPermanentWidget(self.counts_label)
@@ -47,20 +53,29 @@ class QueueStatusBar(QStatusBar):
         self._shown_state: tuple | None = None
         self._texts: dict[QLabel, str] = {}
 
-    def show_status(self, state: WorkerState, stats: QueueStats, palette: QPalette) -> None:
-        """Show ``state`` and what ``stats`` says; touches only the labels whose text changed."""
+    def show_status(
+        self, state: WorkerState, stats: QueueStats, palette: QPalette, *, detail: str = "", paused: bool = False
+    ) -> None:
+        """Show ``state`` (or ``detail``, which says more) and what ``stats`` says; with
+        ``paused`` the time left says the clock stands still. Touches only the labels
+        whose text changed."""
         counts = stats.counts
         seconds, unknown = stats.time_left()
         if (state, palette.cacheKey()) != self._shown_state:
             self._shown_state = (state, palette.cacheKey())
-            icon = _STATE_ICONS[state]
+            icon = _STATE_ICONS.get(state, ExpStatus.FAILED)  # a state this table does not know: a failure
             icon = status_icon(icon, palette) if isinstance(icon, ExpStatus) else action_icon(icon, palette)
             self.state_icon.setPixmap(icon.pixmap(16, 16))
         waiting = counts.get(ExpStatus.QUEUED, 0) + counts.get(ExpStatus.RUNNING, 0)
-        parts = [f"{count} {status.name.lower()}" for status, count in counts.items()]
-        self._set(self.state_label, state.value)
+        parts = [f"{count:,} {status.name.lower()}" for status, count in counts.items()]
+        self._set(self.state_label, detail or state.value)
         self._set(self.counts_label, " · ".join(parts) if parts else "Queue empty")
-        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown))
+        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused))
+
+    def show_note(self, text: str) -> None:
+        """Say ``text`` in place of the worker's state, until the next :meth:`show_status`
+        (a message of its own would be painted over the labels, see QStatusBar)."""
+        self._set(self.state_label, text)
 
     def _set(self, label: QLabel, text: str) -> None:
         # Compared here: each call into Qt waits for the interpreter lock while the
@@ -70,10 +85,22 @@ class QueueStatusBar(QStatusBar):
             label.setText(text)
 
 
-def _time_left_text(waiting: int, seconds: float, unknown: int) -> str:
+def _time_left_text(waiting: int, seconds: float, unknown: int, paused: bool, now: float | None = None) -> str:
+    """``≈ 3 min 20 s to empty · done ≈ 03:40``; while paused the clock stands still,
+    and it says so."""
     if not waiting:
         return ""
     if unknown == waiting:
-        return "time left: no estimate yet"
-    text = f"≈ {format_duration(seconds)} to empty"
-    return f"{text} (+{unknown} without estimate)" if unknown else text
+        return "time left: paused" if paused else "time left: no estimate yet"
+    if paused:
+        text = f"paused · ≈ {format_duration(seconds)} of work left"
+    else:
+        done = datetime.fromtimestamp((time.time() if now is None else now) + seconds)
+        text = f"≈ {format_duration(seconds)} to empty · done ≈ {_clock_text(done, now)}"
+    return f"{text} (+{unknown:,} without estimate)" if unknown else text
+
+
+def _clock_text(moment: datetime, now: float | None) -> str:
+    """``03:40``, or ``Tue 03:40`` beyond today."""
+    today = datetime.fromtimestamp(time.time() if now is None else now).date()
+    return moment.strftime("%H:%M") if moment.date() == today else moment.strftime("%a %H:%M")

@@ -13,10 +13,19 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-from labqueue.core import ExpStatus
+from labqueue.core import Experiment, ExpStatus
 from labqueue.resources import resource_path
 
-__all__ = ["action_icon", "app_icon", "is_dark", "level_color", "status_color", "status_icon"]
+__all__ = [
+    "action_icon",
+    "app_icon",
+    "experiment_color",
+    "experiment_icon",
+    "is_dark",
+    "level_color",
+    "status_color",
+    "status_icon",
+]
 
 #: Pixel sizes rendered into each icon; Qt picks the nearest for toolbars, menus and cells.
 _ICON_SIZES = (16, 20, 24, 32, 48, 64)
@@ -31,6 +40,9 @@ _STATUS_COLORS = {
     ExpStatus.CANCELLED: ("#8a9099", "#8f969e"),
     ExpStatus.INTERRUPTED: ("#8e3fbf", "#c792f5"),
 }
+
+#: A running experiment that waits in checkpoint() while the queue is paused.
+_PAUSED_COLOR = ("#a86400", "#f0b429")
 
 _LEVEL_COLORS = {
     logging.DEBUG: ("#8a9099", "#8f969e"),
@@ -54,6 +66,18 @@ def themed_color(light_and_dark: tuple[str, str], palette: QPalette) -> QColor:
 def status_color(status: ExpStatus, palette: QPalette) -> QColor:
     """The colour of ``status`` that reads well on ``palette``."""
     return themed_color(_STATUS_COLORS[status], palette)
+
+
+def experiment_color(exp: Experiment, palette: QPalette) -> QColor:
+    """The colour of what ``exp`` is doing: its status, or paused while it waits in checkpoint()."""
+    return themed_color(_PAUSED_COLOR, palette) if exp.paused else status_color(exp.status, palette)
+
+
+def experiment_icon(exp: Experiment, palette: QPalette) -> QIcon:
+    """The icon of what ``exp`` is doing: its status, or paused while it waits in checkpoint()."""
+    if exp.paused:
+        return _tinted_icon("icons/status-paused.svg", themed_color(_PAUSED_COLOR, palette).name())
+    return status_icon(exp.status, palette)
 
 
 def level_color(levelno: int, palette: QPalette) -> QColor | None:

@@ -37,6 +37,7 @@ from .experiment import (
 )
 from .experiment_queue import ExperimentQueue, QueueSnapshot, QueueStore
 from .locks import YieldingRLock
+from .published import MAX_POINTS, PublishedData, Series
 from .signals import INTERNAL_PRIORITY, emit_safely
 from .worker import DEFAULT_ABORT_GRACE_SECONDS, ForcedAbort, WatchedEvent, Worker
 
@@ -55,6 +56,7 @@ __all__ = [
     "INSTRUMENT_LANE",
     "DEFAULT_ABORT_GRACE_SECONDS",
     "INTERNAL_PRIORITY",
+    "MAX_POINTS",
     "PENDING",
     "PROCESS_LANE",
     "REQUEUEABLE",
@@ -65,8 +67,10 @@ __all__ = [
     "ExperimentQueue",
     "ForcedAbort",
     "Interrupted",
+    "PublishedData",
     "QueueSnapshot",
     "QueueStore",
+    "Series",
     "WatchedEvent",
     "Worker",
     "YieldingRLock",

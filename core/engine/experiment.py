@@ -191,11 +191,17 @@ class Experiment(Future):
         queued_at, started_at, finished_at: POSIX timestamps, or None.
         traceback: formatted traceback text of a failed or aborted call, or None.
         progress: ``(fraction or None, message)`` as last reported by the job.
+        paused_seconds: time the call spent waiting in ``checkpoint()`` while the
+            queue was paused (ended pauses only; see :attr:`paused`). Not run time:
+            :attr:`duration` leaves it out.
         log_records: :class:`logging.LogRecord` objects emitted on the worker thread
             while the call ran.
         stored: True when the journal holds the call, False when it could not be
             stored (see ``store_error``), None when there is no journal.
         requeued_from: id of the experiment this one repeats, or None.
+        published: the series the call published (a
+            :class:`~core.engine.published.PublishedData`), or None; for an experiment
+            read back from the journal, ask :meth:`Manager.published_data`.
         links: its upstreams (:class:`~core.engine.chains.Link`), empty for most.
         retry: its :class:`~core.engine.chains.RetryPolicy`, or None; ``attempt`` is
             1 for the first run, 2 for the first retry, and so on.
@@ -268,8 +274,13 @@ class Experiment(Future):
         self.finished_at: float | None = None
         self.traceback: str | None = None
         self.progress: tuple[float | None, str] = (None, "")
+        self.paused_seconds = 0.0
+        self._paused_since: float | None = None
+        self.published = None  # PublishedData once the call publishes (or the journal gives it back)
         self._log_records: list[logging.LogRecord] | None = None  # created on the first record
         self.dropped_log_records = 0
+        self.warnings_logged = 0  # captured records at WARNING, dropped ones included
+        self.errors_logged = 0  # ... at ERROR and above
         self.stored: bool | None = None
         self.store_error: str | None = None
         self.requeued_from: str | None = None
@@ -313,12 +324,36 @@ class Experiment(Future):
         return self._final_status
 
     @property
+    def paused(self) -> bool:
+        """True while the running call waits in ``checkpoint()`` because the queue is paused."""
+        return self._paused_since is not None
+
+    @property
     def duration(self) -> float | None:
-        """Seconds run so far (live while running), or None if it never started."""
+        """Seconds run so far (live while running), paused time left out, or None if it
+        never started."""
         if self.started_at is None:
             return None
         end = self.finished_at if self.finished_at is not None else time.time()
-        return max(0.0, end - self.started_at)
+        paused_since = self._paused_since
+        pausing = max(0.0, end - paused_since) if paused_since is not None else 0.0
+        return max(0.0, end - self.started_at - self.paused_seconds - pausing)
+
+    @property
+    def time_paused(self) -> float:
+        """Seconds spent waiting paused in ``checkpoint()``, the current pause included."""
+        paused_since = self._paused_since
+        current = max(0.0, time.time() - paused_since) if paused_since is not None else 0.0
+        return self.paused_seconds + current
+
+    def _pause_began(self, now: float) -> None:
+        self._paused_since = now
+
+    def _pause_ended(self, now: float) -> None:
+        paused_since = self._paused_since
+        if paused_since is not None:
+            self.paused_seconds += max(0.0, now - paused_since)
+            self._paused_since = None
 
     @property
     def log_records(self) -> list[logging.LogRecord]:
@@ -338,6 +373,7 @@ class Experiment(Future):
         return len(self._log_records or ()) + self.dropped_log_records
 
     def add_log_record(self, record: logging.LogRecord) -> None:
+        self._count_level(record.levelno or 0)
         records = self._log_records
         if records is None:
             records = self._log_records = []
@@ -345,6 +381,19 @@ class Experiment(Future):
             del records[0]
             self.dropped_log_records += 1
         records.append(record)
+
+    def set_log_records(self, records: list[logging.LogRecord]) -> None:
+        """Replace the captured records (the journal restoring them) and their counts."""
+        self._log_records = list(records) or None
+        self.warnings_logged = self.errors_logged = 0
+        for record in records:
+            self._count_level(record.levelno or 0)
+
+    def _count_level(self, levelno: int) -> None:
+        if levelno >= logging.ERROR:
+            self.errors_logged += 1
+        elif levelno >= logging.WARNING:
+            self.warnings_logged += 1
 
     def log_lines(self, last: int | None = None) -> list[str]:
         """The captured log records as text lines (only the ``last`` ones, if given)."""
@@ -535,12 +584,15 @@ def running_as(experiment: Experiment | None, manager) -> Iterator[None]:
 
 
 class ExperimentContextFilter(logging.Filter):
-    """Adds ``experiment_id`` (or ``-``) to every record, for log file formats."""
+    """Adds ``experiment_id`` (short, or ``-``) and ``experiment_title`` (or ``""``) to
+    every record, for log file formats and the window's log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         experiment = getattr(_context, "experiment", None)
         if not hasattr(record, "experiment_id"):
             record.experiment_id = experiment.id[:8] if experiment is not None else "-"
+        if not hasattr(record, "experiment_title"):
+            record.experiment_title = experiment.title if experiment is not None else ""
         return True
 
 

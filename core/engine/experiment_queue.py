@@ -31,6 +31,10 @@ def _nothing() -> None:
     pass
 
 
+#: A put_many at least this big goes through the waiter (see ExperimentQueue.set_waiter):
+#: smaller ones are written in well under a frame.
+WAITED_PUT = 2000
+
 _EXIT_STATUSES = frozenset({ExpStatus.FINISHED, ExpStatus.FAILED, ExpStatus.ABORTED, ExpStatus.INTERRUPTED})
 
 
@@ -130,6 +134,7 @@ class ExperimentQueue:
         self._on_change = on_change or _nothing
         self._closed_because: str | None = None
         self._idle_workers = 0
+        self._waiter: tuple[threading.Thread, Callable[[Callable[[], None]], None]] | None = None
 
     # -- inspection --------------------------------------------------------------------
 
@@ -143,6 +148,17 @@ class ExperimentQueue:
         """Like :attr:`queue`, plus the sizes of its parts, taken under one lock."""
         with self._lock:
             return QueueSnapshot(self._snapshot(), len(self._history), self._running, tuple(self._lane_running))
+
+    def snapshot_if_free(self) -> QueueSnapshot | None:
+        """:meth:`snapshot`, or None at once if another thread holds the queue's lock
+        (a big put writing to the journal): a window asks again next frame instead of
+        freezing until the write is done."""
+        if not self._lock.try_acquire():
+            return None
+        try:
+            return QueueSnapshot(self._snapshot(), len(self._history), self._running)
+        finally:
+            self._lock.release()
 
     def _snapshot(self) -> list[Experiment]:
         running = [self._running] if self._running is not None else []
@@ -175,6 +191,11 @@ class ExperimentQueue:
     def has_running(self) -> bool:
         """True if an experiment runs on any lane (lock-free: two atomic reads)."""
         return self._running is not None or bool(self._lane_running)
+
+    @property
+    def has_lane_running(self) -> bool:
+        """True if an experiment runs on a lane other than the worker's (lock-free)."""
+        return bool(self._lane_running)
 
     @property
     def has_queued(self) -> bool:
@@ -249,14 +270,33 @@ class ExperimentQueue:
         """Add ``exp`` to the end of the queue. ValueError unless it is a new QUEUED experiment."""
         self.put_many([exp])
 
+    def set_waiter(self, thread: threading.Thread | None, waiter: Callable[[Callable[[], None]], None] | None) -> None:
+        """Make a big :meth:`put_many` from ``thread`` (the GUI thread) go through ``waiter``.
+
+        ``waiter(put)`` must call ``put()`` to its end and return (or raise) what it
+        did, but may run it on another thread while keeping ``thread`` responsive (a
+        window's event loop): the put still returns only once it is done and on disk.
+        None for both removes the waiter.
+        """
+        self._waiter = (thread, waiter) if thread is not None and waiter is not None else None
+
     def put_many(self, exps: Iterable[Experiment]) -> None:
         """Add several experiments in one step (one journal transaction).
 
         Raises TypeError for anything that is not an Experiment or whose function is a
         generator function, and ValueError for an experiment that is not QUEUED or is
         already in a queue; then nothing is added.
+        A batch of :data:`WAITED_PUT` or more from the thread given to :meth:`set_waiter`
+        is put through its waiter (the signals then fire on the waiter's thread).
         """
         batch = list(exps)
+        waiter = self._waiter
+        if waiter is not None and len(batch) >= WAITED_PUT and waiter[0] is threading.current_thread():
+            waiter[1](lambda: self._put_many(batch))
+            return
+        self._put_many(batch)
+
+    def _put_many(self, batch: list[Experiment]) -> None:
         for exp in batch:
             if not isinstance(exp, Experiment):
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")

@@ -27,6 +27,13 @@ class YieldingRLock:
     def __init__(self) -> None:
         self.raw = threading.RLock()
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free (or already held by this thread); never waits."""
+        return self.raw.acquire(False)
+
+    def release(self) -> None:
+        self.raw.release()
+
     def acquire(self) -> None:
         if self.raw.acquire(False):
             return

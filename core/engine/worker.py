@@ -323,23 +323,28 @@ class Worker(threading.Thread):
         if status is not ExpStatus.FINISHED:
             self._run_cleanups(exp)
         _set_current(None, None)
+        # Named like the job's own records, though logged after it ran; the failure
+        # first, then the pause it causes.
+        about = {"experiment_id": exp.id[:8], "experiment_title": exp.title}
         if status is ExpStatus.ABORTED and exception is not None and not _is_abort(exception):
-            logger.error("%s was aborted and raised an error while it stopped:\n%s", exp.title, exp.traceback)
-        # A failure that will be retried needs no human: the retry is queued at once.
-        if status is ExpStatus.FAILED and not exp.retry_pending(exception) and self._pause_on_failure():
-            # Paused before the outcome is announced, so no queued job slips in first.
-            self.running.clear()
-            logger.warning("Queue paused after %s failed; resume to continue.", exp.title)
+            logger.error(
+                "%s was aborted and raised an error while it stopped:\n%s", exp.title, exp.traceback, extra=about
+            )
+        if status is ExpStatus.FAILED:
+            logger.error("%s failed:\n%s", exp.title, exp.traceback, extra=about)
+            # A failure that will be retried needs no human: the retry is queued at once.
+            if not exp.retry_pending(exception) and self._pause_on_failure():
+                # Paused before the outcome is announced, so no queued job slips in first.
+                self.running.clear()
+                logger.warning("Queue paused after %s failed; resume to continue.", exp.title, extra=about)
         try:
             self.job_q.job_done(status, result, exception=exception)
         except BaseException:
             if self.job_q.running_experiment is exp:
                 raise  # the queue still holds it as running, so no job could start again
-            logger.exception("Announcing the outcome of %s raised; the worker carries on", exp.title)
+            logger.exception("Announcing the outcome of %s raised; the worker carries on", exp.title, extra=about)
         if result is not None and status is not ExpStatus.FAILED:
             self.result_q.put(result)
-        if status is ExpStatus.FAILED:
-            logger.error("%s failed:\n%s", exp.title, exp.traceback)
 
     def _call(self, exp: Experiment) -> Any:
         result = exp.func(*exp.args, **exp.kwargs)

@@ -162,6 +162,34 @@ def _add_cleanup_column(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE experiments ADD COLUMN cleanup_digest BLOB REFERENCES functions (digest)")
 
 
+def _add_paused_time(conn: sqlite3.Connection) -> None:
+    # Time a job waited in checkpoint() while the queue was paused: not run time, so a
+    # restored experiment's duration leaves it out too. NULL in older rows means none.
+    conn.execute("ALTER TABLE experiments ADD COLUMN paused_seconds REAL")
+
+
+def _add_series(conn: sqlite3.Connection) -> None:
+    # The series an experiment published, written with its outcome: one row per
+    # series, its values as little-endian float64 bytes. Read by experiment id when a
+    # finished row is looked at, so keyed on it.
+    conn.execute(
+        """
+        CREATE TABLE series (
+            experiment_id TEXT NOT NULL,   -- experiments.id
+            position INTEGER NOT NULL,     -- the order it was first published in
+            name TEXT NOT NULL,
+            x_label TEXT,
+            y_label TEXT,
+            x_units TEXT,
+            y_units TEXT,
+            x BLOB NOT NULL,
+            y BLOB NOT NULL,
+            PRIMARY KEY (experiment_id, position)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to version ``n + 1``.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_schema,
@@ -169,6 +197,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _add_studies,
     _add_lanes_and_groups,
     _add_cleanup_column,
+    _add_paused_time,
+    _add_series,
 ]
 
 

@@ -6,8 +6,9 @@ its own transaction, committed before the queue call that caused it returns:
 
 * ``put`` (and ``put_many``, as one transaction) stores the call by value;
 * RUNNING is stored before the call starts;
-* the outcome (status, result, exception, traceback, log lines, progress) is stored
-  before the experiment's future completes, so before the next job starts;
+* the outcome (status, result, exception, traceback, log lines, progress, the
+  series it published) is stored before the experiment's future completes, so
+  before the next job starts;
 * moves, removals and clears are stored before they return.
 
 Durability: the file is in WAL mode with ``synchronous=NORMAL``. A committed
@@ -24,15 +25,27 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..engine import INSTRUMENT_LANE, Experiment, ExpStatus, Link, RetryPolicy, attach_links, watch_retries
+from ..engine import (
+    INSTRUMENT_LANE,
+    Experiment,
+    ExpStatus,
+    Link,
+    PublishedData,
+    RetryPolicy,
+    Series,
+    attach_links,
+    watch_retries,
+)
 from .codec import (
     CallEncoder,
     FunctionPickles,
@@ -68,6 +81,11 @@ _INSERT_EXPERIMENT = (
     "INSERT INTO experiments (seq, id, status, queue_position, title, func_name, func_digest, arguments, "
     "store_error, requeued_from, queued_at, lane, group_id, cleanup_digest) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_INSERT_SERIES = (
+    "INSERT OR REPLACE INTO series (experiment_id, position, name, x_label, y_label, x_units, y_units, x, y) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _INSERT_LINK = (
@@ -107,7 +125,8 @@ def _chain_rows(experiments: list[Experiment]) -> tuple[list[tuple], list[tuple]
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
     "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
-    "result, result_repr, result_pickled, exception, traceback, log_lines, lane, group_id, cleanup_digest"
+    "result, result_repr, result_pickled, exception, traceback, log_lines, lane, group_id, cleanup_digest, "
+    "paused_seconds"
 )
 
 
@@ -119,6 +138,7 @@ class EncodedOutcome(NamedTuple):
     result_error: str | None
     exception: bytes | None
     log_lines: str | None
+    series: list[tuple]  # rows for the series table (see _series_rows)
 
 
 @dataclass
@@ -316,34 +336,45 @@ class Journal:
         """Pickle the result (or keep its repr), the exception and the log lines, before
         the queue's lock is taken: a big result must not hold up the window or other
         threads. The call has returned, so the experiment's log is complete."""
-        return EncodedOutcome(*encode_result(result), encode_exception(exception), encode_log(experiment.log_records))
+        return EncodedOutcome(
+            *encode_result(result),
+            encode_exception(exception),
+            encode_log(experiment.log_records),
+            _series_rows(experiment),
+        )
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: EncodedOutcome) -> None:
         """Store the outcome: status, result (its repr when it cannot be stored),
-        exception, traceback, progress and captured log lines."""
-        result_data, result_repr, result_error, exception_data, log_lines = outcome
+        exception, traceback, progress, captured log lines and time paused."""
+        result_data, result_repr, result_error, exception_data, log_lines, series = outcome
         fraction, message = experiment.progress
-        self._write(
-            "store an outcome",
+        update = (
             "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
             "progress_fraction = ?, progress_message = ?, result = ?, result_repr = ?, result_pickled = ?, "
-            "exception = ?, traceback = ?, log_lines = ? WHERE seq = ?",
-            (
-                status.value,
-                self._next_history,
-                experiment._title,
-                experiment.finished_at,
-                fraction,
-                message,
-                result_data,
-                result_repr,
-                int(result_error is None),
-                exception_data,
-                experiment.traceback,
-                log_lines,
-                self._seqs[experiment.id],
-            ),
+            "exception = ?, traceback = ?, log_lines = ?, paused_seconds = ? WHERE seq = ?"
         )
+        values = (
+            status.value,
+            self._next_history,
+            experiment._title,
+            experiment.finished_at,
+            fraction,
+            message,
+            result_data,
+            result_repr,
+            int(result_error is None),
+            exception_data,
+            experiment.traceback,
+            log_lines,
+            experiment.paused_seconds,
+            self._seqs[experiment.id],
+        )
+        if not series:  # the common case: one statement, no BEGIN/COMMIT
+            self._write("store an outcome", update, values)
+        else:
+            with self._transaction("store an outcome and its data") as conn:
+                conn.execute(update, values)
+                conn.executemany(_INSERT_SERIES, series)
         del self._seqs[experiment.id]  # only once written: a failed write can be told apart
         self._next_history += 1
         if result_error is not None:
@@ -599,8 +630,30 @@ class Journal:
             conn.execute(
                 "DELETE FROM groups WHERE id NOT IN (SELECT group_id FROM experiments WHERE group_id IS NOT NULL)"
             )
+            conn.execute("DELETE FROM series WHERE experiment_id NOT IN (SELECT id FROM experiments)")
             self._stored_functions.clear()
         return deleted
+
+    def load_series(self, experiment_id: str) -> PublishedData | None:
+        """The series the experiment published, as stored with its outcome, or None."""
+        with self._lock:
+            rows = (
+                self._connection("read published data")
+                .execute(
+                    "SELECT name, x_label, y_label, x_units, y_units, x, y FROM series "
+                    "WHERE experiment_id = ? ORDER BY position",
+                    (experiment_id,),
+                )
+                .fetchall()
+            )
+        if not rows:
+            return None
+        data = PublishedData()
+        for name, x_label, y_label, x_units, y_units, x, y in rows:
+            series = Series(name, _floats(x), _floats(y), x_label, y_label, x_units, y_units)
+            data.series[name] = series
+            data.points += len(series.y)
+        return data
 
     # -- groups (sweeps) ---------------------------------------------------------------
 
@@ -631,6 +684,44 @@ class Journal:
                 .fetchone()
             )
         return None if row is None else row[0]
+
+
+def _series_rows(experiment: Experiment) -> list[tuple]:
+    """Rows for the series table: each series' values as little-endian float64 bytes."""
+    data = experiment.published
+    if data is None:
+        return []
+    rows = []
+    for position, series in enumerate(list(data.series.values())):
+        x, y = series.points()
+        rows.append(
+            (
+                experiment.id,
+                position,
+                series.name,
+                series.x_label,
+                series.y_label,
+                series.x_units,
+                series.y_units,
+                _little_endian(x),
+                _little_endian(y),
+            )
+        )
+    return rows
+
+
+def _little_endian(values: array) -> bytes:
+    if sys.byteorder == "big":
+        values = array("d", values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _floats(data: bytes) -> array:
+    values = array("d", data)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 class _ExperimentBuilder:
@@ -675,6 +766,7 @@ class _ExperimentBuilder:
             lane,
             group_id,
             cleanup_digest,
+            paused_seconds,
         ) = row
         func, args, kwargs = None, (), {}
         if digest is not None:
@@ -715,8 +807,9 @@ class _ExperimentBuilder:
             self.unloadable.append(exp)
         exp.queued_at, exp.started_at, exp.finished_at = queued_at, started_at, finished_at
         exp.traceback = traceback_text
+        exp.paused_seconds = paused_seconds or 0.0
         exp.progress = (fraction, message or "")
-        exp._log_records = decode_log(log_lines) or None
+        exp.set_log_records(decode_log(log_lines))
         return exp
 
     def _cleanup(self, digest: bytes, exp: Experiment) -> Any:

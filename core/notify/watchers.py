@@ -87,13 +87,22 @@ def quiet_seconds(exp: Experiment, progress_at: float | None, now: float) -> flo
 
 class StallWatchdog:
     """Logs a warning (which the email handler sends on) when the running experiment
-    reports no progress and logs nothing for ``stall_seconds``. It warns once per
+    reports no progress and logs nothing for ``stall_seconds``, and calls
+    ``on_stall(experiment, quiet_seconds)`` (on its own thread). It warns once per
     silence: any sign of life re-arms it."""
 
-    def __init__(self, manager: Manager, stall_seconds: float, *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        manager: Manager,
+        stall_seconds: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_stall: Callable[[Experiment, float], None] | None = None,
+    ):
         self._manager = manager
         self._stall = float(stall_seconds)
         self._clock = clock
+        self._on_stall = on_stall
         self._changed = threading.Condition()
         self._progress: tuple[str, float] | None = None  # (experiment id, when)
         self._warned: tuple[str, float] | None = None  # (experiment id, last sign of life)
@@ -133,6 +142,11 @@ class StallWatchdog:
                 f"{quiet:.1f} s" if quiet < 120 else f"{quiet / 60:.0f} minutes",
                 extra={"experiment_id": exp.id[:8], "experiment_title": exp.title},
             )
+            if self._on_stall is not None:
+                try:
+                    self._on_stall(exp, quiet)
+                except Exception:  # a broken listener must not stop the watchdog
+                    watchdog_logger.exception("A stall listener failed")
 
     def _stalled_experiment(self) -> tuple[Experiment, float] | None:
         """Under the lock: the running experiment if it has just gone quiet too long;

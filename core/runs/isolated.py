@@ -44,7 +44,9 @@ class Relay(Protocol):
 
     def relay_progress(self, experiment: Experiment, fraction: float | None, message: str) -> None: ...
 
-    def relay_data(self, experiment: Experiment, series: str, x: Any, y: Any) -> None: ...
+    def relay_data(
+        self, experiment: Experiment, series: str, x: Any, y: Any, x_label=None, y_label=None, units=None
+    ) -> None: ...
 
     def relay_log(self, experiment: Experiment, record: logging.LogRecord) -> None: ...
 
@@ -157,7 +159,7 @@ class IsolatedRun:
                 if kind == "progress":
                     relay.relay_progress(exp, message[1], message[2])
                 elif kind == "publish":
-                    relay.relay_data(exp, message[1], message[2], message[3])
+                    relay.relay_data(exp, *message[1:])
                 elif kind == "log":
                     _, created, levelno, name, text = message
                     relay.relay_log(exp, _record(created, levelno, name, text))

@@ -100,8 +100,8 @@ class ChildManager:
             fraction = min(1.0, max(0.0, float(fraction)))
         self._channel.send(("progress", fraction, str(message)))
 
-    def publish(self, series: str, x, y) -> None:
-        self._channel.send(("publish", str(series), x, y))
+    def publish(self, series: str, x, y, *, x_label=None, y_label=None, units=None) -> None:
+        self._channel.send(("publish", str(series), x, y, x_label, y_label, units))
 
 
 class ForwardingHandler(logging.Handler):

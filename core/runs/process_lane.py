@@ -45,6 +45,8 @@ class ProcessLane:
         group_limit: ``group_limit(group_id)`` is the sweep's own limit, or None.
         pause_on_failure: ``pause_on_failure(experiment)`` says whether its failure pauses the queue.
         isolated_folder: ``isolated_folder(experiment)`` is where an isolated call's output files go.
+        checkpoints_wait: ``checkpoints_wait()`` says whether a running isolated call's
+            ``checkpoint()`` waits (default: while ``running`` is clear).
     """
 
     name = PROCESS_LANE
@@ -61,6 +63,7 @@ class ProcessLane:
         group_limit: Callable[[str], int | None] = lambda group_id: None,
         pause_on_failure: Callable[[Experiment], bool] = lambda experiment: False,
         isolated_folder: Callable[[Experiment], Path],
+        checkpoints_wait: Callable[[], bool] | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError(f"a lane needs at least one slot, not {slots}")
@@ -73,6 +76,9 @@ class ProcessLane:
         self._group_limit = group_limit
         self._pause_on_failure = pause_on_failure
         self._isolated_folder = isolated_folder
+        # Whether a running isolated call's checkpoint() waits: while paused, unless the
+        # pause lets the running experiments finish first.
+        self._checkpoints_wait = checkpoints_wait or (lambda: not running.is_set())
         self._supervisor = RunSupervisor()
         self._lock = threading.Lock()
         self._active: dict[Experiment, tuple[RunControl, IsolatedRun | None]] = {}
@@ -157,7 +163,7 @@ class ProcessLane:
 
     def follow_running(self) -> None:
         """The manager was paused or resumed: tell the running isolated calls, and wake the slots."""
-        paused = not self._running.is_set()
+        paused = self._checkpoints_wait()
         with self._lock:
             isolated = [run for _, run in self._active.values() if run is not None]
         for run in isolated:
@@ -206,7 +212,7 @@ class ProcessLane:
             if call is not None:
                 result = call.run(exp.id, self._supervisor, control)
             else:
-                result = isolated.run(self._supervisor, control, paused=not self._running.is_set())
+                result = isolated.run(self._supervisor, control, paused=self._checkpoints_wait())
         except BaseException as exc:  # the lane outlives anything a run raises, as the worker does
             exception = exc
             if exp.traceback is None:  # an isolated call's own traceback came from its process

@@ -97,6 +97,63 @@ def test_the_window_docks_the_console_after_showing_and_settings_opens_the_dialo
     assert session.console._shut_down
 
 
+def test_the_console_loads_in_steps_while_the_window_keeps_answering(qtbot, tmp_path, restore_sigint, monkeypatch):
+    from labqueue.ui.console import LabConsole
+
+    ticks = []
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: ticks.append(True))
+    heartbeat.start(0)  # runs at every turn of the event loop
+    ticks_at_each_step = []
+    start_steps = LabConsole.start_steps
+
+    def watched_steps(console):
+        def watched(step):
+            def run():
+                ticks_at_each_step.append(len(ticks))
+                step()
+
+            return run
+
+        return [watched(step) for step in start_steps(console)]
+
+    monkeypatch.setattr(LabConsole, "start_steps", watched_steps)
+    session = start_gui(data_dir=tmp_path / "lab", demo=True)
+    window = session.window
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: session.console is not None, timeout=30_000)
+    heartbeat.stop()
+
+    assert len(ticks_at_each_step) == 3
+    # The event loop turned between the steps: the window answered while the console loaded.
+    assert ticks_at_each_step[0] < ticks_at_each_step[1] < ticks_at_each_step[2]
+    assert "Console" in window.docks
+
+    def stop() -> None:
+        session.manager.shutdown(wait=True, abort_running=True, timeout=10)
+        window.close()
+
+    QTimer.singleShot(0, stop)
+    assert session.run() == 0
+    assert session.console._shut_down
+
+
+def test_closing_while_the_console_loads_shuts_down_what_was_started(qtbot, tmp_path, restore_sigint):
+    session = start_gui(data_dir=tmp_path / "lab")
+    window = session.window
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: session.console_loader is not None, timeout=10_000)
+
+    def stop() -> None:
+        session.manager.shutdown(wait=True, abort_running=True, timeout=10)
+        window.close()
+
+    QTimer.singleShot(0, stop)  # before the import thread is done, most likely
+    assert session.run() == 0
+    loader = session.console_loader
+    assert loader.console is None or loader.console._shut_down
+
+
 def test_demo_without_a_data_dir_opens_the_window_on_a_demo_folder_and_says_so(monkeypatch, isolated_dirs, capsys):
     opened_on = []
     monkeypatch.setattr(

@@ -195,6 +195,46 @@ def test_shutdown_of_a_paused_idle_worker_ends_it_without_resuming():
     assert m.paused and exp.status is ExpStatus.CANCELLED
 
 
+# -- a job paused at its checkpoint: PAUSED, its paused time left out --------------
+
+
+def test_a_job_paused_in_checkpoint_is_paused_until_a_registered_event_ends_it_and_its_pause_is_left_out():
+    m = Manager()
+    interlock = threading.Event()
+    m.abort_events = [interlock]
+    try:
+        exp, carried_on = paused_in_checkpoint(m)
+        assert exp.paused and m.state is WorkerState.PAUSED
+        threading.Thread(target=interlock.set).start()  # the driver, on its own thread
+        assert wait_for_end(exp) is ExpStatus.ABORTED and not carried_on.is_set()
+        assert not exp.paused and exp.paused_seconds > 0
+        assert exp.duration == pytest.approx(exp.finished_at - exp.started_at - exp.paused_seconds)
+        assert m.paused  # the abort ended the wait; it resumed nothing
+    finally:
+        m.shutdown(timeout=TIMEOUT)
+
+
+def test_force_abort_ends_a_job_paused_in_checkpoint_without_resuming():
+    m = Manager()
+    try:
+        exp, carried_on = paused_in_checkpoint(m)
+        m.force_abort()
+        assert wait_for_end(exp) is ExpStatus.ABORTED and not carried_on.is_set()
+        assert not exp.paused and m.paused
+    finally:
+        m.shutdown(timeout=TIMEOUT)
+
+
+def test_shutdown_keeps_a_job_paused_in_checkpoint_paused_and_its_paused_time_counted():
+    m = Manager()
+    exp, carried_on = paused_in_checkpoint(m)
+    m.shutdown(wait=False, abort_running=False)
+    assert exp.paused and not carried_on.is_set() and m.state is WorkerState.STOPPED
+    assert m.abort_job()
+    assert wait_for_end(exp) is ExpStatus.ABORTED and not carried_on.is_set()
+    assert not exp.paused and exp.paused_seconds > 0
+
+
 # -- no user code under internal locks ---------------------------------------------
 
 

@@ -282,6 +282,102 @@ def test_checkpoint_waits_while_paused_and_abort_ends_the_wait(manager):
     assert third.status is ExpStatus.ABORTED
 
 
+def test_a_job_waiting_in_checkpoint_is_paused_and_its_paused_time_is_not_run_time(manager):
+    hold = Gate()
+    states = []
+    reached_pause = threading.Event()
+
+    def on_state(state):
+        states.append(state)
+        if state is WorkerState.PAUSED:
+            reached_pause.set()
+
+    manager.state_changed_signal.connect(on_state)
+
+    def paused_inside():
+        hold()
+        manager.checkpoint()
+        return "after checkpoint"
+
+    exp = manager.queued_exec(paused_inside)()
+    assert hold.started.wait(TIMEOUT)
+    assert not exp.paused and manager.state is WorkerState.RUNNING
+    manager.pause_worker()
+    assert not exp.paused and manager.state is WorkerState.RUNNING  # until it reaches its checkpoint
+    hold.release.set()
+    assert reached_pause.wait(TIMEOUT)
+    assert exp.paused and exp.status is ExpStatus.RUNNING
+    assert manager.state is WorkerState.PAUSED and states[-1] is WorkerState.PAUSED
+
+    manager.resume_worker()
+    assert exp.result(timeout=TIMEOUT) == "after checkpoint"
+    assert not exp.paused and exp.paused_seconds > 0
+    assert WorkerState.RUNNING in states[states.index(WorkerState.PAUSED) :]
+    assert exp.duration == pytest.approx(exp.finished_at - exp.started_at - exp.paused_seconds)
+
+
+def test_pause_after_the_current_job_lets_it_finish_and_starts_no_other(manager):
+    hold = Gate()
+
+    def with_checkpoints():
+        hold()
+        for _ in range(3):
+            manager.checkpoint()  # does not wait: this job may finish
+        return "finished"
+
+    exp = manager.queued_exec(with_checkpoints)()
+    following = manager.queued_exec(lambda: "next")()
+    assert hold.started.wait(TIMEOUT)
+
+    manager.pause_worker(after_current=True)
+    assert manager.pausing_after_current and manager.state is WorkerState.RUNNING
+    hold.release.set()
+
+    assert exp.result(timeout=TIMEOUT) == "finished" and exp.paused_seconds == 0.0
+    assert manager.wait_until_idle(TIMEOUT)
+    assert following.status is ExpStatus.QUEUED and manager.state is WorkerState.PAUSED
+    manager.resume_worker()
+    assert not manager.pausing_after_current
+    assert following.result(timeout=TIMEOUT) == "next"
+
+
+def test_a_job_paused_at_its_checkpoint_is_let_go_by_pause_after_current(manager):
+    hold = Gate()
+    paused = threading.Event()
+    manager.state_changed_signal.connect(lambda state: state is WorkerState.PAUSED and paused.set())
+
+    def with_checkpoint():
+        hold()
+        manager.checkpoint()
+        return "finished"
+
+    exp = manager.queued_exec(with_checkpoint)()
+    following = manager.queued_exec(lambda: "next")()
+    assert hold.started.wait(TIMEOUT)
+    manager.pause_worker()
+    hold.release.set()
+    assert paused.wait(TIMEOUT) and exp.paused
+
+    manager.pause_worker(after_current=True)
+
+    assert exp.result(timeout=TIMEOUT) == "finished"
+    assert manager.wait_until_idle(TIMEOUT) and following.status is ExpStatus.QUEUED
+
+
+def test_duration_leaves_out_the_time_paused():
+    exp = Experiment(print)
+    exp.started_at = 100.0
+    exp._pause_began(110.0)
+    assert exp.paused
+    assert exp.duration == pytest.approx(10.0)  # frozen while paused, whatever the clock says
+    exp._pause_ended(130.0)
+    exp._pause_began(140.0)
+    exp._pause_ended(145.0)
+    exp.finished_at = 150.0
+    assert not exp.paused and exp.paused_seconds == 25.0
+    assert exp.duration == 25.0
+
+
 def test_checkpoint_outside_a_job_is_a_no_op():
     checkpoint()
     set_progress(0.5, "nothing")
@@ -442,3 +538,46 @@ def test_core_names_are_exported():
     assert set(labqueue.__all__) >= expected
     assert set(labqueue.core.__all__) >= expected
     assert all(getattr(labqueue, name) is getattr(labqueue.core, name) for name in expected)
+
+
+def test_decorated_functions_are_listed_by_name_and_a_redefinition_replaces(manager):
+    @manager.queued_exec
+    def measure(field):
+        return field
+
+    @manager.queued_exec
+    def ramp(start_k, stop_k):
+        return stop_k
+
+    first = measure.__wrapped__
+
+    @manager.queued_exec
+    def measure(field, n=2):  # noqa: F811 (typed again in the console)
+        return field * n
+
+    assert list(manager.queued_functions) == [
+        "test_decorated_functions_are_listed_by_name_and_a_redefinition_replaces.<locals>.measure",
+        "test_decorated_functions_are_listed_by_name_and_a_redefinition_replaces.<locals>.ramp",
+    ]
+    assert list(manager.queued_functions.values())[0] is measure.__wrapped__ is not first
+    with Manager() as other:
+        assert other.queued_functions == {}  # each manager its own
+
+
+def test_published_series_are_kept_with_the_experiment_with_their_labels(manager):
+    def scan():
+        for i in range(3):
+            publish("signal", None, i * 1.5, x_label="point", y_label="lock-in X", units="V")
+        publish("signal", [10, 11], [7.0, 8.0])
+        publish("reference", 0.5, 2.0, units=("GHz", "V"))
+        publish("broken", "left", "right")
+
+    exp = manager.queued_exec(scan)()
+    exp.result(timeout=TIMEOUT)
+
+    data = manager.published_data(exp)
+    signal = data.series["signal"]
+    assert list(signal.x) == [0, 1, 2, 10, 11] and list(signal.y) == [0, 1.5, 3.0, 7.0, 8.0]
+    assert (signal.x_label, signal.y_label, signal.x_units, signal.y_units) == ("point", "lock-in X", None, "V")
+    assert data.series["reference"].x_units == "GHz" and len(data.series["broken"].y) == 0
+    assert list(data.series) == ["signal", "reference", "broken"] and data.points == 6

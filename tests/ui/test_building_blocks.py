@@ -107,6 +107,60 @@ def test_every_function_gets_an_estimate_after_a_burst_of_another_one():
     assert round(stats.estimate(queue.queued[0]), 1) == 3.0
 
 
+def test_estimates_learn_per_call_else_take_the_functions_median():
+    queue = ExperimentQueue()
+    ran = [Experiment(noop, (field,)) for field in (1, 2, 3, 1)]
+    waiting = [Experiment(noop, (1,)), Experiment(noop, (3,)), Experiment(noop, (9,)), Experiment(noop, ([1, 2],))]
+    queue.put_many(ran + waiting)
+    for seconds in (10.0, 20.0, 30.0, 12.0):  # noop(1) ran twice: 10 s, then 12 s
+        exp = queue.get_next_job()
+        exp.started_at -= seconds
+        queue.job_done(ExpStatus.FINISHED)
+    stats = QueueStats()
+    stats.update(queue.snapshot(), queue.queue)
+
+    same_one, same_three, new_value, unhashable = waiting
+    assert round(stats.estimate(same_one)) == 12  # the latest run with the same arguments
+    assert round(stats.estimate(same_three)) == 30
+    assert round(stats.estimate(new_value)) == 16  # the function's median of 10, 12, 20, 30
+    assert round(stats.estimate(unhashable)) == 16  # a list argument: the median too
+    seconds, unknown = stats.time_left()
+    assert (round(seconds), unknown) == (12 + 30 + 16 + 16, 0)
+
+
+def sweep_point(field, n=10, *, gain=1.0):
+    return field
+
+
+def test_a_call_is_the_same_however_its_arguments_were_passed():
+    from labqueue.ui.queue_stats import argument_key
+
+    same = [
+        Experiment(sweep_point, (3.2,)),
+        Experiment(sweep_point, (), {"field": 3.2}),
+        Experiment(sweep_point, (3.2, 10), {"gain": 1.0}),
+    ]
+    assert len({argument_key(exp) for exp in same}) == 1
+    assert argument_key(Experiment(sweep_point, (3.2, 11))) != argument_key(same[0])
+    assert argument_key(Experiment(sweep_point, ([3.2],))) is None  # a list: no key of its own
+
+
+def test_the_time_left_says_when_the_queue_will_be_done():
+    from datetime import datetime
+
+    from labqueue.ui.status_bar import _time_left_text
+
+    now = datetime(2025, 3, 12, 1, 20).timestamp()
+    assert _time_left_text(3, 2 * 3600 + 20 * 60, 0, False, now) == "≈ 2 h 20 min to empty · done ≈ 03:40"
+    assert (
+        _time_left_text(3, 30 * 3600, 1, False, now)
+        == "≈ 30 h 00 min to empty · done ≈ Thu 07:20 (+1 without estimate)"
+    )
+    assert (
+        _time_left_text(1_500, 60, 1_200, True, now) == "paused · ≈ 1 min 00 s of work left (+1,200 without estimate)"
+    )
+
+
 def test_stats_take_in_a_huge_put_over_several_updates_and_stay_exact():
     queue, experiments = queue_of(25_000)
     stats = QueueStats()

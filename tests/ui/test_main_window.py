@@ -117,7 +117,7 @@ def test_closing_with_work_left_asks_first_then_aborts_the_running_experiment(qt
     assert "will be lost" in question  # this manager keeps no journal
 
     window.close()
-    answer(qtbot, window, "confirm-close", "Quit")
+    answer(qtbot, window, "confirm-close", "Quit now")
 
     assert not window.isVisible()
     assert running.status is ExpStatus.ABORTED
@@ -135,12 +135,46 @@ def test_quitting_gives_up_on_a_job_that_ignores_abort_after_the_time_limit(qtbo
     qtbot.waitUntil(lambda: job.status is ExpStatus.RUNNING)
 
     window.close()
-    answer(qtbot, window, "confirm-close", "Quit")
+    answer(qtbot, window, "confirm-close", "Quit now")
 
     assert not window.isVisible()
     assert manager.state is WorkerState.STOPPED
     stubborn.set()
     qtbot.waitUntil(lambda: job.done())
+
+
+def test_stop_after_this_experiment_lets_it_finish_then_quits(qtbot, window, manager):
+    gate = threading.Event()
+    running = manager.queued_exec(wait_for)(gate)
+    waiting = manager.queued_exec(noop)(1)
+    qtbot.waitUntil(lambda: running.status is ExpStatus.RUNNING)
+
+    window.close()
+    answer(qtbot, window, "confirm-close", "Stop after this experiment")
+
+    qtbot.waitUntil(lambda: window.status.state_label.text() == "Running · quits after this experiment")
+    assert window.isVisible() and manager.pausing_after_current
+    gate.set()  # its checkpoints do not wait: it runs to its end
+    qtbot.waitUntil(lambda: not window.isVisible())
+    assert running.status is ExpStatus.FINISHED
+    assert waiting.status is not ExpStatus.FINISHED  # never started: cancelled in this process only
+    assert manager.state is WorkerState.STOPPED
+
+
+def test_resuming_while_waiting_to_quit_keeps_the_window_open(qtbot, window, manager):
+    gate = threading.Event()
+    running = manager.queued_exec(wait_for)(gate)
+    qtbot.waitUntil(lambda: running.status is ExpStatus.RUNNING)
+    window.close()
+    answer(qtbot, window, "confirm-close", "Stop after this experiment")
+    qtbot.waitUntil(lambda: manager.pausing_after_current)
+
+    window.queue_actions.pause_resume.trigger()  # Resume
+    gate.set()
+
+    qtbot.waitUntil(lambda: running.status is ExpStatus.FINISHED)
+    qtbot.waitUntil(lambda: window.status.state_label.text() == "Idle")
+    assert window.isVisible()
 
 
 def test_closing_an_idle_window_does_not_ask(qtbot, window, manager):
@@ -164,6 +198,11 @@ def test_unfinished_work_from_the_journal_comes_back_paused_and_the_window_says_
 
     qtbot.waitUntil(lambda: window.queue_model.rowCount() == 2)
     assert window.queue_actions.pause_resume.text() == "Resume"
-    assert "paused with 2 experiment(s) waiting" in window.status.currentMessage()
+    assert window.banner.isVisible()
+    assert "2 queued experiments came back from the journal" in window.banner.message.text()
+    assert window.status.currentMessage() == ""  # nothing painted over the status labels
     assert window.queue_model.index(0, Column.STATUS).data() == "Queued"
+
+    window.queue_actions.pause_resume.trigger()  # Resume: the notice is no longer true
+    qtbot.waitUntil(lambda: not window.banner.isVisible())
     window.manager.shutdown()

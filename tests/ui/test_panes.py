@@ -79,7 +79,7 @@ def test_details_show_everything_about_a_failed_experiment(qtbot, window, manage
     assert details.title.text() == "warn_then_fail(sample='B-12', repeat=3)"
     assert "sample = 'B-12'" in details.texts["Arguments"].toPlainText()
     assert "RuntimeError: the cryostat lost B-12" in details.texts["Traceback"].toPlainText()
-    assert details.tabs.currentWidget() is details.texts["Traceback"]
+    assert details.tabs.tabText(details.tabs.currentIndex()) == "Traceback"
     assert "sample B-12 looks wet" in details.texts["Log"].toPlainText()
     assert details.fields["Journal"].text() == "no journal: kept in memory only"
     assert details.fields["Started"].text() and details.fields["Finished"].text()
@@ -176,21 +176,22 @@ def test_log_pane_names_the_experiment_a_record_came_from(qtbot, window, manager
 def test_plot_pane_draws_each_published_series_as_one_curve(qtbot, window, manager, caplog):
     first = manager.queued_exec(sweep)(5)
     pane = window.plot_pane
-    qtbot.waitUntil(lambda: first.done() and "reference" in pane.curves)
+    qtbot.waitUntil(lambda: first.done() and (first.id, "reference") in pane.curves)
 
-    assert list(pane.buffers["signal"].x) == [0, 1, 2, 3, 4, 5, 6, 7]
-    assert list(pane.buffers["signal"].y) == [0, 1, 4, 9, 16, 1, 2, 3]
-    assert list(pane.buffers["reference"].x) == [0.5, 1.5]
-    assert "broken" not in pane.curves and pane.buffers["broken"].size == 0
+    signal = pane.buffers[(first.id, "signal")]
+    assert list(signal.x) == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert list(signal.y) == [0, 1, 4, 9, 16, 1, 2, 3]
+    assert list(pane.buffers[(first.id, "reference")].x) == [0.5, 1.5]
+    assert (first.id, "broken") not in pane.curves and pane.buffers[(first.id, "broken")].size == 0
     assert sum("Cannot plot series 'broken'" in r.getMessage() for r in caplog.records) == 1
-    curve = pane.curves["signal"]
+    curve = pane.curves[(first.id, "signal")]
     assert curve.opts["clipToView"] and curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak"
-    assert pane.caption.text() == first.title
+    assert pane.caption.text() == f"Live: {first.title}"
 
     second = manager.queued_exec(sweep)(2)  # a new experiment starts a new plot
-    qtbot.waitUntil(lambda: pane.experiment is second and second.done())
-    qtbot.waitUntil(lambda: pane.buffers["signal"].size == 5)
-    assert list(pane.buffers["signal"].y) == [0, 1, 1, 2, 3]
+    qtbot.waitUntil(lambda: pane.shown == [second] and second.done())
+    qtbot.waitUntil(lambda: (second.id, "signal") in pane.buffers and pane.buffers[(second.id, "signal")].size == 5)
+    assert list(pane.buffers[(second.id, "signal")].y) == [0, 1, 1, 2, 3]
     items = pane.plot_widget.getPlotItem().listDataItems()
     assert len(items) == 2  # the first experiment's curves were reused, not piled up
     assert sorted(item.name() for item in items) == ["reference", "signal"]
@@ -200,11 +201,13 @@ def test_plot_pane_takes_a_million_points(qtbot, window, manager):
     def big_scan() -> None:
         publish("scan", None, np.sin(np.linspace(0, 100, 1_000_000)))
 
-    manager.queued_exec(big_scan)()
+    exp = manager.queued_exec(big_scan)()
     pane = window.plot_pane
+    key = (exp.id, "scan")
 
-    qtbot.waitUntil(lambda: pane.buffers.get("scan") is not None and pane.buffers["scan"].size == 1_000_000)
-    curve = pane.curves["scan"]
+    qtbot.waitUntil(lambda: key in pane.buffers and pane.buffers[key].size == 1_000_000)
+    qtbot.waitUntil(lambda: key in pane.curves)
+    curve = pane.curves[key]
     assert len(curve.xData) == 1_000_000 and curve.xData[-1] == 999_999
 
 
@@ -220,8 +223,8 @@ def test_status_bar_shows_state_counts_and_time_left(qtbot, window, manager):
 
     qtbot.waitUntil(lambda: status.state_label.text() == "Paused")
     qtbot.waitUntil(lambda: status.counts_label.text() == "4 queued · 1 finished")
-    assert status.eta_label.text().startswith("≈ ")
-    assert status.eta_label.text().endswith("to empty (+1 without estimate)")
+    assert status.eta_label.text().startswith("paused · ≈ ")
+    assert status.eta_label.text().endswith("of work left (+1 without estimate)")
 
     manager.resume_worker()
     qtbot.waitUntil(lambda: status.state_label.text() == "Running")
@@ -261,3 +264,47 @@ def test_a_dark_palette_recolours_statuses_and_icons(qtbot, window, manager):
     assert cell.data(Qt.ItemDataRole.ForegroundRole).name() != light_color
     assert window.queue_actions.abort.icon().cacheKey() != light_icon
     assert window.queue_model.index(0, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole).lightness() > 128
+
+
+def calls_the_instrument(channel: int) -> None:
+    read_channel(channel)
+
+
+def read_channel(channel: int) -> None:
+    raise TimeoutError(f"lock-in amplifier channel {channel} did not answer")
+
+
+def test_the_traceback_shows_the_error_first_the_users_frames_and_folds_labqueues(qtbot, window, manager):
+    exp = manager.queued_exec(calls_the_instrument)(3)
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1 and exp.done())
+    click_row(qtbot, window, 0)
+    details = window.details
+    text = details.texts["Traceback"]
+    qtbot.waitUntil(lambda: "did not answer" in text.toPlainText())
+
+    shown = text.toPlainText()
+    assert shown.splitlines()[0] == "TimeoutError: lock-in amplifier channel 3 did not answer"
+    assert "in calls_the_instrument" in shown and "in read_channel" in shown
+    assert "worker.py" not in shown and "⋯ 2 labqueue frames folded" in shown
+    assert text.lineWrapMode() == text.LineWrapMode.WidgetWidth
+    assert text.font().pointSizeF() >= details.font().pointSizeF()
+
+    details.show_labqueue_frames.click()
+    assert "worker.py" in text.toPlainText()
+
+
+def test_a_plain_abort_shows_no_traceback(qtbot, window, manager):
+    gate = threading.Event()
+    exp = manager.queued_exec(wait_for)(gate)  # waits at checkpoint() until aborted
+    qtbot.waitUntil(lambda: exp.status is ExpStatus.RUNNING)
+    manager.abort_job()
+    qtbot.waitUntil(lambda: exp.status is ExpStatus.ABORTED and window.queue_model.rowCount() == 1)
+    assert exp.traceback  # the core keeps it; the window has nothing to show for it
+
+    click_row(qtbot, window, 0)
+
+    details = window.details
+    qtbot.waitUntil(lambda: details.fields["Status"].text() == "Aborted")
+    assert not details.tabs.isTabEnabled(details.tabs.indexOf(details.traceback_page))
+    assert details.tabs.tabText(details.tabs.currentIndex()) == "Result"
+    assert details.texts["Result"].toPlainText() == "Aborted at its checkpoint(), as asked"

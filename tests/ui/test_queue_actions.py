@@ -6,7 +6,7 @@ import threading
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from labqueue import Experiment, ExpStatus, WorkerState
 from labqueue.ui.queue_model import Column
@@ -53,7 +53,7 @@ def drag_rows_to(window, rows: list[int], point: QPointF) -> bool:
 
 def test_pause_resume_label_follows_the_real_state(qtbot, window, manager):
     action = window.queue_actions.pause_resume
-    assert action.text() == "Pause"
+    assert action.text() == "Pause now"
     pause_icon = action.icon().cacheKey()
 
     click_toolbar(qtbot, window, action)
@@ -62,12 +62,12 @@ def test_pause_resume_label_follows_the_real_state(qtbot, window, manager):
     assert action.icon().cacheKey() != pause_icon
 
     threading.Thread(target=manager.resume_worker).start()  # someone else resumes (the console)
-    qtbot.waitUntil(lambda: action.text() == "Pause")
+    qtbot.waitUntil(lambda: action.text() == "Pause now")
 
     manager.queued_exec(fail)("the lock-in is off")  # a failure pauses the queue
     qtbot.waitUntil(lambda: action.text() == "Resume")
     assert manager.paused
-    assert "Resume" in action.toolTip() and "Ctrl+P" in action.toolTip()
+    assert "Resume" in action.toolTip() and "F8" in action.toolTip()
 
 
 def test_abort_stops_the_running_experiment_and_is_then_disabled(qtbot, window, manager):
@@ -115,7 +115,9 @@ def test_clear_asks_with_the_count_and_cancels_only_when_confirmed(qtbot, window
     assert clear.isEnabled()
 
     clear.trigger()
-    question = answer(qtbot, window, "confirm-clear", "Cancel")
+    box = window.findChild(QMessageBox, "confirm-clear")
+    assert sorted(button.text() for button in box.buttons()) == ["Cancel 3 experiments", "Keep them"]
+    question = answer(qtbot, window, "confirm-clear", "Keep them")
     assert "3 queued experiments" in question
     assert all(exp.status is ExpStatus.QUEUED for exp in waiting)
 
@@ -240,7 +242,7 @@ def test_context_menu_and_queue_menu_offer_the_same_actions(qtbot, window):
 
     assert window.queue_view.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
     assert context == actions
-    assert [a for a in menu.actions() if not a.isSeparator()] == actions
+    assert [a for a in menu.actions() if not a.isSeparator() and a.menu() is None] == actions
     assert all(action.toolTip() and not action.shortcut().isEmpty() for action in actions)
 
 
@@ -255,3 +257,31 @@ def test_many_experiments_can_be_selected_and_removed_at_once(qtbot, window, man
 
     assert manager.job_queue.qsize("queued") == 0
     qtbot.waitUntil(lambda: window.stats.counts == {ExpStatus.CANCELLED: 3000})
+
+
+def test_pause_now_and_pause_after_this_experiment_say_which_and_do_it(qtbot, window, manager):
+    actions = window.queue_actions
+    gate = threading.Event()
+    running = manager.queued_exec(wait_for)(gate)
+    following = manager.queued_exec(noop)(1)
+    qtbot.waitUntil(actions.pause_after.isEnabled)
+    assert actions.pause_resume.text() == "Pause now" and actions.pause_resume.iconText() == "Pause"
+    assert "next checkpoint()" in actions.pause_resume.toolTip() and "(F8)" in actions.pause_resume.toolTip()
+    assert "runs to its end" in actions.pause_after.toolTip() and "(Shift+F8)" in actions.pause_after.toolTip()
+
+    click_toolbar(qtbot, window, actions.pause_after)
+
+    assert manager.pausing_after_current and not running.paused
+    assert actions.pause_resume.text() == "Resume"
+    assert actions.pause_after.text() == "Pause now instead"
+    qtbot.waitUntil(lambda: window.status.state_label.text() == "Running · pauses after this experiment")
+
+    click_toolbar(qtbot, window, actions.pause_after)  # now instead: it waits at its checkpoint
+    qtbot.waitUntil(lambda: running.paused)
+    assert actions.pause_after.text() == "Pause after this experiment"
+
+    click_toolbar(qtbot, window, actions.pause_after)  # let it finish after all
+    gate.set()
+    qtbot.waitUntil(lambda: running.status is ExpStatus.FINISHED)
+    assert manager.wait_until_idle(timeout=10) and following.status is ExpStatus.QUEUED
+    qtbot.waitUntil(lambda: not actions.pause_after.isEnabled())  # nothing runs: nothing to pause after

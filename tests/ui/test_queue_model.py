@@ -19,12 +19,12 @@ from .conftest import fail, noop, report_then_wait
 
 
 class ScriptedQueue:
-    """Answers snapshot() with whatever rows a test sets, to drive the diff directly."""
+    """Answers snapshot_if_free() with whatever rows a test sets, to drive the diff directly."""
 
     def __init__(self) -> None:
         self.rows: list[Experiment] = []
 
-    def snapshot(self) -> QueueSnapshot:
+    def snapshot_if_free(self) -> QueueSnapshot:
         return QueueSnapshot(list(self.rows), len(self.rows), None)
 
 
@@ -224,3 +224,50 @@ def test_running_row_shows_its_progress_and_queued_rows_their_estimate(qtbot, wi
     assert estimate.startswith("≈ ")
     assert position == "1"
     gate.set()
+
+
+def test_the_empty_queue_text_is_never_painted_over_rows_not_shown_yet(qtbot, window, manager, monkeypatch):
+    from labqueue.ui.queue_view import QueueView
+
+    painted_empty = []
+    monkeypatch.setattr(QueueView, "_paint_empty", lambda view: painted_empty.append(True))
+    window.queue_view.viewport().repaint()
+    assert painted_empty == [True]  # nothing queued: it says so
+
+    window._frame_timer.stop()  # the rows below are not taken into the table yet
+    manager.pause_worker()
+    manager.queued_exec(noop)(1)
+    painted_empty.clear()
+    window.queue_view.viewport().repaint()
+
+    assert window.queue_model.rowCount() == 0 and painted_empty == []
+
+
+def test_a_big_put_from_the_gui_thread_is_stored_while_the_window_goes_on(qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+
+    from labqueue import Manager
+    from labqueue.ui.main_window import MainWindow
+
+    manager = Manager(data_dir=tmp_path / "lab")  # with a journal: the write is the slow part
+    manager.pause_worker()
+    window = MainWindow(manager, config_dir=tmp_path / "config")
+    qtbot.addWidget(window)
+    window.show()
+    turns = []
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: turns.append(True))
+    heartbeat.start(0)
+    experiments = [Experiment(noop, (i,)) for i in range(20_000)]
+    try:
+        manager.job_queue.put_many(experiments)  # as typed in the console: on the GUI thread
+        turns_during_put = len(turns)
+
+        assert turns_during_put > 0  # the event loop ran while the journal stored them
+        assert all(exp.stored for exp in experiments)  # and they are on disk once put returns
+        with pytest.raises(ValueError, match="already queued"):
+            manager.job_queue.put_many(experiments[:3000])  # its errors still reach the caller
+        qtbot.waitUntil(lambda: window.queue_model.rowCount() == 20_000)
+    finally:
+        heartbeat.stop()
+        manager.shutdown()

@@ -28,9 +28,9 @@ def test_window_with_the_demo_running_renders_to_a_png(qtbot, tmp_path):
     qtbot.waitUntil(
         lambda: (
             second_sweep.status is ExpStatus.RUNNING
-            and plot.experiment is second_sweep
-            and plot.buffers.get("resonance") is not None
-            and plot.buffers["resonance"].size >= 60
+            and plot.shown == [second_sweep]
+            and (second_sweep.id, "resonance") in plot.buffers
+            and plot.buffers[(second_sweep.id, "resonance")].size >= 60
         ),
         timeout=30_000,
     )

@@ -1,6 +1,7 @@
 """ExperimentQueue without a worker: ordering, removal, moves, requeue, signals."""
 
 import queue
+import threading
 from concurrent.futures import CancelledError
 
 import pytest
@@ -315,3 +316,51 @@ def test_labqueues_own_subscribers_run_even_after_a_faulty_user_slot(q, caplog):
     q.put(exp)
     assert seen == [exp]
     assert "user slot bug" in caplog.text
+
+
+def test_a_big_put_from_the_waiters_thread_goes_through_the_waiter():
+    from labqueue.core.engine.experiment_queue import WAITED_PUT
+
+    queue = ExperimentQueue()
+    calls = []
+
+    def waiter(put):
+        calls.append(threading.current_thread())
+        put()
+
+    queue.set_waiter(threading.current_thread(), waiter)
+    queue.put_many([Experiment(print) for _ in range(WAITED_PUT - 1)])  # small: straight in
+    assert calls == []
+    big = [Experiment(print) for _ in range(WAITED_PUT)]
+    queue.put_many(big)
+    assert calls == [threading.current_thread()] and queue.queued[-1] is big[-1]
+
+    other = threading.Thread(target=queue.put_many, args=([Experiment(print) for _ in range(WAITED_PUT)],))
+    other.start()
+    other.join()
+    assert len(calls) == 1  # another thread's big put does not wait through it
+    queue.set_waiter(None, None)
+    queue.put_many([Experiment(print) for _ in range(WAITED_PUT)])
+    assert len(calls) == 1
+
+
+def test_snapshot_if_free_gives_none_while_another_thread_holds_the_queue():
+    queue = ExperimentQueue()
+    queue.put(Experiment(print))
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with queue._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        assert queue.snapshot_if_free() is None
+    finally:
+        release.set()
+        holder.join()
+    snapshot = queue.snapshot_if_free()
+    assert snapshot is not None and len(snapshot.experiments) == 1

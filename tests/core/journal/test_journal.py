@@ -231,3 +231,48 @@ def test_without_a_data_dir_nothing_touches_the_disk(tmp_path, isolated_dirs):
     assert not isolated_dirs.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
     assert not any((tmp_path / "home").iterdir())
+
+
+def test_time_paused_is_kept_so_a_restored_duration_leaves_it_out(open_manager):
+    manager = open_manager()
+    exp = Experiment(square, (3,))
+    manager.job_queue.put(exp)
+    exp.result(timeout=10)
+    # As if it had waited 2 s in checkpoint(): written with the outcome.
+    again_exp = Experiment(square, (4,))
+    again_exp.paused_seconds = 2.0
+    manager.job_queue.put(again_exp)
+    again_exp.result(timeout=10)
+
+    again = restart(manager, open_manager)
+    restored = {e.id: e for e in again.job_queue.history}
+    assert restored[exp.id].paused_seconds == 0.0
+    assert restored[again_exp.id].paused_seconds == 2.0
+    paused = restored[again_exp.id]
+    assert paused.duration == max(0.0, paused.finished_at - paused.started_at - 2.0)
+
+
+def publishes_a_sweep():
+    from labqueue import publish
+
+    publish("signal", [0.0, 1.0, 2.0], [5.0, 6.0, 7.5], x_label="field", y_label="signal", units=("mT", "V"))
+    publish("noise", None, 0.25)
+    return "done"
+
+
+def test_published_series_are_stored_with_the_outcome_and_read_back_after_a_restart(open_manager):
+    manager = open_manager()
+    exp = Experiment(publishes_a_sweep)
+    plain = Experiment(square, (2,))
+    manager.job_queue.put_many([exp, plain])
+    plain.result(timeout=10)
+
+    again = restart(manager, open_manager)
+    restored = {e.id: e for e in again.job_queue.history}
+    assert restored[exp.id].published is None  # read when asked for, not at start
+    data = again.published_data(restored[exp.id])
+    signal = data.series["signal"]
+    assert list(signal.x) == [0.0, 1.0, 2.0] and list(signal.y) == [5.0, 6.0, 7.5]
+    assert (signal.x_label, signal.y_label, signal.x_units, signal.y_units) == ("field", "signal", "mT", "V")
+    assert list(data.series["noise"].y) == [0.25] and list(data.series) == ["signal", "noise"]
+    assert again.published_data(restored[plain.id]) is None

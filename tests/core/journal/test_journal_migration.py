@@ -27,9 +27,17 @@ def _columns(path) -> list[str]:
     return names
 
 
+def _tables(path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    return names
+
+
 def _a_version_1_journal(open_manager, lab) -> list[Experiment]:
-    """A journal as labqueue wrote it before chains, studies, lanes and sweeps (schema 1):
-    written by this version, then every later step undone by hand."""
+    """A journal as labqueue wrote it before chains, studies, lanes and sweeps, cleanups,
+    paused time and kept series (schema 1): written by this version, then every later
+    step undone by hand."""
     manager = open_manager(start=False)
     exps = [Experiment(square, (i,)) for i in range(3)]
     manager.job_queue.put_many(exps)
@@ -38,10 +46,12 @@ def _a_version_1_journal(open_manager, lab) -> list[Experiment]:
         conn.execute("ALTER TABLE experiments DROP COLUMN lane")
         conn.execute("ALTER TABLE experiments DROP COLUMN group_id")
         conn.execute("ALTER TABLE experiments DROP COLUMN cleanup_digest")
-        for table in ("groups", "experiment_links", "experiment_chain", "study_runs", "studies"):
+        conn.execute("ALTER TABLE experiments DROP COLUMN paused_seconds")
+        for table in ("groups", "experiment_links", "experiment_chain", "study_runs", "studies", "series"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("PRAGMA user_version = 1")
     conn.close()
+    assert _version(lab / "labqueue.db") == 1
     return exps
 
 
@@ -76,7 +86,8 @@ def test_an_older_journal_is_upgraded_in_place_and_keeps_its_queue(open_manager,
     assert [e.result(timeout=10) for e in manager.job_queue.queued] == [0, 1, 4]
     manager.shutdown()
     assert _version(lab / "labqueue.db") == len(journal_db.MIGRATIONS)
-    assert {"operator", "lane", "group_id", "cleanup_digest"} <= set(_columns(lab / "labqueue.db"))
+    assert {"operator", "lane", "group_id", "cleanup_digest", "paused_seconds"} <= set(_columns(lab / "labqueue.db"))
+    assert _tables(lab / "labqueue.db") >= {"groups", "experiment_links", "experiment_chain", "studies", "series"}
 
 
 def test_a_failed_step_leaves_the_journal_as_it_was(open_manager, lab, monkeypatch):

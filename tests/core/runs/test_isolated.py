@@ -17,7 +17,7 @@ from labqueue.core.runs import IsolatedCallFailed
 def where_and_twice(x):
     logging.getLogger("labqueue.test.isolated").warning("computing %s", x)
     set_progress(0.5, "half way")
-    publish("signal", 1, x)
+    publish("signal", 1, x, x_label="step", units="V")
     checkpoint()
     return os.getpid(), 2 * x
 
@@ -54,6 +54,8 @@ def test_an_isolated_call_runs_in_another_process_and_relays_what_it_reports(ope
     assert exp.lane == "process" and exp.status is ExpStatus.FINISHED
     assert progress == [(exp, 0.5, "half way")] and exp.progress == (0.5, "half way")
     assert data == [(exp, "signal", 1, 21)]
+    kept = exp.published.series["signal"]  # kept with the experiment, labels too, as in-process
+    assert list(kept.y) == [21.0] and kept.x_label == "step" and kept.y_units == "V"
     assert any("computing 21" in line for line in exp.log_lines())
 
 
