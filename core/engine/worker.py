@@ -116,18 +116,21 @@ class Worker(threading.Thread):
             status = ExpStatus.FAILED
         else:
             status = ExpStatus.FINISHED
-        # Named like the job's own records, though logged after it ran; the failure
-        # first, then the pause it causes.
-        about = {"experiment_id": exp.id[:8], "experiment_title": exp.title}
         if status is ExpStatus.FAILED:
-            logger.error("%s failed:\n%s", exp.title, exp.traceback, extra=about)
+            # The failure first, then the pause it causes.
+            logger.error("%s failed:\n%s", exp.title, exp.traceback, extra=_about(exp))
             if self._pause_on_failure():
                 # Paused before the outcome is announced, so no queued job slips in first.
                 self.running.clear()
-                logger.warning("Queue paused after %s failed; resume to continue.", exp.title, extra=about)
+                logger.warning("Queue paused after %s failed; resume to continue.", exp.title, extra=_about(exp))
         try:
             self.job_q.job_done(status, result, exception=exception)
         except Exception:
-            logger.exception("Could not record the outcome of %s", exp.title, extra=about)
+            logger.exception("Could not record the outcome of %s", exp.title, extra=_about(exp))
         if result is not None and status is not ExpStatus.FAILED:
             self.result_q.put(result)
+
+
+def _about(exp: Experiment) -> dict[str, str]:
+    """Names a record logged after the job ran by its experiment, as the job's own are."""
+    return {"experiment_id": exp.id[:8], "experiment_title": exp.title}
