@@ -7,6 +7,7 @@ import math
 import random
 import threading
 from pathlib import Path
+from typing import Annotated
 
 from labqueue.core import Manager, checkpoint, config, publish, set_progress
 
@@ -19,7 +20,17 @@ def _wait(seconds: float) -> None:
     _pause.wait(seconds)
 
 
-def resonance_sweep(f_start: float = 9.30, f_stop: float = 9.50, points: int = 200, step_s: float = 0.01):
+GHz = Annotated[float, {"min": 1.0, "max": 40.0, "step": 0.01, "units": "GHz"}]
+Kelvin = Annotated[float, {"min": 1.5, "max": 400.0, "step": 0.5, "units": "K"}]
+Seconds = Annotated[float, {"min": 0.0, "max": 10.0, "step": 0.01, "units": "s"}]
+
+
+def resonance_sweep(
+    f_start: GHz = 9.30,
+    f_stop: GHz = 9.50,
+    points: Annotated[int, {"min": 2, "max": 100_000}] = 200,
+    step_s: Seconds = 0.01,
+):
     """Sweep a simulated microwave bridge across a noisy Lorentzian resonance (GHz)."""
     rng = random.Random(points)
     centre, width = (f_start + f_stop) / 2, (f_stop - f_start) / 20
@@ -30,14 +41,19 @@ def resonance_sweep(f_start: float = 9.30, f_stop: float = 9.50, points: int = 2
         signal = 1.0 / (1.0 + ((f - centre) / width) ** 2) + rng.gauss(0, 0.03)
         if signal > peak:
             peak_at, peak = f, signal
-        publish("resonance", f, signal)
+        publish("resonance", f, signal, x_label="frequency", y_label="signal", units=("GHz", "V"))
         set_progress((i + 1) / points, f"{f:.4f} GHz")
         _wait(step_s)
     logger.info("Resonance found at %.4f GHz", peak_at)
     return round(peak_at, 4)
 
 
-def temperature_ramp(start_k: float = 300.0, stop_k: float = 290.0, rate_k_per_s: float = 2.0, step_s: float = 0.05):
+def temperature_ramp(
+    start_k: Kelvin = 300.0,
+    stop_k: Kelvin = 290.0,
+    rate_k_per_s: Annotated[float, {"min": 0.01, "max": 20.0, "units": "K/s"}] = 2.0,
+    step_s: Seconds = 0.05,
+):
     """Ramp a simulated cryostat; pauses and aborts between steps via checkpoint()."""
     temperature = start_k
     direction = -1.0 if stop_k < start_k else 1.0
@@ -45,18 +61,18 @@ def temperature_ramp(start_k: float = 300.0, stop_k: float = 290.0, rate_k_per_s
     while (stop_k - temperature) * direction > 0:
         checkpoint()
         temperature += direction * min(rate_k_per_s * step_s, abs(stop_k - temperature))
-        publish("temperature", None, temperature)
+        publish("temperature", None, temperature, x_label="step", y_label="temperature", units="K")
         set_progress(1 - abs(stop_k - temperature) / total, f"{temperature:.2f} K")
         _wait(step_s)
     return temperature
 
 
-def faulty_readout(channel: int = 3):
+def faulty_readout(channel: Annotated[int, {"min": 1, "max": 8}] = 3):
     """A measurement that fails: the simulated lock-in amplifier does not answer."""
     raise TimeoutError(f"lock-in amplifier channel {channel} did not answer within 2 s")
 
 
-def noisy_baseline(samples: int = 50):
+def noisy_baseline(samples: Annotated[int, {"min": 1, "max": 10_000}] = 50):
     """Records a baseline and warns that it drifts."""
     rng = random.Random(samples)
     values = [rng.gauss(0.0, 0.01) + i * 0.002 for i in range(samples)]
@@ -82,5 +98,6 @@ def queue_demo(manager: Manager) -> list:
         (resonance_sweep, (), {"f_start": 9.35, "f_stop": 9.45, "points": 100}),
         (faulty_readout, (), {"channel": 3}),
     ]
+    # Decorated, so Queue > Add experiment offers each with its form.
     experiments = [manager.queued_exec(func)(*args, **kwargs) for func, args, kwargs in calls]
     return experiments

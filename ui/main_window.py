@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
         synced = queue_changed and self.queue_model.sync()
         if queue_changed and not synced:
             inbox.note_queue_changed()  # the queue is busy (a big put being stored): next frame
-        if synced:
+        if synced or second_passed:  # each second too: a scroll held back may be due
             self.queue_view.follow_running()
         queue_changed = synced
         if not synced and (progress_changed or state_changed or (second_passed and self.queue_model.queue.has_running)):

@@ -23,13 +23,11 @@ __all__ = ["DurationEstimator", "QueueStats", "argument_key"]
 _func_of = attrgetter("func")
 
 
-def _call_of(exp: Experiment) -> tuple[Callable, Hashable | None]:
-    return exp.func, argument_key(exp)
-
-
 _status_of = attrgetter("status")
 #: New experiments taken in per update (a few milliseconds of work).
 _CHUNK = 10_000
+#: Finished runs learned from per function and update.
+_LEARNED_PER_UPDATE = 200
 _ENDED = [status for status in ExpStatus if status.is_terminal]
 
 
@@ -44,6 +42,8 @@ class _Shape:
         # (name, default) of the parameters after the first i, for each i.
         self.rest = [tuple(zip(names[i:], defaults[i:], strict=True)) for i in range(len(names) + 1)]
 
+
+_UNKNOWN = object()
 
 #: Looked up once per function (None: not plain, or no signature).
 _shapes: weakref.WeakKeyDictionary[Callable, _Shape | None] = weakref.WeakKeyDictionary()
@@ -68,13 +68,14 @@ def _shape(func: Callable) -> _Shape | None:
     return shape
 
 
-def argument_key(exp: Experiment) -> Hashable | None:
+def argument_key(exp: Experiment, shape: _Shape | None | object = _UNKNOWN) -> Hashable | None:
     """The call's argument values as a dict key, or None when they cannot be one (a
     list, an array: unhashable). Equal values give equal keys however they were
     passed: ``measure(3.2)``, ``measure(field=3.2)`` and ``measure(3.2, n=10)`` (10
-    being ``n``'s default) are one call."""
+    being ``n``'s default) are one call. ``shape``: the function's, if known."""
     args, kwargs = exp.args, exp.kwargs
-    shape = _shape(exp.func)
+    if shape is _UNKNOWN:
+        shape = _shape(exp.func)
     try:
         if shape is None or len(args) > len(shape.names):
             key = (args, frozenset(kwargs.items())) if kwargs else args
@@ -97,6 +98,8 @@ class DurationEstimator:
     ``window`` runs (by qualified name)."""
 
     def __init__(self, window: int = 50, calls_kept: int = 2000) -> None:
+        """``window``: runs per function for the median; ``calls_kept``: argument values
+        per function with a duration of their own."""
         self.window = window
         self.calls_kept = calls_kept
         self._durations: dict[str, deque[float]] = {}
@@ -133,12 +136,15 @@ class QueueStats:
     def __init__(self) -> None:
         self.estimator = DurationEstimator()
         self._func_names: dict[Callable, str] = {}  # Experiment.func_name, looked up once per function
+        self._shapes: dict[Callable, _Shape | None] = {}  # each function's parameters, looked up once
         self._reset()
 
     def _reset(self) -> None:
         self._history_counts: Counter[ExpStatus] = Counter()
         self._history_seen = 0
-        self._queued_members: set[Experiment] = set()
+        # The queued experiments and their calls (function, argument key or None), each
+        # worked out once, when it comes in.
+        self._queued_members: dict[Experiment, tuple[Callable, Hashable | None]] = {}
         self._queued_funcs: Counter[Callable] = Counter()
         self._queued_calls: Counter[tuple[Callable, Hashable | None]] = Counter()
         self._queued_size = 0
@@ -165,12 +171,14 @@ class QueueStats:
         # Every new one counts as queued; those that already ran or were cancelled are
         # in the history part, read below, which takes them out again. So the history
         # is read only once every new one is in.
-        self._queued_members.update(batch)
-        self._queued_funcs.update(map(_func_of, batch))
-        self._queued_calls.update(map(_call_of, batch))
         for func, exp in dict(zip(map(_func_of, batch), batch, strict=True)).items():
             if func not in self._func_names:
                 self._func_names[func] = exp.func_name
+                self._shapes[func] = _shape(func)
+        calls = [(exp.func, self._key_if_it_matters(exp)) for exp in batch]
+        self._queued_members.update(zip(batch, calls, strict=True))
+        self._queued_funcs.update(map(_func_of, batch))
+        self._queued_calls.update(calls)
         if self._incoming:
             return
         self._take_in_history(experiments[self._history_seen : snapshot.history_size])
@@ -194,32 +202,45 @@ class QueueStats:
             self._history_counts[status] += statuses.count(status)
         if ExpStatus.FAILED in statuses:
             self.last_failed = entries[len(statuses) - 1 - statuses[::-1].index(ExpStatus.FAILED)]
-        self._leave_queued(entries)
-        # Per function only as many as the estimator keeps, newest last (so it wins).
+        calls = self._leave_queued(entries)
+        # Per function only the newest few of this update (a fast run ends thousands a
+        # second), learned oldest first, so the newest run of each call wins.
         sampled: Counter[str] = Counter()
         learned = []
         for exp, status in zip(reversed(entries), reversed(statuses), strict=True):
             if status is ExpStatus.FINISHED:
                 name = self._func_name(exp.func)
-                if sampled[name] < self.estimator.calls_kept:
+                if sampled[name] < _LEARNED_PER_UPDATE:
                     learned.append((name, exp))
                     sampled[name] += 1
         for name, exp in reversed(learned):
-            self.estimator.add(name, exp.duration or 0.0, argument_key(exp))
+            call = calls.get(exp)
+            key = call[1] if call is not None and call[1] is not None else argument_key(exp, self._shapes[exp.func])
+            self.estimator.add(name, exp.duration or 0.0, key)
 
-    def _leave_queued(self, experiments: list[Experiment]) -> None:
-        left = self._queued_members.intersection(experiments)
+    def _leave_queued(self, experiments: list[Experiment]) -> dict[Experiment, tuple[Callable, Hashable | None]]:
+        """Count these out of the queued ones; returns the calls of those that were."""
+        members = self._queued_members
+        left = {exp: members.pop(exp) for exp in experiments if exp in members}
         if left:
-            self._queued_members.difference_update(left)
             self._queued_funcs -= Counter(map(_func_of, left))  # also drops the functions with none left
             calls = self._queued_calls
             # One by one: ``-=`` would walk every queued call (100,000 distinct sweep points).
-            for call in map(_call_of, left):
+            for call in left.values():
                 remaining = calls[call] - 1
                 if remaining > 0:
                     calls[call] = remaining
                 else:
                     del calls[call]
+        return left
+
+    def _key_if_it_matters(self, exp: Experiment) -> Hashable | None:
+        """The call's argument key when its function has runs with their own duration,
+        else None (its median applies): most puts are of functions that have not run
+        yet, and working out 100,000 keys on the GUI thread would slow the worker."""
+        if not self.estimator.known_calls(self._func_names[exp.func]):
+            return None
+        return argument_key(exp, self._shapes[exp.func])
 
     def _func_name(self, func: Callable) -> str:
         return self._func_names[func]  # named when its first experiment came in
@@ -239,7 +260,9 @@ class QueueStats:
     def estimate(self, exp: Experiment) -> float | None:
         """Expected duration of ``exp`` from earlier runs of the same call, else of the
         same function."""
-        return self.estimator.estimate(self._func_name(exp.func), argument_key(exp))
+        return self.estimator.estimate(
+            self._func_name(exp.func), argument_key(exp, self._shapes.get(exp.func, _UNKNOWN))
+        )
 
     def time_left(self) -> tuple[float, int]:
         """Seconds until the queue is empty, and how many experiments have no estimate.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRect, Qt, QTimer
@@ -41,6 +42,10 @@ _WIDEST_TEXT = {
     Column.ID: "0123abcd",
 }
 _ICON_SPACE = 28  # icon and cell margins
+#: Ended rows kept in sight above the running one when the table scrolls to follow it.
+_ROWS_ABOVE_RUNNING = 2
+#: Least time between two scrolls that follow the running row.
+FOLLOW_INTERVAL_S = 0.5
 _PROGRESS_STEPS = 1000
 _EMPTY_TEXT = "Nothing queued yet.\nExperiments queued from the console or a script appear here."
 
@@ -96,6 +101,7 @@ class QueueView(QTableView):
         # The table keeps the running row in sight until the user scrolls it away, and
         # again once they scroll back to it.
         self.following = True
+        self._followed_at = -FOLLOW_INTERVAL_S
         # Only the user's own scrolling (the scroll bar, the wheel) counts, not the
         # view's when rows come and go; judged once the scroll has been applied.
         self.verticalScrollBar().actionTriggered.connect(lambda _: QTimer.singleShot(0, self._user_scrolled))
@@ -145,11 +151,20 @@ class QueueView(QTableView):
         """Scroll the running row into sight, unless the user scrolled away from it."""
         model = self.queue_model()
         row = model.running_row
-        if self.following and row is not None:
-            # Rows inserted this frame are laid out later: lay them out now, or the
-            # scroll range would not reach the running row yet.
-            self.executeDelayedItemsLayout()
-            self.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
+        now = time.monotonic()
+        if not self.following or row is None or now - self._followed_at < FOLLOW_INTERVAL_S:
+            return
+        # Rows inserted this frame are laid out later: lay them out now, or the scroll
+        # range would not reach the running row yet.
+        self.executeDelayedItemsLayout()
+        first, last = self._rows_on_screen()
+        if not first <= row <= last or row == last and last < model.rowCount() - 1:
+            # With the running row near the top, it walks down the rows on screen for a
+            # while: a run scrolls (and repaints every row) seldom, and a fast run of
+            # short jobs at most every FOLLOW_INTERVAL_S.
+            self._followed_at = now
+            top = model.index(max(0, row - _ROWS_ABOVE_RUNNING), 0)
+            self.scrollTo(top, QAbstractItemView.ScrollHint.PositionAtTop)
 
     def _user_scrolled(self) -> None:
         row = self.queue_model().running_row

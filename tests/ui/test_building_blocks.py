@@ -109,15 +109,17 @@ def test_every_function_gets_an_estimate_after_a_burst_of_another_one():
 
 def test_estimates_learn_per_call_else_take_the_functions_median():
     queue = ExperimentQueue()
+    stats = QueueStats()
     ran = [Experiment(noop, (field,)) for field in (1, 2, 3, 1)]
-    waiting = [Experiment(noop, (1,)), Experiment(noop, (3,)), Experiment(noop, (9,)), Experiment(noop, ([1, 2],))]
-    queue.put_many(ran + waiting)
+    queue.put_many(ran)
     for seconds in (10.0, 20.0, 30.0, 12.0):  # noop(1) ran twice: 10 s, then 12 s
         exp = queue.get_next_job()
         exp.started_at -= seconds
         queue.job_done(ExpStatus.FINISHED)
-    stats = QueueStats()
     stats.update(queue.snapshot(), queue.queue)
+    waiting = [Experiment(noop, (1,)), Experiment(noop, (3,)), Experiment(noop, (9,)), Experiment(noop, ([1, 2],))]
+    queue.put_many(waiting)
+    stats.update(queue.snapshot(), waiting)
 
     same_one, same_three, new_value, unhashable = waiting
     assert round(stats.estimate(same_one)) == 12  # the latest run with the same arguments

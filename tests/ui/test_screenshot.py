@@ -1,11 +1,13 @@
-"""The window with the demo running, rendered offscreen to a PNG."""
+"""The window after the demo ran, rendered offscreen to a PNG (the README's screenshot)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
 
 from labqueue import ExpStatus, Manager
 from labqueue.app.demo import queue_demo
@@ -25,19 +27,19 @@ def test_window_with_the_demo_running_renders_to_a_png(qtbot, tmp_path):
     window.show()
     sweep, ramp, baseline, second_sweep, faulty = queue_demo(manager)
     plot = window.plot_pane
+    # The whole demo ran: the failing readout paused the queue, and the banner says so.
+    qtbot.waitUntil(lambda: faulty.status is ExpStatus.FAILED and window.banner.isVisible(), timeout=30_000)
+    click_row(qtbot, window, 3)  # the second sweep...
+    click_row(qtbot, window, 0, Qt.KeyboardModifier.ControlModifier)  # ...and the first, overlaid
     qtbot.waitUntil(
         lambda: (
-            second_sweep.status is ExpStatus.RUNNING
-            and plot.shown == [second_sweep]
-            and (second_sweep.id, "resonance") in plot.buffers
-            and plot.buffers[(second_sweep.id, "resonance")].size >= 60
-        ),
-        timeout=30_000,
+            plot.shown == [sweep, second_sweep]
+            and len(plot.curves) == 2
+            and window.details.experiment is sweep
+            and window.status.counts_label.text() == "4 finished · 1 failed"
+        )
     )
-    click_row(qtbot, window, 0)
-    qtbot.waitUntil(
-        lambda: window.details.experiment is sweep and window.status.counts_label.text().startswith("1 queued")
-    )
+    QApplication.processEvents()  # lay out what the last frame changed
 
     path = tmp_path / "labqueue-demo.png"
     assert window.grab().save(str(path))
