@@ -8,11 +8,11 @@ import enum
 import functools
 import logging
 import pickle
-import queue as std_queue
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from .engine import (
     Experiment,
     ExperimentQueue,
     ExpStatus,
+    QueueClosed,
+    SignalQueue,
     Worker,
     current_experiment,
     current_manager,
@@ -41,7 +43,26 @@ from .journal import (
     as_timestamp,
 )
 
-__all__ = ["Manager", "WorkerState", "checkpoint", "publish", "set_progress"]
+__all__ = [
+    "CancelledError",
+    "ExpStatus",
+    "Experiment",
+    "ExperimentQueue",
+    "Manager",
+    "QueueClosed",
+    "SignalQueue",
+    "TimeoutError",
+    "Worker",
+    "WorkerState",
+    "checkpoint",
+    "publish",
+    "set_progress",
+]
+
+# CustomXepr's scripts import these from its manager module: ``from customxepr.manager
+# import CancelledError, TimeoutError`` becomes ``from labqueue.core.manager import ...``.
+# They are the exceptions Experiment.result() raises (TimeoutError is the builtin one).
+TimeoutError = TimeoutError
 
 logger = logging.getLogger("labqueue")
 
@@ -120,9 +141,12 @@ class Manager:
 
     Attributes:
         job_queue: the :class:`ExperimentQueue` of queued, running and finished jobs.
-        result_queue: a :class:`queue.Queue` receiving every non-None result.
+        result_queue: a :class:`SignalQueue` (a :class:`queue.Queue` with signals)
+            receiving every non-None result, before its experiment completes.
         running: Event, set while the worker may start jobs; cleared = paused.
         abort: Event set by :meth:`abort_job` while the running job should stop.
+        abort_events: more events set and cleared with ``abort`` (append to it, or assign).
+        worker, thread: the worker thread (one object: ``thread`` is CustomXepr's name).
         pause_on_failure: pause the queue after a job fails (default True).
 
     Signals (may fire on any thread):
@@ -156,7 +180,7 @@ class Manager:
         self.running = _WatchedEvent(self._flags_changed)
         self.abort = _WatchedEvent(self._flags_changed)
         self._abort_events: list[threading.Event] = []
-        self.result_queue: std_queue.Queue = std_queue.Queue()
+        self.result_queue = SignalQueue()
         self._notify_address: list[str] = []
         self._email_handler_level = logging.WARNING
         self._log_file_dir: Path | None = None
@@ -220,12 +244,20 @@ class Manager:
 
     @property
     def abort_events(self) -> list[threading.Event]:
-        """Extra events set by :meth:`abort_job` and cleared when each job ends."""
-        return list(self._abort_events)
+        """Extra events set by :meth:`abort_job` and cleared when each job ends.
+
+        The manager's own list: ``manager.abort_events.append(event)`` registers one,
+        and assigning a list replaces them all."""
+        return self._abort_events
 
     @abort_events.setter
     def abort_events(self, events: Iterable[threading.Event]) -> None:
-        self._abort_events = list(events)
+        self._abort_events[:] = list(events)
+
+    @property
+    def thread(self) -> Worker:
+        """The worker thread (CustomXepr's name for it; the same object as :attr:`worker`)."""
+        return self.worker
 
     @property
     def paused(self) -> bool:
@@ -240,7 +272,7 @@ class Manager:
         if self.paused:
             return WorkerState.PAUSED
         # Between two jobs of a busy queue the worker is still "running", not idle.
-        return WorkerState.RUNNING if self.job_queue.has_queued else WorkerState.IDLE
+        return WorkerState.RUNNING if self.job_queue.has_queued() else WorkerState.IDLE
 
     def _flags_changed(self) -> None:
         self._wake_waiters()
@@ -277,24 +309,23 @@ class Manager:
 
     # -- queueing ----------------------------------------------------------------------
 
-    def queued_exec(self, func: Callable) -> Callable[..., Experiment]:
+    def queued_exec(self, func: Callable) -> Callable[..., Experiment | Any]:
         """Decorator: calling ``func`` queues it and returns the :class:`Experiment`.
 
-        Raises TypeError at once if ``func`` is not callable. Called from a job on
-        this manager's worker (one measurement calling another), the call runs inline
-        and returns an already finished Experiment instead of waiting on itself.
+        Raises TypeError at once if ``func`` is not callable; the call raises
+        QueueClosed once the manager is shut down. Called from a job on this
+        manager's worker (one measurement calling another), the call runs inline, as
+        part of that job, and returns the function's plain return value (or raises
+        its exception), as CustomXepr's did.
         """
         if not callable(func):
             raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
 
         @functools.wraps(func)
-        def queue_call(*args: Any, **kwargs: Any) -> Experiment:
-            exp = Experiment(func, args, kwargs)
+        def queue_call(*args: Any, **kwargs: Any) -> Experiment | Any:
             if threading.current_thread() is self.worker:
-                exp.set_running_or_notify_cancel()
-                exp.started_at = time.time()
-                exp._complete(ExpStatus.FINISHED, func(*args, **kwargs))
-                return exp
+                return func(*args, **kwargs)
+            exp = Experiment(func, args, kwargs)
             self.job_queue.put(exp)
             return exp
 
@@ -381,7 +412,7 @@ class Manager:
     def _is_idle(self) -> bool:
         if self.job_queue.running_experiment is not None:
             return False
-        return self.paused or self._shut_down or not self.job_queue.has_queued
+        return self.paused or self._shut_down or not self.job_queue.has_queued()
 
     def shutdown(self, wait: bool = True, abort_running: bool = True, timeout: float | None = None) -> None:
         """Stop the worker. Queued experiments stay QUEUED in the journal for next time
@@ -440,7 +471,7 @@ class Manager:
         """
         criteria = HistoryFilter.from_arguments(status, since, until, title_contains, limit)
         if self._journal is None:
-            return criteria.apply(self.job_queue.history)
+            return criteria.apply(self.job_queue.ended)
         return self._journal.find(criteria, self._in_queue)
 
     def _in_queue(self, experiment_id: str) -> Experiment | None:

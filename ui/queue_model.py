@@ -82,7 +82,8 @@ _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
 class QueueModel(QAbstractTableModel):
-    """The rows of a queue: history, running, queued, as of the last :meth:`sync`."""
+    """The rows of a queue: history (the cancelled experiments among it, in the order
+    they ended), running, queued, as of the last :meth:`sync`."""
 
     def __init__(self, queue: ExperimentQueue, stats: QueueStats | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -107,7 +108,7 @@ class QueueModel(QAbstractTableModel):
 
     @property
     def history_size(self) -> int:
-        """Rows ``0 .. history_size - 1`` are ended experiments."""
+        """Rows ``0 .. history_size - 1`` are ended experiments, cancelled ones included."""
         return self._history_size
 
     @property
@@ -145,12 +146,12 @@ class QueueModel(QAbstractTableModel):
         snapshot = self._queue.snapshot()
         old_history_size = self._history_size
         inserted = self._apply(snapshot.experiments)
-        self._history_size = snapshot.history_size
+        self._history_size = snapshot.ended_size
         self._first_queued = snapshot.first_queued
         self.stats.update(snapshot, inserted)
         # Ended, started or cancelled since the last sync: between the old end of the
         # history and the running row.
-        self._announce(min(old_history_size, snapshot.history_size), snapshot.first_queued - 1)
+        self._announce(min(old_history_size, snapshot.ended_size), snapshot.first_queued - 1)
         # Queued rows: their place and their estimate.
         self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
 

@@ -1,8 +1,17 @@
 """ExperimentQueue: the ordered record of queued, running and finished experiments.
 
-All state changes happen under one lock; futures complete and signals fire after it
-is released, so a slow or raising subscriber can neither deadlock the queue nor see
-it half-changed. Signals may fire on any thread.
+State lives under one lock, held only for short in-memory steps: reading the queue
+(:meth:`~ExperimentQueue.snapshot`, ``qsize``, ...) never waits for pickling or for
+SQLite. Changes that a store (the journal) must record take a second lock, the
+journal order, for their whole length: the store writes while only that one is
+held, and the change is applied in memory after, so the journal sees every change
+in the order the queue makes them. Futures complete and signals fire after both are
+released, so a slow or raising subscriber can neither deadlock the queue nor see it
+half-changed. Signals may fire on any thread.
+
+Indices are CustomXepr's: positions in :attr:`ExperimentQueue.queue` (history,
+running, queued). A cancelled experiment leaves that list; the queue keeps it among
+the :attr:`~ExperimentQueue.ended` ones, which the window shows.
 """
 
 from __future__ import annotations
@@ -13,15 +22,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from itertools import islice
 from typing import Any, NamedTuple, Protocol
 
 from psygnal import Signal
 
 from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
 from .locks import YieldingRLock
+from .signal_queue import absolute_index
 from .signals import emit_safely
 
-__all__ = ["ExperimentQueue", "QueueSnapshot", "QueueStore"]
+__all__ = ["ExperimentQueue", "QueueClosed", "QueueSnapshot", "QueueStore"]
 
 logger = logging.getLogger("labqueue")
 
@@ -33,24 +44,33 @@ def _nothing() -> None:
 _EXIT_STATUSES = frozenset({ExpStatus.FINISHED, ExpStatus.FAILED, ExpStatus.ABORTED, ExpStatus.INTERRUPTED})
 
 
+class QueueClosed(RuntimeError):
+    """Raised by every change of a closed queue (its manager was shut down: nothing
+    would run what it holds). The message names what was refused and why."""
+
+
 class QueueStore(Protocol):
     """Where a queue writes its changes so they survive the process (the journal).
 
-    Each method is called under the queue's lock, in the order of the changes, and
-    must have made the change durable when it returns. A method that raises leaves
-    the queue unchanged (a failed write of RUNNING or of an outcome is logged and
-    the run goes on in memory).
+    The ``prepare_*`` methods encode (pickle) outside every lock of the queue and
+    never raise. The ``record_*`` methods are called in the order of the changes,
+    under the queue's journal-order lock but never under the lock its readers take,
+    and must have made the change durable when they return. A method that raises
+    leaves the queue unchanged (a failed write of RUNNING or of an outcome is logged
+    and the run goes on in memory).
     """
 
-    def record_added(self, experiments: list[Experiment]) -> None:
-        """New experiments, appended after the queued ones."""
+    def prepare_added(self, experiments: list[Experiment]) -> Any:
+        """Encode new experiments for :meth:`record_added` (the calls are pickled here)."""
+
+    def record_added(self, experiments: list[Experiment], encoded: Any) -> None:
+        """New experiments (``encoded`` by :meth:`prepare_added`), appended after the queued ones."""
 
     def record_started(self, experiment: Experiment) -> None:
         """The experiment is RUNNING; called before its call starts."""
 
     def prepare_outcome(self, experiment: Experiment, result: Any, exception: BaseException | None) -> Any:
-        """Encode the outcome of a call that has returned, for :meth:`record_finished`.
-        Called outside the queue's lock (pickling a big result takes time); never raises."""
+        """Encode the outcome of a call that has returned, for :meth:`record_finished`."""
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: Any) -> None:
         """The outcome (from :meth:`prepare_outcome`); called before the future completes."""
@@ -63,16 +83,21 @@ class QueueStore(Protocol):
 
 
 class QueueSnapshot(NamedTuple):
-    """The whole queue at one instant: every experiment in order and where each part starts."""
+    """Every experiment of the queue at one instant, as the window shows them.
+
+    ``experiments`` are the ended ones (cancelled included, in the order they ended),
+    the running one and the queued ones; :attr:`ExperimentQueue.queue` is the same
+    without the cancelled ones.
+    """
 
     experiments: list[Experiment]
-    history_size: int
+    ended_size: int
     running: Experiment | None
 
     @property
     def first_queued(self) -> int:
         """Index in ``experiments`` of the next queued experiment (or the length, if none)."""
-        return self.history_size + (self.running is not None)
+        return self.ended_size + (self.running is not None)
 
 
 class ExperimentQueue:
@@ -81,8 +106,10 @@ class ExperimentQueue:
     Signals (psygnal; slots may take fewer arguments than are sent):
 
     * ``added_signal(index, experiment)``: an experiment was put at ``index``.
-    * ``removed_signal(index, experiment)``: a queued experiment at ``index`` was
-      removed (or cleared); it is now CANCELLED and moved to the end of the history.
+    * ``removed_signal(i_start, n_items, experiments)``: the queued experiments from
+      ``i_start`` on were removed (or cleared): they are CANCELLED and out of
+      :attr:`queue`. Once per call of :meth:`remove_items` and :meth:`clear`; once
+      per run of neighbours for :meth:`remove`, the highest first.
     * ``status_changed_signal(index, status, experiment)``: ``experiment`` at
       ``index`` changed to ``status``.
     * ``moved_signal(old_index, new_index, experiment)``: a queued experiment moved.
@@ -93,7 +120,7 @@ class ExperimentQueue:
     """
 
     added_signal = Signal(int, object)
-    removed_signal = Signal(int, object)
+    removed_signal = Signal(int, int, object)
     status_changed_signal = Signal(int, object, object)
     moved_signal = Signal(int, int, object)
 
@@ -103,7 +130,10 @@ class ExperimentQueue:
         without paying for a signal slot per job."""
         self._lock = YieldingRLock()
         self._job_available = threading.Condition(self._lock.raw)
+        # With nothing to write, changes are quick: the journal order is the lock itself.
+        self._journal_order = YieldingRLock() if store is not None else self._lock
         self._history: list[Experiment] = []
+        self._ended: list[Experiment] = []  # the history and the cancelled ones, in the order they ended
         self._running: Experiment | None = None
         self._queued: deque[Experiment] = deque()
         self._by_id: dict[str, Experiment] = {}
@@ -116,18 +146,17 @@ class ExperimentQueue:
 
     @property
     def queue(self) -> list[Experiment]:
-        """Snapshot of all experiments: history, running, queued, in that order."""
+        """Snapshot of the experiments by index: history, running, queued, in that order
+        (cancelled ones are not in it; see :attr:`ended`)."""
         with self._lock:
-            return self._snapshot()
+            running = [self._running] if self._running is not None else []
+            return [*self._history, *running, *self._queued]
 
     def snapshot(self) -> QueueSnapshot:
-        """Like :attr:`queue`, plus the sizes of its parts, taken under one lock."""
+        """Every experiment, cancelled ones among the ended, taken under one lock."""
         with self._lock:
-            return QueueSnapshot(self._snapshot(), len(self._history), self._running)
-
-    def _snapshot(self) -> list[Experiment]:
-        running = [self._running] if self._running is not None else []
-        return [*self._history, *running, *self._queued]
+            running = [self._running] if self._running is not None else []
+            return QueueSnapshot([*self._ended, *running, *self._queued], len(self._ended), self._running)
 
     @property
     def queued(self) -> list[Experiment]:
@@ -140,18 +169,36 @@ class ExperimentQueue:
         return self._running
 
     @property
+    def history(self) -> list[Experiment]:
+        """Snapshot of the finished, failed, aborted and interrupted ones (the first
+        part of :attr:`queue`)."""
+        with self._lock:
+            return list(self._history)
+
+    @property
+    def ended(self) -> list[Experiment]:
+        """Snapshot of the history and the cancelled experiments, in the order they ended."""
+        with self._lock:
+            return list(self._ended)
+
     def has_queued(self) -> bool:
         """True if any experiment is queued (lock-free: one atomic read)."""
         return bool(self._queued)
 
-    @property
-    def history(self) -> list[Experiment]:
-        """Snapshot of the finished, failed, aborted, cancelled and interrupted ones."""
+    def has_running(self) -> bool:
+        return self._running is not None
+
+    def has_history(self) -> bool:
+        return bool(self._history)
+
+    def first_queued_index(self) -> int:
+        """Index in :attr:`queue` of the next queued experiment (the length, if none)."""
         with self._lock:
-            return list(self._history)
+            return self._first_queued_index
 
     def qsize(self, status: str | None = None) -> int:
-        """Exact number of experiments that are 'queued', 'running', in 'history', or all (None)."""
+        """Exact number of experiments that are 'queued', 'running', in 'history', or all
+        of :attr:`queue` (None). ValueError for another status."""
         with self._lock:
             if status is None:
                 return self._first_queued_index + len(self._queued)
@@ -167,7 +214,7 @@ class ExperimentQueue:
         return self.qsize()
 
     def get(self, experiment_id: str) -> Experiment:
-        """The experiment with this id; KeyError if the queue does not hold it."""
+        """The experiment with this id (cancelled ones too); KeyError if the queue never held it."""
         with self._lock:
             return self._by_id[experiment_id]
 
@@ -175,36 +222,40 @@ class ExperimentQueue:
         return isinstance(experiment, Experiment) and self._by_id.get(experiment.id) is experiment
 
     def index(self, experiment: Experiment) -> int:
-        """Current index of ``experiment`` in :attr:`queue`; ValueError if absent."""
+        """Current index of ``experiment`` in :attr:`queue`; ValueError if it is not
+        there (never queued here, or cancelled)."""
         with self._lock:
-            return self._index_of(experiment)
-
-    def _index_of(self, experiment: Experiment) -> int:
-        if self._by_id.get(experiment.id) is not experiment:
-            raise ValueError(f"{experiment!r} is not in this queue")
-        if experiment is self._running:
-            return len(self._history)
-        offset = self._first_queued_index
-        try:
-            return offset + self._queued.index(experiment)
-        except ValueError:
+            if self._by_id.get(experiment.id) is not experiment:
+                raise ValueError(f"{experiment!r} is not in this queue")
+            if experiment is self._running:
+                return len(self._history)
+            if experiment.status is ExpStatus.QUEUED:
+                return self._first_queued_index + self._queued.index(experiment)
+            if experiment.status is ExpStatus.CANCELLED:
+                raise ValueError(f"{experiment!r} was cancelled; it is no longer in the queue")
             return self._history.index(experiment)
 
     @property
     def _first_queued_index(self) -> int:
         return len(self._history) + (self._running is not None)
 
+    def _check_open(self, action: str) -> None:
+        if self._closed_because is not None:
+            raise QueueClosed(f"cannot {action}: {self._closed_because}")
+
     # -- adding ------------------------------------------------------------------------
 
     def put(self, exp: Experiment) -> None:
-        """Add ``exp`` to the end of the queue. ValueError unless it is a new QUEUED experiment."""
+        """Add ``exp`` to the end of the queue. ValueError unless it is a new QUEUED
+        experiment, QueueClosed once the queue is closed."""
         self.put_many([exp])
 
     def put_many(self, exps: Iterable[Experiment]) -> None:
         """Add several experiments in one step (one journal transaction).
 
-        Raises TypeError for anything that is not an Experiment and ValueError for an
-        experiment that is not QUEUED or is already in a queue; then nothing is added.
+        Raises TypeError for anything that is not an Experiment, ValueError for an
+        experiment that is not QUEUED or is already in a queue, QueueClosed once the
+        queue is closed, and what the store raises (JournalError); then nothing is added.
         """
         batch = list(exps)
         for exp in batch:
@@ -212,22 +263,23 @@ class ExperimentQueue:
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
         if not batch:
             return
+        encoded = self._store.prepare_added(batch) if self._store is not None else None
         now = time.time()
-        with self._lock:
-            if self._closed_because is not None:
-                raise RuntimeError(f"cannot queue: {self._closed_because}")
+        with self._journal_order:
+            self._check_open("queue")
             self._check_new(batch)
-            first = self._first_queued_index + len(self._queued)
             for exp in batch:
                 exp.queued_at = exp.queued_at or now
             if self._store is not None:
-                self._store.record_added(batch)
-            for exp in batch:
-                exp._queue = self
-                self._by_id[exp.id] = exp
-            self._queued.extend(batch)
-            if self._idle_workers:
-                self._job_available.notify()
+                self._store.record_added(batch, encoded)
+            with self._lock:
+                first = self._first_queued_index + len(self._queued)
+                for exp in batch:
+                    exp._queue = self
+                    self._by_id[exp.id] = exp
+                self._queued.extend(batch)
+                if self._idle_workers:
+                    self._job_available.notify()
         self._on_change()
         for offset, exp in enumerate(batch):
             emit_safely(self.added_signal, first + offset, exp)
@@ -243,20 +295,24 @@ class ExperimentQueue:
             seen.add(exp.id)
 
     def close(self, reason: str) -> None:
-        """Refuse every later put with RuntimeError naming ``reason`` (nothing would run it)."""
+        """Refuse every later change with :class:`QueueClosed` naming ``reason``
+        (nothing would run the experiments); no new job starts."""
         with self._lock:
             self._closed_because = reason
 
-    def restore(self, history: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
-        """Load experiments read back from a journal; nothing is written, no signal fires.
+    def restore(self, ended: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
+        """Load experiments read back from a journal (the ended ones in the order they
+        ended, cancelled included); nothing is written, no signal fires.
 
         Only valid on an empty queue, before any worker uses it.
         """
-        with self._lock:
+        with self._journal_order, self._lock:
             if self._by_id:
                 raise RuntimeError("restore() needs an empty queue")
-            for exp in history:
-                self._history.append(exp)
+            for exp in ended:
+                self._ended.append(exp)
+                if exp.status is not ExpStatus.CANCELLED:
+                    self._history.append(exp)
                 self._by_id[exp.id] = exp
             for exp in queued:
                 exp._queue = self
@@ -266,7 +322,8 @@ class ExperimentQueue:
     # -- the worker's side -------------------------------------------------------------
 
     def get_next_job(self) -> Experiment:
-        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none."""
+        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none,
+        QueueClosed once the queue is closed."""
         exp = self._take_next(block=False)
         if exp is None:
             raise std_queue.Empty
@@ -278,36 +335,42 @@ class ExperimentQueue:
         ``may_start()`` and ``should_stop()`` are checked under the lock whenever the
         queue is woken (by put, :meth:`wake` and the like). Returns None as soon as
         ``should_stop()`` is true or ``may_start()`` is false, so the caller can wait
-        for its own events instead.
+        for its own events instead. A closed queue starts nothing more: this waits.
         """
         return self._take_next(block=True, may_start=may_start, should_stop=should_stop)
 
     def _take_next(self, block: bool, may_start=None, should_stop=None) -> Experiment | None:
-        with self._lock:
-            while True:
-                if should_stop is not None and should_stop():
-                    return None
-                if may_start is not None and not may_start():
+        def must_return() -> bool:
+            return (should_stop is not None and should_stop()) or (may_start is not None and not may_start())
+
+        while True:
+            with self._journal_order:
+                if must_return():
                     return None
                 if self._running is not None:
                     raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
-                if self._queued:
-                    break
                 if not block:
-                    return None
-                self._idle_workers += 1
-                try:
-                    self._job_available.wait()
-                finally:
-                    self._idle_workers -= 1
-            exp = self._queued[0]
-            exp.started_at = time.time()
-            self._queued.popleft()
-            self._running = exp
-            exp.set_running_or_notify_cancel()
-            if self._store is not None:
-                self._record(self._store.record_started, exp)
-            index = len(self._history)
+                    self._check_open("take the next job")
+                if self._queued and self._closed_because is None:
+                    exp = self._queued[0]
+                    exp.started_at = time.time()
+                    if self._store is not None:
+                        self._record(self._store.record_started, exp)
+                    with self._lock:
+                        self._queued.popleft()
+                        self._running = exp
+                        exp.set_running_or_notify_cancel()
+                        index = len(self._history)
+                    break
+            if not block:
+                return None
+            with self._lock:  # waits with the journal order released, so puts go on
+                while not (must_return() or (self._queued and self._closed_because is None)):
+                    self._idle_workers += 1
+                    try:
+                        self._job_available.wait()
+                    finally:
+                        self._idle_workers -= 1
         # No on_change() here: a job can only start while the owner's state is already
         # "running" (something queued, not paused), so starting it changes nothing there.
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
@@ -331,7 +394,8 @@ class ExperimentQueue:
 
         ``result`` is the call's return value; for FAILED it may also be the exception
         (as in CustomXepr). ``exception`` is the exception the call raised, if any.
-        The outcome is written to the store before this returns.
+        The outcome is written to the store before this returns. ValueError for a
+        status that is not an outcome, RuntimeError when nothing is running.
         """
         if exit_status not in _EXIT_STATUSES:
             raise ValueError(f"{exit_status!r} is not an exit status")
@@ -341,14 +405,16 @@ class ExperimentQueue:
         if exp is None:
             raise RuntimeError("job_done() called with no running experiment")
         outcome = self._store.prepare_outcome(exp, result, exception) if self._store is not None else None
-        with self._lock:
-            index = len(self._history)
+        with self._journal_order:
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
             if self._store is not None:
                 self._record(self._store.record_finished, exp, exit_status, outcome)
-            self._running = None
-            self._history.append(exp)
+            with self._lock:
+                index = len(self._history)
+                self._running = None
+                self._history.append(exp)
+                self._ended.append(exp)
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)
@@ -356,29 +422,35 @@ class ExperimentQueue:
     # -- removing, reordering, requeueing ----------------------------------------------
 
     def remove_item(self, i: int) -> None:
-        """Remove the queued experiment at index ``i``; it becomes CANCELLED.
+        """Remove the queued experiment at index ``i`` of :attr:`queue` (negative counts
+        from the end); it becomes CANCELLED and the items after it move up one place.
 
-        ValueError if ``i`` belongs to a running or finished experiment; IndexError
-        if there is no such index.
+        ValueError if ``i`` belongs to a running or finished experiment, IndexError if
+        there is no such index, QueueClosed once the queue is closed.
         """
         self.remove_items(i, i)
 
     def remove_items(self, i_start: int, i_end: int | None = None) -> None:
-        """Remove the queued experiments from ``i_start`` to ``i_end`` inclusive.
+        """Remove the queued experiments from ``i_start`` to ``i_end`` inclusive
+        (indices of :attr:`queue`, negative ones from the end; ``i_end`` defaults to
+        ``i_start``). They become CANCELLED, their futures complete, and only the
+        items after them move up.
 
-        ValueError (and nothing removed) if the range includes a running or finished
-        experiment. Removed experiments become CANCELLED and their futures complete.
+        Nothing is removed when it raises: ValueError if the range includes a running
+        or finished experiment or ``i_end`` comes before ``i_start``, IndexError if an
+        index is outside the queue, QueueClosed once the queue is closed.
         """
-        i_end = i_start if i_end is None else i_end
-        with self._lock:
-            size = self._first_queued_index + len(self._queued)
-            if not (0 <= i_start <= i_end < size):
-                raise IndexError(f"indices {i_start}..{i_end} outside the queue of {size}")
+        with self._journal_order:
+            self._check_open("remove")
             first = self._first_queued_index
-            if i_start < first:
+            size = first + len(self._queued)
+            start = absolute_index(i_start, size)
+            end = absolute_index(i_start if i_end is None else i_end, size)
+            if end < start:
+                raise ValueError("'i_end' must be larger than or equal to 'i_start'")
+            if start < first:
                 raise ValueError("only queued experiments can be removed, not running or finished ones")
-            victims = [self._queued[i - first] for i in range(i_start, i_end + 1)]
-            removed = self._cancel_locked(victims)
+            removed = self._cancel(list(islice(self._queued, start - first, end - first + 1)))
         self._announce_cancelled(removed)
 
     def remove(self, experiments: Iterable[Experiment]) -> list[Experiment]:
@@ -386,64 +458,82 @@ class ExperimentQueue:
 
         Unlike :meth:`remove_items` this takes experiments, not indices, so it is
         safe against concurrent changes; ones that already started are left alone.
+        QueueClosed once the queue is closed.
         """
-        with self._lock:
+        with self._journal_order:
+            self._check_open("remove")
             queued = set(self._queued)
-            victims = [e for e in experiments if e in queued]
-            removed = self._cancel_locked(victims)
+            removed = self._cancel([e for e in experiments if e in queued])
         self._announce_cancelled(removed)
-        return [exp for _, exp in reversed(removed)]
+        return [exp for _, run in reversed(removed) for exp in run]
 
     def cancel_experiment(self, exp: Experiment) -> bool:
-        """Cancel one experiment (what ``Experiment.cancel()`` calls); True if cancelled."""
-        with self._lock:
+        """Cancel one experiment (what ``Experiment.cancel()`` calls): True if it is
+        cancelled now or was already, False if it runs, ended or is not queued here."""
+        with self._journal_order:
             if exp.status is ExpStatus.CANCELLED:
                 return True
             if exp.status is not ExpStatus.QUEUED or self._by_id.get(exp.id) is not exp:
                 return False
-            removed = self._cancel_locked([exp])
+            removed = self._cancel([exp])
         self._announce_cancelled(removed)
         return True
 
     def clear(self) -> list[Experiment]:
-        """Cancel every queued experiment at once; returns them."""
-        with self._lock:
-            removed = self._cancel_locked(list(self._queued))
+        """Cancel every queued experiment at once; returns them. QueueClosed once the
+        queue is closed."""
+        with self._journal_order:
+            self._check_open("clear the queue")
+            removed = self._cancel(list(self._queued))
         self._announce_cancelled(removed)
-        return [exp for _, exp in reversed(removed)]
+        return [exp for _, run in reversed(removed) for exp in run]
 
-    def _cancel_locked(self, victims: list[Experiment]) -> list[tuple[int, Experiment]]:
-        """Move ``victims`` (queued) to the history; returns (old index, exp), highest index first."""
+    def _cancel(self, victims: list[Experiment]) -> list[tuple[int, list[Experiment]]]:
+        """Under the journal order: take the queued ``victims`` out of the queue and
+        into the ended ones. Returns their runs of neighbours as (index of the first,
+        experiments), highest first, so that each index is still right when announced."""
         if not victims:
             return []
         doomed = set(victims)
         first = self._first_queued_index
-        indexed = [(first + i, e) for i, e in enumerate(self._queued) if e in doomed]
+        runs: list[tuple[int, list[Experiment]]] = []
+        for position, exp in enumerate(self._queued):
+            if exp in doomed:
+                index = first + position
+                if runs and runs[-1][0] + len(runs[-1][1]) == index:
+                    runs[-1][1].append(exp)
+                else:
+                    runs.append((index, [exp]))
+        in_order = [exp for _, run in runs for exp in run]
         now = time.time()
         if self._store is not None:
-            self._store.record_cancelled([exp for _, exp in indexed], now)  # in the order they join the history
-        self._queued = deque(e for e in self._queued if e not in doomed)
-        for _, exp in indexed:
-            exp.finished_at = now
-            self._history.append(exp)
-        indexed.reverse()  # emitted highest first, so each index is valid when it arrives
-        return indexed
+            self._store.record_cancelled(in_order, now)  # in the order they join the ended ones
+        with self._lock:
+            self._queued = deque(e for e in self._queued if e not in doomed)
+            for exp in in_order:
+                exp.finished_at = now
+            self._ended.extend(in_order)
+        runs.reverse()
+        return runs
 
-    def _announce_cancelled(self, removed: list[tuple[int, Experiment]]) -> None:
+    def _announce_cancelled(self, removed: list[tuple[int, list[Experiment]]]) -> None:
         if not removed:
             return
-        for _, exp in removed:
-            exp._complete_cancelled()
+        for _, run in removed:
+            for exp in run:
+                exp._complete_cancelled()
         self._on_change()
-        for index, exp in removed:
-            emit_safely(self.removed_signal, index, exp)
+        for index, run in removed:
+            emit_safely(self.removed_signal, index, len(run), run)
 
     def move(self, exp: Experiment, new_position: int) -> None:
         """Move a queued experiment to ``new_position`` among the queued ones (0 = next).
 
-        Positions beyond either end are clamped. ValueError if ``exp`` is not queued here.
+        Positions beyond either end are clamped. ValueError if ``exp`` is not queued
+        here, QueueClosed once the queue is closed.
         """
-        with self._lock:
+        with self._journal_order:
+            self._check_open("move")
             if exp.status is not ExpStatus.QUEUED or self._by_id.get(exp.id) is not exp:
                 raise ValueError(f"{exp!r} is not queued here; only queued experiments can be moved")
             old = self._queued.index(exp)
@@ -454,15 +544,17 @@ class ExperimentQueue:
             order.insert(new, order.pop(old))
             if self._store is not None:
                 self._store.record_moved(exp, order)
-            self._queued = deque(order)
-            first = self._first_queued_index
+            with self._lock:
+                self._queued = deque(order)
+                first = self._first_queued_index
         self._on_change()
         emit_safely(self.moved_signal, first + old, first + new, exp)
 
     def requeue(self, exp: Experiment) -> Experiment:
         """Queue a new experiment with the same call as ``exp`` (which must have ended).
 
-        ValueError for queued or running experiments. Returns the new experiment.
+        ValueError for queued or running experiments, QueueClosed once the queue is
+        closed. Returns the new experiment.
         """
         if exp.status not in REQUEUEABLE:
             raise ValueError(f"{exp!r} is {exp.status.name}; only ended experiments can be requeued")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import queue as std_queue
 import threading
-import traceback
 from collections.abc import Callable, Sequence
 
+from .bounded_text import format_failure
 from .experiment import Aborted, Experiment, ExpStatus, _set_current
 from .experiment_queue import ExperimentQueue
 
@@ -17,7 +17,8 @@ logger = logging.getLogger("labqueue")
 
 
 class Worker(threading.Thread):
-    """Runs every call from ``job_q``, puts non-None results on ``result_q``.
+    """Runs every call from ``job_q``, puts non-None results on ``result_q`` (before
+    the experiment completes, as CustomXepr's worker did).
 
     The worker sleeps on the queue's condition while there is nothing to do, so a
     job put on an idle worker starts at once. It pauses between jobs while
@@ -103,7 +104,7 @@ class Worker(threading.Thread):
             result = exp.func(*exp.args, **exp.kwargs)
         except BaseException as exc:  # the worker outlives SystemExit and KeyboardInterrupt too
             exception = exc
-            exp.traceback = "".join(traceback.format_exception(exc))
+            exp.traceback = format_failure(exc)  # bounded: the exception may carry a huge payload
         finally:
             _set_current(None, None)
         with self._state_lock:
@@ -120,11 +121,11 @@ class Worker(threading.Thread):
             # Paused before the outcome is announced, so no queued job slips in first.
             self.running.clear()
             logger.warning("Queue paused after %s failed; resume to continue.", exp.title)
+        if result is not None and status is not ExpStatus.FAILED:
+            self.result_q.put(result)  # as in CustomXepr: there before the experiment is announced done
         try:
             self.job_q.job_done(status, result, exception=exception)
         except Exception:
             logger.exception("Could not record the outcome of %s", exp.title)
-        if result is not None and status is not ExpStatus.FAILED:
-            self.result_q.put(result)
         if status is ExpStatus.FAILED:
             logger.error("%s failed:\n%s", exp.title, exp.traceback)

@@ -21,6 +21,7 @@ file while it is open.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -31,11 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..engine import Experiment, ExpStatus
+from ..engine import Experiment, ExpStatus, StoredOutcome
 from .codec import (
     CallEncoder,
     FunctionPickles,
+    PickleTooLarge,
     ResultNotStored,
+    StoredFailure,
+    bounded_traceback,
     decode_log,
     describe_error,
     encode_exception,
@@ -67,11 +71,24 @@ _INSERT_EXPERIMENT = (
     "store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+#: What a listing reads of each experiment: all but its outcome, which comes after the
+#: (possibly huge) result in the row and is read by :meth:`Journal._read_outcome` on
+#: first use.
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
-    "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
-    "result, result_repr, result_pickled, exception, traceback, log_lines"
+    "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message"
 )
+_OUTCOME_COLUMNS = "result, result_repr, result_pickled, exception, traceback, log_lines"
+#: Row keys per ``seq IN (...)`` query (SQLite allows at least 999 parameters).
+_KEYS_PER_QUERY = 500
+
+
+class EncodedCalls(NamedTuple):
+    """Calls pickled for the journal: per experiment (function digest, pickled
+    arguments, why not stored), and the function pickles by digest."""
+
+    calls: list[tuple[bytes | None, bytes | None, str | None]]
+    functions: dict[bytes, bytes]
 
 
 class EncodedOutcome(NamedTuple):
@@ -81,6 +98,7 @@ class EncodedOutcome(NamedTuple):
     result_repr: str | None
     result_error: str | None
     exception: bytes | None
+    traceback: str | None
     log_lines: str | None
 
 
@@ -168,24 +186,42 @@ class Journal:
 
     # -- the QueueStore side -----------------------------------------------------------
 
-    def record_added(self, experiments: list[Experiment]) -> None:
-        """Store experiments appended to the queue, in one transaction.
+    def prepare_added(self, experiments: list[Experiment]) -> EncodedCalls:
+        """Pickle the calls of experiments about to be queued (outside the queue's
+        locks: a big argument must not hold up the window or the worker).
 
-        A call or argument that cannot be pickled is still recorded (title and all,
-        without the call): the experiment gets ``stored=False`` and ``store_error``,
-        and one warning is logged for it.
+        A call that cannot be pickled, or whose function or arguments pickle to more
+        than :data:`~core.journal.codec.MAX_STORED_ARGUMENT_BYTES`, is given a reason
+        instead (:meth:`record_added` records it as not stored); this never raises.
         """
         encoder = CallEncoder(self._function_pickles)
-        rows = []
-        unstored: list[tuple[Experiment, str]] = []
-        seq, position = self._next_seq, self._last_position
+        calls: list[tuple[bytes | None, bytes | None, str | None]] = []
         for exp in experiments:
             try:
                 digest, arguments = encoder.encode(exp)
-                error, title = None, exp._title
+            except PickleTooLarge as exc:
+                calls.append((None, None, f"the call is too large for the journal ({exc})"))
             except Exception as exc:
-                digest = arguments = None
-                error, title = f"the call cannot be pickled ({describe_error(exc)})", exp.title
+                calls.append((None, None, f"the call cannot be pickled ({describe_error(exc)})"))
+            else:
+                calls.append((digest, arguments, None))
+        return EncodedCalls(calls, encoder.functions)
+
+    def record_added(self, experiments: list[Experiment], encoded: EncodedCalls) -> None:
+        """Store experiments appended to the queue (their calls ``encoded`` by
+        :meth:`prepare_added`), in one transaction.
+
+        A call that could not be encoded is still recorded (title and all, without the
+        call): the experiment gets ``stored=False`` and ``store_error``, and one
+        warning is logged for it.
+        """
+        rows = []
+        unstored: list[tuple[Experiment, str]] = []
+        seq, position = self._next_seq, self._last_position
+        for exp, (digest, arguments, error) in zip(experiments, encoded.calls, strict=True):
+            title = exp._title
+            if error is not None:
+                title = exp.title
                 unstored.append((exp, error))
             position += 1.0
             rows.append(
@@ -205,7 +241,7 @@ class Journal:
             )
             seq += 1
         with self._lock:  # a purge() on another thread must not delete a function between check and insert
-            functions = [item for item in encoder.functions.items() if item[0] not in self._stored_functions]
+            functions = [item for item in encoded.functions.items() if item[0] not in self._stored_functions]
             if len(rows) == 1 and not functions:  # the common single put: one statement, no BEGIN/COMMIT
                 self._write("queue an experiment", _INSERT_EXPERIMENT, rows[0])
             else:
@@ -235,21 +271,30 @@ class Journal:
         self._positions.pop(experiment.id, None)
 
     def prepare_outcome(self, experiment: Experiment, result: Any, exception: BaseException | None) -> EncodedOutcome:
-        """Pickle the result (or keep its repr), the exception and the log lines, before
-        the queue's lock is taken: a big result must not hold up the window or other
-        threads. The call has returned, so the experiment's log is complete."""
-        return EncodedOutcome(*encode_result(result), encode_exception(exception), encode_log(experiment.log_records))
+        """Pickle the result (or keep its repr), the exception and the log lines, and
+        bound the traceback text, before the queue's locks are taken: a big result must
+        not hold up the window or other threads. The call has returned, so the
+        experiment's log is complete. Never raises."""
+        return EncodedOutcome(
+            *encode_result(result),
+            encode_exception(exception),
+            bounded_traceback(experiment.traceback),
+            encode_log(experiment.log_records),
+        )
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: EncodedOutcome) -> None:
-        """Store the outcome: status, result (its repr when it cannot be stored),
-        exception, traceback, progress and captured log lines."""
-        result_data, result_repr, result_error, exception_data, log_lines = outcome
+        """Store the outcome: status, result (its repr when it cannot be stored, and why
+        in ``store_error``), exception, traceback, progress and captured log lines."""
+        result_data, result_repr, result_error, exception_data, traceback_text, log_lines = outcome
         fraction, message = experiment.progress
+        store_error = experiment.store_error
+        if result_error is not None:
+            store_error = store_error or f"the result was not stored ({result_error})"
         self._write(
             "store an outcome",
             "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
-            "progress_fraction = ?, progress_message = ?, result = ?, result_repr = ?, result_pickled = ?, "
-            "exception = ?, traceback = ?, log_lines = ? WHERE seq = ?",
+            "progress_fraction = ?, progress_message = ?, store_error = ?, result = ?, result_repr = ?, "
+            "result_pickled = ?, exception = ?, traceback = ?, log_lines = ? WHERE seq = ?",
             (
                 status.value,
                 self._next_history,
@@ -257,19 +302,20 @@ class Journal:
                 experiment.finished_at,
                 fraction,
                 message,
+                store_error,
                 result_data,
                 result_repr,
                 int(result_error is None),
                 exception_data,
-                experiment.traceback,
+                traceback_text,
                 log_lines,
                 self._seqs[experiment.id],
             ),
         )
         del self._seqs[experiment.id]  # only once written: a failed write can be told apart
         self._next_history += 1
+        experiment.store_error = store_error
         if result_error is not None:
-            experiment.store_error = experiment.store_error or f"the result was not stored ({result_error})"
             logger.warning(
                 "The result of %s cannot be stored in the journal (%s); its repr is kept instead.",
                 experiment.title,
@@ -347,38 +393,59 @@ class Journal:
 
         Queued experiments come back QUEUED in their order; one found RUNNING becomes
         INTERRUPTED (written back at once, at the end of the history). Experiments
-        keep their ids. A call that cannot be loaded any more (a module that is gone)
-        comes back with ``stored=False``, a ``store_error`` saying why, and a call
-        that raises :class:`~core.journal_codec.CallNotStored`; a warning is logged.
+        keep their ids; ended ones read their outcome from the journal on first use.
+        A call that cannot be loaded any more (a module that is gone) comes back with
+        ``stored=False``, a ``store_error`` saying why, and a call that raises
+        :class:`~core.journal.CallNotStored`; a warning is logged.
         """
         with self._lock:
             conn = self._connection("read the queue")
-            history_rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM experiments WHERE history_order IS NOT NULL "
-                "ORDER BY history_order DESC LIMIT ?",
+            history_keys = self._keys(
+                conn,
+                "SELECT seq FROM experiments WHERE history_order IS NOT NULL ORDER BY history_order DESC LIMIT ?",
                 (RESTORED_HISTORY,),
-            ).fetchall()
-            history_rows.reverse()
-            running_rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM experiments WHERE status = ? ORDER BY seq",
-                (ExpStatus.RUNNING.value,),
-            ).fetchall()
-            queued_rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM experiments WHERE status = ? ORDER BY queue_position, seq",
+            )
+            history_keys.reverse()
+            running_keys = self._keys(
+                conn, "SELECT seq FROM experiments WHERE status = ? ORDER BY seq", (ExpStatus.RUNNING.value,)
+            )
+            queued_keys = self._keys(
+                conn,
+                "SELECT seq FROM experiments WHERE status = ? ORDER BY queue_position, seq",
                 (ExpStatus.QUEUED.value,),
-            ).fetchall()
+            )
+            history_rows, running_rows, queued_rows = (
+                self._rows(conn, keys) for keys in (history_keys, running_keys, queued_keys)
+            )
         builder = _ExperimentBuilder(self)
         restored = Restored(
             history=[builder.build(row) for row in history_rows],
             interrupted=[builder.build(row) for row in running_rows],
             queued=[builder.build(row) for row in queued_rows],
         )
-        self._store_interrupted(list(zip(restored.interrupted, (row[0] for row in running_rows), strict=True)))
+        self._store_interrupted(list(zip(restored.interrupted, running_keys, strict=True)))
         for exp, row in zip(restored.queued, queued_rows, strict=True):
             self._seqs[exp.id] = row[0]
             self._positions[exp.id] = row[3]
         builder.warn_unloadable()
         return restored
+
+    @staticmethod
+    def _keys(conn: sqlite3.Connection, sql: str, params: tuple | list) -> list[int]:
+        """The row keys a query selects, in its order. Queries that sort select the keys
+        alone, so SQLite never sorts the rows' blobs with them."""
+        return [seq for (seq,) in conn.execute(sql, params)]
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, keys: list[int]) -> list[tuple]:
+        """The rows (:data:`_COLUMNS`) with these keys, in the order of ``keys``."""
+        found: dict[int, tuple] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT {_COLUMNS} FROM experiments WHERE seq IN ({marks})", chunk):
+                found[row[0]] = row
+        return [found[seq] for seq in keys]
 
     def _store_interrupted(self, experiments: list[tuple[Experiment, int]]) -> None:
         if not experiments:
@@ -421,12 +488,13 @@ class Journal:
             # A title not yet stored is made from the call below.
             where.append("(title IS NULL OR contains_text(title, ?))")
             params.append(criteria.title_contains)
-        sql = f"SELECT {_COLUMNS} FROM experiments WHERE {' AND '.join(where)} ORDER BY history_order DESC"
+        sql = f"SELECT seq FROM experiments WHERE {' AND '.join(where)} ORDER BY history_order DESC"
         if criteria.limit is not None and criteria.title_contains is None:
             sql += " LIMIT ?"
             params.append(criteria.limit)
         with self._lock:
-            rows = self._connection("search the history").execute(sql, params).fetchall()
+            conn = self._connection("search the history")
+            rows = self._rows(conn, self._keys(conn, sql, params))
         rows.reverse()
         builder = _ExperimentBuilder(self)
         found = [known(row[1]) or builder.build(row) for row in rows]
@@ -437,7 +505,8 @@ class Journal:
         return criteria.most_recent(found)
 
     def load(self, experiment_id: str) -> Experiment | None:
-        """The experiment with this id as stored (a new object), or None."""
+        """The experiment with this id as stored (a new object, its outcome read on
+        first use), or None."""
         with self._lock:
             row = (
                 self._connection("read an experiment")
@@ -460,6 +529,40 @@ class Journal:
             )
             self._stored_functions.clear()
         return deleted
+
+    def _read_outcome(self, seq: int, experiment: Experiment) -> StoredOutcome:
+        """The stored outcome of the ended experiment in row ``seq`` (what its
+        ``result()`` needs on first use). Never raises: an outcome that cannot be read
+        (the journal closed, the row purged, a pickle that does not load) comes back
+        as placeholders saying why, and in the experiment's ``store_error``."""
+        try:
+            with self._lock:
+                row = (
+                    self._connection("read an outcome")
+                    .execute(f"SELECT {_OUTCOME_COLUMNS} FROM experiments WHERE seq = ?", (seq,))
+                    .fetchone()
+                )
+        except (JournalError, sqlite3.Error) as exc:
+            reason = str(exc)
+        else:
+            reason = "it is no longer in the journal" if row is None else None
+        if reason is not None:
+            experiment.store_error = experiment.store_error or f"the stored outcome cannot be read ({reason})"
+            return StoredOutcome(
+                ResultNotStored(f"<result that cannot be read: {reason}>"),
+                StoredFailure(f"{experiment.title} ended in an earlier session; its outcome cannot be read: {reason}"),
+                None,
+                [],
+            )
+        result, result_repr, result_pickled, exception, traceback_text, log_lines = row
+        try:
+            value = load_result(result, None if result_pickled else result_repr)
+        except Exception as exc:
+            why = describe_error(exc)
+            value = ResultNotStored(f"<result that cannot be loaded: {why}>")
+            experiment.store_error = experiment.store_error or f"the stored result cannot be loaded ({why})"
+        failure = load_exception(exception, traceback_text, experiment.title)
+        return StoredOutcome(value, failure, traceback_text, decode_log(log_lines))
 
     def _function_pickle(self, digest: bytes) -> bytes | None:
         with self._lock:
@@ -489,7 +592,7 @@ class _ExperimentBuilder:
 
     def build(self, row: tuple) -> Experiment:
         (
-            _,
+            seq,
             exp_id,
             status_value,
             _,
@@ -504,12 +607,6 @@ class _ExperimentBuilder:
             finished_at,
             fraction,
             message,
-            result,
-            result_repr,
-            result_pickled,
-            exception,
-            traceback_text,
-            log_lines,
         ) = row
         func, args, kwargs = None, (), {}
         if digest is not None:
@@ -532,24 +629,14 @@ class _ExperimentBuilder:
         elif status is ExpStatus.RUNNING:
             exp._complete(ExpStatus.INTERRUPTED)  # its finish time: when it was found interrupted
             finished_at = exp.finished_at
+        elif status is ExpStatus.INTERRUPTED:
+            exp._complete(status)  # it never produced an outcome to store
         elif status is not ExpStatus.QUEUED:
-            stored_exception = load_exception(exception, traceback_text, exp.title)
-            if status in (ExpStatus.FAILED, ExpStatus.ABORTED) and stored_exception is not None:
-                exp._complete(status, exception=stored_exception)
-            else:
-                try:
-                    value = load_result(result, None if result_pickled else result_repr)
-                except Exception as exc:
-                    reason = describe_error(exc)
-                    value = ResultNotStored(f"<result that cannot be loaded: {reason}>")
-                    exp.store_error = exp.store_error or f"the stored result cannot be loaded ({reason})"
-                exp._complete(status, value)
+            exp._complete_later(status, functools.partial(self._journal._read_outcome, seq))
         elif unloadable:
             self.unloadable.append(exp)
         exp.queued_at, exp.started_at, exp.finished_at = queued_at, started_at, finished_at
-        exp.traceback = traceback_text
         exp.progress = (fraction, message or "")
-        exp._log_records = decode_log(log_lines) or None
         return exp
 
     def warn_unloadable(self) -> None:

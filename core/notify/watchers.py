@@ -59,13 +59,13 @@ class QueueDoneNotifier:
         elif status.is_terminal:
             self._send_if_done()
 
-    def _on_removed(self, index: int, exp: Experiment) -> None:
+    def _on_removed(self, i_start: int, n_items: int, experiments: list[Experiment]) -> None:
         self._send_if_done()
 
     def _send_if_done(self) -> None:
         queue = self._manager.job_queue
         with self._lock:
-            if not self._ran or queue.running_experiment is not None or queue.has_queued:
+            if not self._ran or queue.running_experiment is not None or queue.has_queued():
                 return
             ran, self._ran = self._ran, []
         tally = status_tally([e.status for e in ran])
