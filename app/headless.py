@@ -10,7 +10,7 @@ from typing import TextIO
 
 import labqueue
 from labqueue.core import Experiment, ExpStatus, Manager, config
-from labqueue.core.engine import short_repr
+from labqueue.core.engine import failure_message, short_repr
 from labqueue.core.notify import status_tally
 
 from .demo import queue_demo
@@ -43,7 +43,7 @@ def summary_line(exp: Experiment, left_queued: bool = False) -> str:
         outcome = "-> " + short_repr(exp.result())
     elif status is ExpStatus.FAILED:
         error = exp.exception()
-        outcome = f"!! {type(error).__name__}: {error}"
+        outcome = f"!! {type(error).__name__}: {failure_message(error)}"
     else:
         outcome = ""
     return f"{status.name:<11} {took}  {exp.title}  {outcome}".rstrip()

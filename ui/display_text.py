@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from labqueue.core import Experiment, ExpStatus
-from labqueue.core.engine import make_bounded_repr
+from labqueue.core.engine import failure_message, make_bounded_repr
 
 __all__ = [
     "arguments_text",
@@ -95,10 +95,7 @@ def error_text(error: BaseException | None, *, detailed: bool = False) -> str:
     """``TimeoutError: lock-in did not answer``, first line only unless ``detailed``."""
     if error is None:
         return ""
-    try:
-        message = str(error)
-    except Exception:
-        message = "(message could not be read)"
+    message = failure_message(error)  # bounded: the error may carry a huge payload
     message = message[:DETAIL_MAX_CHARS] if detailed else message.strip().split("\n", 1)[0][:300]
     name = type(error).__name__
     return f"{name}: {message}" if message else name

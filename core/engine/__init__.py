@@ -3,7 +3,15 @@
 Depends on nothing else in labqueue; the journal, the manager and the window build on it.
 """
 
-from .bounded_text import MAX_TRACEBACK_CHARS, BoundedRepr, cut_middle, format_failure, make_bounded_repr, short_repr
+from .bounded_text import (
+    MAX_TRACEBACK_CHARS,
+    BoundedRepr,
+    cut_middle,
+    failure_message,
+    format_failure,
+    make_bounded_repr,
+    short_repr,
+)
 from .experiment import (
     PENDING,
     REQUEUEABLE,
@@ -48,6 +56,7 @@ __all__ = [
     "current_manager",
     "cut_middle",
     "emit_safely",
+    "failure_message",
     "format_failure",
     "install_log_capture",
     "make_bounded_repr",

@@ -16,7 +16,15 @@ from collections import deque
 from itertools import islice
 from typing import Any
 
-__all__ = ["MAX_TRACEBACK_CHARS", "BoundedRepr", "cut_middle", "format_failure", "make_bounded_repr", "short_repr"]
+__all__ = [
+    "MAX_TRACEBACK_CHARS",
+    "BoundedRepr",
+    "cut_middle",
+    "failure_message",
+    "format_failure",
+    "make_bounded_repr",
+    "short_repr",
+]
 
 #: Longest traceback text kept of a failure (its start and its end; the middle is cut).
 MAX_TRACEBACK_CHARS = 100_000
@@ -170,8 +178,9 @@ def _str_shows_repr(value: Any) -> bool:
     return isinstance(value, bytes | bytearray | int | float) or type(value).__str__ is object.__str__
 
 
-def _message(exc: BaseException) -> str:
-    """``str(exc)``, bounded: for the builtin ``__str__`` made from the arguments."""
+def failure_message(exc: BaseException) -> str:
+    """``str(exc)`` at most about 4000 characters long; for exceptions with the builtin
+    ``__str__`` made from their arguments' bounded reprs, never from a whole payload."""
     kind = type(exc)
     args = exc.args
     try:
@@ -198,7 +207,7 @@ def _exception_line(exc: BaseException) -> str:
     name = kind.__qualname__
     if kind.__module__ not in ("builtins", "__main__"):
         name = f"{kind.__module__}.{name}"
-    message = _message(exc)
+    message = failure_message(exc)
     line = f"{name}: {message}\n" if message else f"{name}\n"
     notes = getattr(exc, "__notes__", None)
     if isinstance(notes, list | tuple):

@@ -2,10 +2,11 @@
 
 State lives under one lock, held only for short in-memory steps: reading the queue
 (:meth:`~ExperimentQueue.snapshot`, ``qsize``, ...) never waits for pickling or for
-SQLite. Changes that a store (the journal) must record take a second lock, the
-journal order, for their whole length: the store writes while only that one is
-held, and the change is applied in memory after, so the journal sees every change
-in the order the queue makes them. Futures complete and signals fire after both are
+SQLite. Every change takes a second lock, the journal order, for its whole length:
+it checks what it may do (nothing else changes the queue meanwhile), the store
+writes while only that lock is held, and the change is applied under the first one
+after, so the journal sees every change in the order the queue makes them. Without
+a store, the journal order is the lock itself. Futures complete and signals fire after both are
 released, so a slow or raising subscriber can neither deadlock the queue nor see it
 half-changed. Signals may fire on any thread.
 
@@ -241,7 +242,10 @@ class ExperimentQueue:
 
     def _check_open(self, action: str) -> None:
         if self._closed_because is not None:
-            raise QueueClosed(f"cannot {action}: {self._closed_because}")
+            self._refuse(action)
+
+    def _refuse(self, action: str) -> None:
+        raise QueueClosed(f"cannot {action}: {self._closed_because}")
 
     # -- adding ------------------------------------------------------------------------
 
@@ -263,26 +267,35 @@ class ExperimentQueue:
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
         if not batch:
             return
-        encoded = self._store.prepare_added(batch) if self._store is not None else None
+        store = self._store
+        encoded = store.prepare_added(batch) if store is not None else None
         now = time.time()
         with self._journal_order:
-            self._check_open("queue")
+            if self._closed_because is not None:
+                self._refuse("queue")
             self._check_new(batch)
             for exp in batch:
                 exp.queued_at = exp.queued_at or now
-            if self._store is not None:
-                self._store.record_added(batch, encoded)
-            with self._lock:
-                first = self._first_queued_index + len(self._queued)
-                for exp in batch:
-                    exp._queue = self
-                    self._by_id[exp.id] = exp
-                self._queued.extend(batch)
-                if self._idle_workers:
-                    self._job_available.notify()
+            if store is None:
+                first = self._append(batch)
+            else:
+                store.record_added(batch, encoded)
+                with self._lock:
+                    first = self._append(batch)
         self._on_change()
         for offset, exp in enumerate(batch):
             emit_safely(self.added_signal, first + offset, exp)
+
+    def _append(self, batch: list[Experiment]) -> int:
+        """Under the lock: queue ``batch`` after the queued ones; returns the index of the first."""
+        first = self._first_queued_index + len(self._queued)
+        for exp in batch:
+            exp._queue = self
+            self._by_id[exp.id] = exp
+        self._queued.extend(batch)
+        if self._idle_workers:
+            self._job_available.notify()
+        return first
 
     @staticmethod
     def _check_new(batch: list[Experiment]) -> None:
@@ -340,41 +353,57 @@ class ExperimentQueue:
         return self._take_next(block=True, may_start=may_start, should_stop=should_stop)
 
     def _take_next(self, block: bool, may_start=None, should_stop=None) -> Experiment | None:
-        def must_return() -> bool:
-            return (should_stop is not None and should_stop()) or (may_start is not None and not may_start())
-
         while True:
             with self._journal_order:
-                if must_return():
+                if should_stop is not None and should_stop():
+                    return None
+                if may_start is not None and not may_start():
                     return None
                 if self._running is not None:
                     raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
-                if not block:
-                    self._check_open("take the next job")
+                if self._closed_because is not None and not block:
+                    self._refuse("take the next job")
                 if self._queued and self._closed_because is None:
                     exp = self._queued[0]
                     exp.started_at = time.time()
-                    if self._store is not None:
+                    if self._store is None:
+                        index = self._start(exp)
+                    else:
                         self._record(self._store.record_started, exp)
-                    with self._lock:
-                        self._queued.popleft()
-                        self._running = exp
-                        exp.set_running_or_notify_cancel()
-                        index = len(self._history)
+                        with self._lock:
+                            index = self._start(exp)
                     break
             if not block:
                 return None
-            with self._lock:  # waits with the journal order released, so puts go on
-                while not (must_return() or (self._queued and self._closed_because is None)):
-                    self._idle_workers += 1
-                    try:
-                        self._job_available.wait()
-                    finally:
-                        self._idle_workers -= 1
+            self._wait_for_job(may_start, should_stop)
         # No on_change() here: a job can only start while the owner's state is already
         # "running" (something queued, not paused), so starting it changes nothing there.
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
+
+    def _start(self, exp: Experiment) -> int:
+        """Under the lock: ``exp``, the next queued one, is RUNNING; returns its index."""
+        self._queued.popleft()
+        self._running = exp
+        exp.set_running_or_notify_cancel()
+        return len(self._history)
+
+    def _wait_for_job(self, may_start, should_stop) -> None:
+        """Wait until a job may start, or the worker must look at its conditions again.
+        Waits with the journal order released (puts go on meanwhile); the conditions
+        are checked under the lock first, so a put made since cannot be missed."""
+        with self._lock:
+            if should_stop is not None and should_stop():
+                return
+            if may_start is not None and not may_start():
+                return
+            if self._queued and self._closed_because is None:
+                return
+            self._idle_workers += 1
+            try:
+                self._job_available.wait()
+            finally:
+                self._idle_workers -= 1
 
     def _record(self, write: Callable[..., None], exp: Experiment, *details: Any) -> None:
         # A journal that cannot write a status change must not stop the lab: the run
@@ -404,20 +433,28 @@ class ExperimentQueue:
         exp = self._running
         if exp is None:
             raise RuntimeError("job_done() called with no running experiment")
-        outcome = self._store.prepare_outcome(exp, result, exception) if self._store is not None else None
+        store = self._store
+        outcome = store.prepare_outcome(exp, result, exception) if store is not None else None
         with self._journal_order:
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
-            if self._store is not None:
-                self._record(self._store.record_finished, exp, exit_status, outcome)
-            with self._lock:
-                index = len(self._history)
-                self._running = None
-                self._history.append(exp)
-                self._ended.append(exp)
+            if store is None:
+                index = self._end(exp)
+            else:
+                self._record(store.record_finished, exp, exit_status, outcome)
+                with self._lock:
+                    index = self._end(exp)
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)
+
+    def _end(self, exp: Experiment) -> int:
+        """Under the lock: the running ``exp`` joins the history; returns its index."""
+        index = len(self._history)
+        self._running = None
+        self._history.append(exp)
+        self._ended.append(exp)
+        return index
 
     # -- removing, reordering, requeueing ----------------------------------------------
 
@@ -506,15 +543,21 @@ class ExperimentQueue:
                     runs.append((index, [exp]))
         in_order = [exp for _, run in runs for exp in run]
         now = time.time()
-        if self._store is not None:
+        if self._store is None:
+            self._take_out(doomed, in_order, now)
+        else:
             self._store.record_cancelled(in_order, now)  # in the order they join the ended ones
-        with self._lock:
-            self._queued = deque(e for e in self._queued if e not in doomed)
-            for exp in in_order:
-                exp.finished_at = now
-            self._ended.extend(in_order)
+            with self._lock:
+                self._take_out(doomed, in_order, now)
         runs.reverse()
         return runs
+
+    def _take_out(self, doomed: set[Experiment], in_order: list[Experiment], now: float) -> None:
+        """Under the lock: the queued ``in_order`` (the ``doomed``) end, cancelled at ``now``."""
+        self._queued = deque(e for e in self._queued if e not in doomed)
+        for exp in in_order:
+            exp.finished_at = now
+        self._ended.extend(in_order)
 
     def _announce_cancelled(self, removed: list[tuple[int, list[Experiment]]]) -> None:
         if not removed:
@@ -542,11 +585,13 @@ class ExperimentQueue:
                 return
             order = list(self._queued)
             order.insert(new, order.pop(old))
-            if self._store is not None:
-                self._store.record_moved(exp, order)
-            with self._lock:
+            if self._store is None:
                 self._queued = deque(order)
-                first = self._first_queued_index
+            else:
+                self._store.record_moved(exp, order)
+                with self._lock:
+                    self._queued = deque(order)
+            first = self._first_queued_index
         self._on_change()
         emit_safely(self.moved_signal, first + old, first + new, exp)
 

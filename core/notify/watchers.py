@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..engine import INTERNAL_PRIORITY, Experiment, ExpStatus
+from ..engine import INTERNAL_PRIORITY, Experiment, ExpStatus, failure_message
 from ..manager import Manager
 
 __all__ = ["QueueDoneNotifier", "StallWatchdog", "quiet_seconds", "status_tally"]
@@ -28,7 +28,7 @@ def _outcome_line(exp: Experiment) -> str:
     line = f"{exp.status.label:<11} {took}  {exp.title}"
     if exp.status is ExpStatus.FAILED:
         error = exp.exception()
-        line += f"  ({type(error).__name__}: {error})"
+        line += f"  ({type(error).__name__}: {failure_message(error)})"
     return line
 
 

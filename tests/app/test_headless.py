@@ -70,14 +70,18 @@ def test_ctrl_c_aborts_the_running_job_and_exits_cleanly(tmp_path):
         """
         import sys, threading
 
+        running = threading.Event()
+
         def long_measurement():
-            print("STARTED", flush=True)
+            running.set()
             while True:
                 checkpoint()
                 threading.Event().wait(0.01)
 
         manager.queued_exec(long_measurement)()
         manager.queued_exec(lambda: "never")()
+        running.wait()
+        print("STARTED", flush=True)  # both are queued and the first runs: Ctrl-C may come
         """,
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

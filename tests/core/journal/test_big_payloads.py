@@ -78,6 +78,27 @@ def partial_sweep():
     return list(range(1_000_000))
 
 
+def log_a_huge_failure():
+    try:
+        raise ValueError("x" * (3 * MB))
+    except ValueError:
+        logging.getLogger("labqueue.test.camera").exception("readout failed")
+    return "carried on"
+
+
+def test_a_job_that_logs_a_huge_failure_keeps_a_short_log_line(small_journal, open_manager):
+    manager = small_journal()
+    exp = manager.queued_exec(log_a_huge_failure)()
+    assert exp.result(timeout=TIMEOUT) == "carried on"
+    assert manager.wait_until_idle(TIMEOUT)
+    again = restart(manager, open_manager)
+    (restored,) = again.job_queue.history
+    assert restored.status is ExpStatus.FINISHED
+    (line,) = restored.log_lines()
+    assert "readout failed" in line and "ValueError: xxx" in line
+    assert len(line) < 20_000
+
+
 def test_a_huge_aborted_result_is_kept_as_its_repr(small_journal, open_manager):
     manager = small_journal()
     SWEEP_STARTED.clear()
