@@ -187,9 +187,11 @@ class ExperimentQueue:
         return bool(self._queued)
 
     def has_running(self) -> bool:
+        """True if an experiment is running."""
         return self._running is not None
 
     def has_history(self) -> bool:
+        """True if any experiment ended here (cancelled ones aside)."""
         return bool(self._history)
 
     def first_queued_index(self) -> int:
