@@ -331,8 +331,11 @@ class Experiment(Future):
         """Finish with ``status``; ``exception`` is the call's, when it raised.
         ValueError if ``status`` is not an outcome."""
         self.finished_at = self.finished_at or time.time()  # the queue may have set it (and journaled it)
-        value, error = self._settle(status, result, exception)
         self._final_status = status
+        if status is ExpStatus.FINISHED:  # the common case, without the general one's call
+            self.set_result(result)
+            return
+        value, error = self._settle(status, result, exception)
         if error is None:
             self.set_result(value)
         else:
