@@ -71,6 +71,13 @@ _INSERT_EXPERIMENT = (
     "store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+_OUTCOME_SET = (
+    "status = ?, history_order = ?, title = ?, finished_at = ?, progress_fraction = ?, progress_message = ?, "
+    "result = ?, result_repr = ?, result_pickled = ?, exception = ?, traceback = ?, log_lines = ?"
+)
+_STORE_OUTCOME = f"UPDATE experiments SET {_OUTCOME_SET} WHERE seq = ?"
+_STORE_OUTCOME_AND_ERROR = f"UPDATE experiments SET {_OUTCOME_SET}, store_error = ? WHERE seq = ?"
+
 #: What a listing reads of each experiment: all but its outcome, which comes after the
 #: (possibly huge) result in the row and is read by :meth:`Journal._read_outcome` on
 #: first use.
@@ -163,10 +170,10 @@ class Journal:
                     raise JournalError(f"cannot {action} in the journal {self.path}: {exc}") from exc
                 raise
 
-    def _write(self, action: str, sql: str, params: tuple) -> None:
+    def _write(self, action: str, sql: str, params: tuple | list) -> None:
         """One statement, in a transaction of its own (autocommit)."""
         with self._lock:
-            conn = self._connection(action)
+            conn = self._conn or self._connection(action)  # _connection() only raises (closed): three writes a job
             try:
                 conn.execute(sql, params)
             except sqlite3.Error as exc:
@@ -287,35 +294,32 @@ class Journal:
         in ``store_error``), exception, traceback, progress and captured log lines."""
         result_data, result_repr, result_error, exception_data, traceback_text, log_lines = outcome
         fraction, message = experiment.progress
+        values = [
+            status.value,
+            self._next_history,
+            experiment._title,
+            experiment.finished_at,
+            fraction,
+            message,
+            result_data,
+            result_repr,
+            int(result_error is None),
+            exception_data,
+            traceback_text,
+            log_lines,
+        ]
+        sql = _STORE_OUTCOME
         store_error = experiment.store_error
-        if result_error is not None:
+        if result_error is not None:  # rare: only then is store_error written again
             store_error = store_error or f"the result was not stored ({result_error})"
-        self._write(
-            "store an outcome",
-            "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
-            "progress_fraction = ?, progress_message = ?, store_error = ?, result = ?, result_repr = ?, "
-            "result_pickled = ?, exception = ?, traceback = ?, log_lines = ? WHERE seq = ?",
-            (
-                status.value,
-                self._next_history,
-                experiment._title,
-                experiment.finished_at,
-                fraction,
-                message,
-                store_error,
-                result_data,
-                result_repr,
-                int(result_error is None),
-                exception_data,
-                traceback_text,
-                log_lines,
-                self._seqs[experiment.id],
-            ),
-        )
+            sql = _STORE_OUTCOME_AND_ERROR
+            values.append(store_error)
+        values.append(self._seqs[experiment.id])
+        self._write("store an outcome", sql, values)
         del self._seqs[experiment.id]  # only once written: a failed write can be told apart
         self._next_history += 1
-        experiment.store_error = store_error
         if result_error is not None:
+            experiment.store_error = store_error
             logger.warning(
                 "The result of %s cannot be stored in the journal (%s); its repr is kept instead.",
                 experiment.title,
