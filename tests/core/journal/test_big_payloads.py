@@ -255,3 +255,15 @@ def test_history_queries_and_restore_sort_no_blobs(open_manager):
     for columns in sorting:
         for blob in ("result", "arguments", "exception", "log_lines", "traceback"):
             assert blob not in columns, columns
+
+
+def test_an_outcome_asked_for_after_shutdown_says_why_it_cannot_be_read(open_manager):
+    manager = open_manager()
+    manager.queued_exec(counted)(10).result(timeout=TIMEOUT)
+    assert manager.wait_until_idle(TIMEOUT)
+    again = restart(manager, open_manager)
+    (restored,) = again.job_queue.history
+    again.shutdown()
+    text = repr(restored.result(timeout=0))
+    assert "cannot be read" in text and "closed" in text
+    assert "closed" in restored.store_error
