@@ -6,8 +6,9 @@ import logging
 import math
 import random
 import threading
+from pathlib import Path
 
-from labqueue.core import Manager, checkpoint, publish, set_progress
+from labqueue.core import Manager, checkpoint, config, publish, set_progress
 
 logger = logging.getLogger("labqueue.demo")
 
@@ -62,6 +63,13 @@ def noisy_baseline(samples: int = 50):
     drift = values[-1] - values[0]
     logger.warning("Baseline drifted by %.3f V over %d samples; consider re-zeroing.", drift, samples)
     return round(drift, 4)
+
+
+def demo_data_dir() -> Path:
+    """Where ``labqueue --demo`` keeps its queue without ``--data-dir``: a ``demo``
+    folder inside the data directory (``$LABQUEUE_DATA_DIR`` or the platform's), so the
+    demo's journal, settings and logs stay apart from the user's."""
+    return config.data_dir() / "demo"
 
 
 def queue_demo(manager: Manager) -> list:

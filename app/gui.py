@@ -12,8 +12,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from labqueue.core import Manager, config
+from labqueue.core.studies import StudyManager
 from labqueue.ui.main_window import QUIT_ABORT_SECONDS, MainWindow
 from labqueue.ui.settings_dialog import SettingsDialog
+from labqueue.ui.studies_pane import StudiesPane
 from labqueue.ui.theme import app_icon
 
 from .demo import queue_demo
@@ -34,6 +36,7 @@ class GuiSession:
     manager: Manager
     services: Services
     window: MainWindow
+    studies: StudyManager
     console: LabConsole | None = None
 
     def open_settings(self) -> SettingsDialog:
@@ -84,7 +87,9 @@ def start_gui(
     manager = Manager(data_dir=config.data_dir(data_dir))
     services = start_services(manager, data_dir)
     window = MainWindow(manager, config_dir=config.config_dir(data_dir))
-    session = GuiSession(app, manager, services, window)
+    studies = StudyManager(manager)  # the same queue and journal: studies run by the console show too
+    window.add_dock(StudiesPane(studies), "Studies", Qt.DockWidgetArea.BottomDockWidgetArea, tab_with="Log")
+    session = GuiSession(app, manager, services, window, studies)
     window.set_settings_handler(session.open_settings)
     window.show()
     if demo:

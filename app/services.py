@@ -57,6 +57,8 @@ class Services:
         email = settings.email
         self.settings = settings
         self.manager.pause_on_failure = settings.queue.pause_on_failure
+        self.manager.process_lane.kill_grace = settings.queue.kill_grace_seconds
+        self.manager.abort_grace_seconds = settings.queue.abort_grace_seconds
         self.manager.notify_address = list(email.to)
         self.manager.email_handler_level = email_level_number(email.level)
         self.email_handler.configure(

@@ -5,7 +5,16 @@ store; ``notify/`` email digests and watchers; ``config/`` paths and ``config.to
 :class:`Manager` (``manager.py``) wires them into the one object a script holds.
 """
 
-from .engine import Aborted, Experiment, ExperimentQueue, ExpStatus, Interrupted, Worker, current_experiment
+from .engine import (
+    Aborted,
+    Experiment,
+    ExperimentQueue,
+    ExpStatus,
+    ForcedAbort,
+    Interrupted,
+    Worker,
+    current_experiment,
+)
 from .journal import DataDirectoryInUse, JournalError
 from .manager import Manager, WorkerState, checkpoint, publish, set_progress
 
@@ -15,6 +24,7 @@ __all__ = [
     "ExpStatus",
     "Experiment",
     "ExperimentQueue",
+    "ForcedAbort",
     "Interrupted",
     "JournalError",
     "Manager",

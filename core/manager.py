@@ -7,11 +7,13 @@ import datetime as dt
 import enum
 import functools
 import logging
+import os
 import pickle
+import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
@@ -20,17 +22,22 @@ from psygnal import Signal
 
 from .config import email_level_number
 from .engine import (
+    DEFAULT_ABORT_GRACE_SECONDS,
     Aborted,
     Experiment,
     ExperimentQueue,
     ExpStatus,
     QueueClosed,
     SignalQueue,
+    WatchedEvent,
     Worker,
+    check_chain_options,
     current_experiment,
     current_manager,
     emit_safely,
     install_log_capture,
+    refuse_generator_function,
+    settle_restored,
 )
 from .journal import (
     JOURNAL_FILE,
@@ -42,6 +49,7 @@ from .journal import (
     Restored,
     as_timestamp,
 )
+from .runs import DEFAULT_KILL_GRACE_S, ProcessLane, Sweep, SweepGroup, queue_sweep
 
 __all__ = [
     "CancelledError",
@@ -55,6 +63,7 @@ __all__ = [
     "Worker",
     "WorkerState",
     "checkpoint",
+    "newest_open_manager",
     "publish",
     "set_progress",
 ]
@@ -85,40 +94,50 @@ def _loading_calls_for(manager: Manager):
 def _manager_for_loaded_calls() -> Manager:
     """The manager a stored reference to "the manager" means when it is loaded: the one
     restoring it, else the one running the current job, else the newest open one."""
-    manager = getattr(_loading, "manager", None) or current_manager()
+    manager = getattr(_loading, "manager", None) or current_manager() or newest_open_manager()
     if manager is not None:
         return manager
+    raise pickle.UnpicklingError("a stored call refers to a labqueue Manager, but none is open in this process")
+
+
+def newest_open_manager() -> Manager | None:
+    """The Manager of this process made last and not shut down, or None."""
     for ref in reversed(_open_managers):
         candidate = ref()
         if candidate is not None and not candidate._shut_down:
             return candidate
-    raise pickle.UnpicklingError("a stored call refers to a labqueue Manager, but none is open in this process")
+    return None
 
 
 class WorkerState(enum.Enum):
-    """What the worker is doing, as shown in the status bar."""
+    """What the worker is doing, as shown in the status bar.
+
+    ABORTING: an abort was asked for and the running job has not returned yet
+    (:meth:`Manager.force_abort` applies). DEAD: the worker thread ended without
+    :meth:`Manager.shutdown`; nothing more runs in this session.
+    """
 
     IDLE = "Idle"
     RUNNING = "Running"
     PAUSED = "Paused"
     ABORTING = "Aborting"
     STOPPED = "Stopped"
+    DEAD = "Dead"
 
 
-class _WatchedEvent(threading.Event):
-    """An Event that tells its owner when it is set or cleared, even by user code."""
+class _WakesCheckpoints:
+    """Stands in for ``set`` of a registered abort event that is not a WatchedEvent, so
+    that a driver setting it also wakes a job paused in :meth:`Manager.checkpoint`
+    (a paused checkpoint waits on its manager's condition, not on each event)."""
 
-    def __init__(self, on_change: Callable[[], None]) -> None:
-        super().__init__()
-        self._on_change = on_change
+    def __init__(self, event_set: Callable[[], None]) -> None:
+        self._event_set = event_set
+        self.managers: weakref.WeakSet[Manager] = weakref.WeakSet()
 
-    def set(self) -> None:
-        super().set()
-        self._on_change()
-
-    def clear(self) -> None:
-        super().clear()
-        self._on_change()
+    def __call__(self) -> None:
+        self._event_set()
+        for manager in list(self.managers):
+            manager._wake_waiters()
 
 
 class Manager:
@@ -148,25 +167,41 @@ class Manager:
         abort_events: more events set and cleared with ``abort`` (append to it, or assign).
         worker, thread: the worker thread (one object: ``thread`` is CustomXepr's name).
         pause_on_failure: pause the queue after a job fails (default True).
+        abort_grace_seconds: how long an aborted job may take to return before
+            Aborted is raised inside it, and again before it is reported stuck in a
+            call Python cannot interrupt (default 10; ``[queue] abort_grace_seconds``).
+
+    Lanes: instrument jobs (the default) run one at a time on the worker thread;
+    command runs (:class:`~labqueue.core.runs.CommandExperiment`) and isolated calls
+    (``isolate=True``) run at the same time on :attr:`process_lane`, up to
+    ``process_slots`` at once (default: the number of CPUs, at least 4), each in a
+    process of its own that abort kills (SIGTERM, then SIGKILL after ``kill_grace``
+    seconds). Both lanes take their experiments from the one :attr:`job_queue` in
+    its order and stop starting them while the manager is paused.
 
     Signals (may fire on any thread):
         state_changed_signal(WorkerState), progress_signal(experiment, fraction, message),
-        data_signal(experiment, series, x, y).
+        data_signal(experiment, series, x, y), group_added_signal(SweepGroup).
     """
 
     state_changed_signal = Signal(object)
     progress_signal = Signal(object, object, str)
     data_signal = Signal(object, str, object, object)
+    group_added_signal = Signal(object)
 
     def __init__(
         self,
         data_dir: str | Path | None = None,
         *,
         pause_on_failure: bool = True,
+        abort_grace_seconds: float = DEFAULT_ABORT_GRACE_SECONDS,
         start: bool = True,
+        process_slots: int | None = None,
+        kill_grace: float = DEFAULT_KILL_GRACE_S,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.pause_on_failure = pause_on_failure
+        self.abort_grace_seconds = abort_grace_seconds
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._waiters = 0
@@ -177,8 +212,11 @@ class Manager:
         restored = self._open_journal() if self.data_dir is not None else Restored()
         self.job_queue = ExperimentQueue(store=self._journal, on_change=self._flags_changed)
         self.job_queue.restore(restored.history + restored.interrupted, restored.queued)
-        self.running = _WatchedEvent(self._flags_changed)
-        self.abort = _WatchedEvent(self._flags_changed)
+        self._groups: dict[str, SweepGroup] = {
+            group.id: group for group in map(lambda row: SweepGroup.from_stored(*row), restored.groups)
+        }
+        self.running = WatchedEvent(self._running_changed)
+        self.abort = WatchedEvent(self._flags_changed)
         self._abort_events: list[threading.Event] = []
         self.result_queue = SignalQueue()
         self._notify_address: list[str] = []
@@ -190,15 +228,36 @@ class Manager:
             self.result_queue,
             lambda: [self.abort, *self._abort_events],
             running=self.running,
-            pause_on_failure=lambda: self.pause_on_failure,
+            # Asked while the failed job is still the running one; a sweep's run goes on (see below).
+            pause_on_failure=lambda: (
+                self.pause_on_failure and getattr(self.job_queue.running_experiment, "group_id", None) is None
+            ),
             manager=self,
+            abort_grace=lambda: self.abort_grace_seconds,
+            interrupted=restored.interrupted,
+            on_exit=self._worker_died,
         )
+        self.process_lane = ProcessLane(
+            self.job_queue,
+            self.running,
+            result_queue=self.result_queue,
+            relay=self,
+            slots=process_slots or max(4, os.cpu_count() or 1),
+            kill_grace=kill_grace,
+            group_limit=lambda group_id: getattr(self._groups.get(group_id), "max_parallel", None),
+            # A sweep goes on past a failed run: its group row counts the failures.
+            pause_on_failure=lambda exp: self.pause_on_failure and exp.group_id is None,
+            isolated_folder=self._isolated_folder,
+        )
+        # The worker has not started (and the queue is paused): a failure that a crash
+        # kept from reaching its downstreams is settled before anything can run.
+        settle_restored(restored.queued, self.job_queue)
         if restored.queued or restored.interrupted:
             self.running.clear()  # a human decides when restored work goes on
             logger.warning(
                 "Restored %d queued and %d interrupted experiment(s) from %s. The queue is paused: "
                 "Resume starts the queued ones.",
-                len(restored.queued),
+                self.job_queue.qsize("queued"),
                 len(restored.interrupted),
                 self._journal.path,
             )
@@ -207,6 +266,7 @@ class Manager:
         _open_managers.append(weakref.ref(self))
         if start:
             self.worker.start()
+            self.process_lane.start()
 
     def __reduce__(self):
         # A manager is not data. A stored call that uses one (a console function that
@@ -240,6 +300,11 @@ class Manager:
         self._instance_lock, self._journal = lock, journal
         return restored
 
+    @property
+    def journal(self) -> Journal | None:
+        """The journal (None without a data directory); studies keep their tables in it."""
+        return self._journal
+
     # -- state -------------------------------------------------------------------------
 
     @property
@@ -267,16 +332,32 @@ class Manager:
     def state(self) -> WorkerState:
         if self._shut_down:
             return WorkerState.STOPPED
-        if self.job_queue.running_experiment is not None:
+        if self.worker.died:
+            return WorkerState.DEAD
+        if self.job_queue.has_running():
             return WorkerState.ABORTING if self.abort.is_set() else WorkerState.RUNNING
         if self.paused:
             return WorkerState.PAUSED
-        # Between two jobs of a busy queue the worker is still "running", not idle.
-        return WorkerState.RUNNING if self.job_queue.has_queued() else WorkerState.IDLE
+        # Between two jobs of a busy queue the worker is still "running", not idle; with
+        # only experiments left that wait for a human (an interrupted upstream), it is idle.
+        return WorkerState.RUNNING if self.job_queue.has_work else WorkerState.IDLE
 
     def _flags_changed(self) -> None:
         self._wake_waiters()
         self._announce_state()
+
+    def _running_changed(self) -> None:
+        self.job_queue.wake()  # a paused worker waits in the queue
+        self._flags_changed()
+        lane = getattr(self, "process_lane", None)  # None while __init__ sets the event
+        if lane is not None:
+            lane.follow_running()
+
+    def _worker_died(self) -> None:
+        # The worker has logged why (CRITICAL). The queued experiments stay queued in the
+        # journal; a put now would wait forever, so it is refused.
+        self.job_queue.close("the worker thread stopped unexpectedly (see the log); restart labqueue")
+        self._flags_changed()
 
     def _wake_waiters(self) -> None:
         # Waiters register under the lock before checking their condition, so a change
@@ -309,69 +390,252 @@ class Manager:
 
     # -- queueing ----------------------------------------------------------------------
 
-    def queued_exec(self, func: Callable) -> Callable[..., Experiment | Any]:
-        """Decorator: calling ``func`` queues it and returns the :class:`Experiment`.
+    def queued_exec(
+        self,
+        func: Callable | None = None,
+        *,
+        after: Iterable[Experiment] = (),
+        inputs: Mapping[str, Experiment] | None = None,
+        on_failure: str = "skip",
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        isolate: bool = False,
+        cleanup: Callable[[Experiment], Any] | None = None,
+    ) -> Callable[..., Experiment | Any]:
+        """Decorator: calling ``func`` queues it and returns the :class:`Experiment`;
+        the call raises QueueClosed once the manager is shut down.
 
-        Raises TypeError at once if ``func`` is not callable; the call raises
-        QueueClosed once the manager is shut down. Called from a job on this
-        manager's worker (one measurement calling another), the call runs inline, as
-        part of that job, and returns the function's plain return value (or raises
-        its exception), as CustomXepr's did.
+        Used bare (``@manager.queued_exec``) or with the chain options of
+        :class:`Experiment` (``@manager.queued_exec(after=[calibration], retries=2)``),
+        which every call's experiment gets: ``after``, ``inputs``, ``on_failure``,
+        ``retries``, ``retry_delay``, ``retry_on``.
+        ``@manager.queued_exec(isolate=True)`` runs each call in a process of its own
+        on the process lane, so that abort can kill it even inside C code (the call,
+        its arguments and its result must pickle).
+        ``cleanup(experiment)`` (``@manager.queued_exec(cleanup=ramp_down)``) runs on
+        the worker if the call ends ABORTED or FAILED, and at the next start if it was
+        running when the program died (see :attr:`Experiment.cleanup`).
+
+        Raises TypeError at once if ``func`` or ``cleanup`` is not callable, if ``func``
+        is a generator function (it would run nothing) or an upstream not an
+        Experiment, ValueError for an unknown ``on_failure`` or negative retries or
+        delay. Called from a job on this manager's worker (one measurement calling
+        another), a call without options runs inline, as part of that job, and returns
+        the function's plain return value (or raises its exception), as CustomXepr's
+        did; one with chain options or ``isolate``
+        is queued, since its upstreams, its retries or its process need the queue (do not
+        wait on its result there). An ``async def`` function is run to completion on the worker.
         """
+        options = {
+            "after": tuple(after),
+            "inputs": dict(inputs) if inputs else None,
+            "on_failure": on_failure,
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "retry_on": tuple(retry_on),
+        }
+        check_chain_options(**options)
+        if cleanup is not None and not callable(cleanup):
+            raise TypeError(f"cleanup must be callable, got {type(cleanup).__name__}: {cleanup!r}")
+        options.update(isolate=isolate, cleanup=cleanup)
+        if func is None:
+            return functools.partial(self._queued_call, options=options)
+        return self._queued_call(func, options)
+
+    def _queued_call(self, func: Callable, options: dict[str, Any]) -> Callable[..., Experiment | Any]:
         if not callable(func):
             raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
+        refuse_generator_function(func)
+        chained = bool(options["after"] or options["inputs"] or options["retries"])
+        isolate = options["isolate"]
 
         @functools.wraps(func)
         def queue_call(*args: Any, **kwargs: Any) -> Experiment | Any:
-            if threading.current_thread() is self.worker:
+            if threading.current_thread() is self.worker and not chained and not isolate:
                 return func(*args, **kwargs)
-            exp = Experiment(func, args, kwargs)
+            exp = Experiment(func, args, kwargs, **options)
             self.job_queue.put(exp)
             return exp
 
         queue_call.__wrapped__ = func
         return queue_call
 
+    def on_abort(self, callback: Callable[[Experiment], Any]) -> Callable[[Experiment], Any]:
+        """Run ``callback(experiment)`` whenever a job ends ABORTED (forced or not, at
+        shutdown too) or FAILED, after that experiment's own cleanup, to bring the
+        instruments to a safe state (ramp the magnet down, close the shutter).
+
+        It runs on the worker, before the outcome is recorded (so the experiment is
+        still RUNNING) and before the next job starts; a callback registered before
+        the worker starts (``Manager(start=False)``) also runs for experiments restored
+        INTERRUPTED. An error in it is logged with its traceback (and emailed), and the
+        other callbacks still run. Returns ``callback``, so it works as a decorator.
+
+        Raises TypeError if ``callback`` is not callable.
+        """
+        if not callable(callback):
+            raise TypeError(f"on_abort needs a callable, got {type(callback).__name__}: {callback!r}")
+        self.worker.on_abort.append(callback)
+        return callback
+
     # -- control -----------------------------------------------------------------------
 
     def pause_worker(self) -> None:
         """Pause after the current job; ``checkpoint()`` inside a job also waits."""
         self.running.clear()
-        self.job_queue.wake()
 
     def resume_worker(self) -> None:
         """Resume running jobs."""
         self.running.set()
 
     def abort_job(self) -> bool:
-        """Abort the running job (sets :attr:`abort` and the abort events).
+        """Abort the running job: sets :attr:`abort` and the abort events (ending a
+        ``checkpoint()``) and cancels the task of an ``async def`` job.
 
-        The job's outcome becomes ABORTED when it returns or raises; all abort flags
-        are cleared when it ends. Returns False if no job was running.
+        The job's outcome becomes ABORTED when it returns or raises, whatever it
+        raises (an error while stopping is logged); all abort flags are cleared when
+        it ends. If it has not returned after :attr:`abort_grace_seconds`, Aborted is
+        raised inside it (see :meth:`force_abort`). Returns True if a job is running
+        (from the moment the queue marks it RUNNING), False if none is or the running
+        one has already returned.
         """
-        aborted = self.worker.abort_current()
-        if aborted:
-            self.job_queue.wake()
-        return aborted
+        return self.worker.abort_current()
+
+    def force_abort(self) -> bool:
+        """Raise Aborted inside the running job now, rather than after the grace period
+        (what the window's "Force abort" does while the state is ABORTING). It stops
+        a job looping in Python code that never calls ``checkpoint()``; a job stuck in
+        a C call only raises it once that call returns (a warning then says so).
+
+        Returns True if it was raised in the running job, False if none is running.
+        """
+        return self.worker.force_abort()
 
     def clear_all_jobs(self) -> list[Experiment]:
         """Cancel all queued jobs; returns them."""
         return self.job_queue.clear()
 
+    def abort_experiment(self, experiment: Experiment) -> bool:
+        """Stop ``experiment`` on whichever lane: cancel it if queued, abort it if running
+        (the worker's job as :meth:`abort_job` does; a process is killed). True if it was
+        queued or running, False if it had ended."""
+        if experiment.cancel():
+            return True
+        if experiment is self.worker.current:
+            return self.abort_job()
+        return self.process_lane.kill(experiment)
+
+    def abort_group(self, group_id: str) -> list[Experiment]:
+        """Stop a whole sweep: cancel its queued experiments, abort its running ones.
+        Returns those stopped."""
+        members = [exp for exp in self.job_queue.queue if exp.group_id == group_id]
+        cancelled = self.job_queue.remove(members)  # all at once: one journal transaction
+        running = [exp for exp in members if exp.status is ExpStatus.RUNNING and self.abort_experiment(exp)]
+        return cancelled + running
+
+    def pause_group(self, group_id: str) -> None:
+        """Start no more runs of sweep ``group_id`` (running ones go on) until :meth:`resume_group`.
+
+        Its queued runs still wait in the queue, so :meth:`wait_until_idle` waits for them."""
+        self.job_queue.hold_group(group_id)
+
+    def resume_group(self, group_id: str) -> None:
+        self.job_queue.release_group(group_id)
+
+    # -- sweeps ------------------------------------------------------------------------
+
+    @property
+    def groups(self) -> dict[str, SweepGroup]:
+        """The sweeps this manager knows (this session's and the journal's), by id."""
+        return dict(self._groups)
+
+    def add_group(self, group: SweepGroup) -> None:
+        """Register a sweep before its experiments are put (stored in the journal, if any).
+
+        Raises JournalError when the journal cannot store it.
+        """
+        if self._journal is not None:
+            self._journal.record_group(group.id, group.title, group.created_at, group.details())
+        self._groups[group.id] = group
+        if group.max_parallel is not None:
+            self.process_lane.ensure_slots(group.max_parallel)
+        emit_safely(self.group_added_signal, group)
+
+    def sweep(
+        self,
+        func: Callable,
+        grid: dict[str, Iterable] | Iterable[dict[str, Any]],
+        *,
+        isolate: bool = False,
+        max_parallel: int | None = None,
+        title: str | None = None,
+    ) -> Sweep:
+        """Queue ``func(**params)`` for every parameter set of ``grid`` as one sweep.
+
+        ``grid`` is a dict of lists (their cartesian product, in order) or a list of
+        dicts (each one run; equal ones stay separate runs). With ``isolate=True``
+        each call runs in a process of its own on the process lane, up to
+        ``max_parallel`` at once; without, one after another on the worker. Returns
+        the :class:`~labqueue.core.runs.Sweep`.
+
+        Raises TypeError for a grid that is neither, ValueError for an empty one.
+        """
+        return queue_sweep(self, func, grid, isolate=isolate, max_parallel=max_parallel, title=title)
+
+    # -- the process lane's reports (see labqueue.core.runs.Relay) ---------------------
+
+    def relay_progress(self, experiment: Experiment, fraction: float | None, message: str) -> None:
+        self._report_progress(experiment, fraction, message)
+
+    def relay_data(self, experiment: Experiment, series: str, x: Any, y: Any) -> None:
+        emit_safely(self.data_signal, experiment, series, x, y)
+
+    def relay_log(self, experiment: Experiment, record: logging.LogRecord) -> None:
+        """A record from an isolated call's process: kept with the experiment and
+        handled here as if it had been logged here."""
+        experiment.add_log_record(record)
+        target = logging.getLogger(record.name)
+        if target.isEnabledFor(record.levelno):
+            target.handle(record)
+
+    def _isolated_folder(self, experiment: Experiment) -> Path:
+        base = self.data_dir if self.data_dir is not None else Path(tempfile.gettempdir()) / f"labqueue-{os.getuid()}"
+        return base / "isolated" / experiment.id
+
     def checkpoint(self) -> None:
         """Call inside a job: raise :class:`Aborted` if an abort was requested, and
-        wait here while the manager is paused (an abort ends the wait too)."""
+        wait here while the manager is paused, until it is resumed or aborted (an
+        abort event set by a driver ends the wait too; shutdown does not)."""
         with self._registered_waiter():
             while True:
-                if any(e.is_set() for e in self.worker.abort_events):
+                events = self.worker.abort_events
+                if any(e.is_set() for e in events):
                     raise Aborted("aborted by request")
-                if self.running.is_set() or self._shut_down:
+                if self.running.is_set():
                     return
+                self._watch_abort_events(events)
                 self._changed.wait()
+
+    def _watch_abort_events(self, events: list[threading.Event]) -> None:
+        """Make sure setting any of ``events`` wakes this manager's waiters."""
+        for event in events:
+            if isinstance(event, WatchedEvent):
+                continue
+            watcher = getattr(event, "__dict__", {}).get("set")
+            if not isinstance(watcher, _WakesCheckpoints):
+                watcher = _WakesCheckpoints(event.set)
+                try:
+                    event.set = watcher
+                except AttributeError:  # an event-like object without instance attributes
+                    continue
+            watcher.managers.add(self)
 
     def set_progress(self, fraction: float | None, message: str = "") -> None:
         """Report progress of the running job (fraction 0..1 or None, and a message)."""
-        exp = self._current_job()
+        self._report_progress(self._current_job(), fraction, message)
+
+    def _report_progress(self, exp: Experiment | None, fraction: float | None, message: str) -> None:
         if fraction is not None:
             fraction = min(1.0, max(0.0, float(fraction)))
         if exp is not None:
@@ -396,7 +660,9 @@ class Manager:
     # -- waiting and stopping ----------------------------------------------------------
 
     def wait_until_idle(self, timeout: float | None = None) -> bool:
-        """Block until no job runs and nothing more will start (queue empty or paused).
+        """Block until no job runs and nothing more will start without a human: the
+        queue is empty or paused, or what is left waits for an interrupted upstream to
+        be requeued (those stay queued; see :attr:`ExperimentQueue.has_work`).
 
         Returns False if ``timeout`` passed first.
         """
@@ -410,23 +676,28 @@ class Manager:
         return True
 
     def _is_idle(self) -> bool:
-        if self.job_queue.running_experiment is not None:
+        if self.worker.died:
+            return True  # nothing will ever start or end here again
+        if self.job_queue.has_running():
             return False
-        return self.paused or self._shut_down or not self.job_queue.has_queued()
+        return self.paused or self._shut_down or not self.job_queue.has_work
 
     def shutdown(self, wait: bool = True, abort_running: bool = True, timeout: float | None = None) -> None:
         """Stop the worker. Queued experiments stay QUEUED in the journal for next time
         and are cancelled in this process, so nobody waits on them forever.
 
-        ``abort_running`` aborts the running job; ``wait`` waits (up to ``timeout``)
-        for it to end.
+        ``abort_running`` aborts the running job (its cleanups run on the worker when
+        it returns, as after any abort); ``wait`` waits (up to ``timeout``) for it to
+        end. Shutting down never resumes: without ``abort_running`` a job paused in
+        ``checkpoint()`` stays paused until it is resumed or aborted.
         """
         if self._shut_down:
             return
         self.job_queue.close("the manager was shut down")
-        self.worker.stop()
+        self.worker.stop()  # from here on no job starts; one starting now is RUNNING already
         if abort_running:
             self.abort_job()
+        self.process_lane.stop(abort_running=abort_running, timeout=timeout if wait else 0)
         if wait and self.worker.is_alive():
             self.worker.join(timeout)
         self._shut_down = True

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from labqueue.core import Experiment, ExpStatus
+from labqueue.core.runs import command_of, tail_lines
 
 from .display_text import arguments_text, format_duration, format_time, outcome_text
 from .theme import status_color, status_icon
@@ -24,10 +25,14 @@ __all__ = ["DetailsPane"]
 
 #: Captured log lines shown at most (the newest); the log pane and files have them all.
 MAX_LOG_LINES = 1000
+#: Lines of a command's stdout and of its stderr shown at most (the last ones, read
+#: from the end of the file: a run's output may be gigabytes).
+OUTPUT_LINES = 200
 
 
 class DetailsPane(QWidget):
-    """Title, arguments, status, times, result, traceback, log lines and journal state.
+    """Title, arguments, status, times, result, traceback, log lines, journal state,
+    and for a command the tail of its stdout and stderr, live while it runs.
 
     :meth:`refresh` is cheap when nothing changed: texts are rebuilt only when the
     experiment's status, log or progress moved on, and results are shown through a
@@ -42,6 +47,7 @@ class DetailsPane(QWidget):
         self._fields_shown: tuple | None = None
         self._result_shown: tuple | None = None
         self._log_shown: int | None = None
+        self._output_shown: tuple | None = None
         self._duration_shown = ""
 
         self._empty = QLabel("Select an experiment to see its details.")
@@ -77,13 +83,13 @@ class DetailsPane(QWidget):
         self.tabs.setDocumentMode(True)
         self.texts: dict[str, QPlainTextEdit] = {}
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        for name in ("Arguments", "Result", "Traceback", "Log"):
+        for name in ("Arguments", "Result", "Traceback", "Log", "Output"):
             text = QPlainTextEdit()
             text.setReadOnly(True)
             text.setFont(fixed)
             text.setLineWrapMode(
                 QPlainTextEdit.LineWrapMode.NoWrap
-                if name in ("Traceback", "Log")
+                if name in ("Traceback", "Log", "Output")
                 else QPlainTextEdit.LineWrapMode.WidgetWidth
             )
             self.texts[name] = text
@@ -143,9 +149,16 @@ class DetailsPane(QWidget):
         if exp.log_count != self._log_shown:
             self._log_shown = exp.log_count
             self._show_log(exp)
+        call = command_of(exp)
+        if call is not None:
+            files = (call.stdout_path, call.stderr_path)
+            sizes = tuple(_size(path) for path in files)  # two stats a frame, no reading while nothing grows
+            if sizes != self._output_shown:
+                self._output_shown = sizes
+                self._show_output(files)
 
     def _forget_shown(self) -> None:
-        self._fields_shown = self._result_shown = self._log_shown = None
+        self._fields_shown = self._result_shown = self._log_shown = self._output_shown = None
 
     def _show_fields(self, exp: Experiment, status: ExpStatus) -> None:
         palette = self.palette()
@@ -164,6 +177,17 @@ class DetailsPane(QWidget):
         self._set_text("Arguments", arguments_text(exp))
         self._set_text("Traceback", exp.traceback or "")
         self.tabs.setTabEnabled(self.tabs.indexOf(self.texts["Traceback"]), bool(exp.traceback))
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.texts["Output"]), command_of(exp) is not None)
+        if command_of(exp) is None:
+            self._set_text("Output", "")
+
+    def _show_output(self, files: tuple) -> None:
+        parts = []
+        for path in files:
+            lines = tail_lines(path, OUTPUT_LINES)
+            parts.append(f"── {path} (last {len(lines)} lines) ──" if lines else f"── {path}: nothing yet ──")
+            parts += lines
+        self._set_text("Output", "\n".join(parts))
 
     def _show_log(self, exp: Experiment) -> None:
         shown = exp.log_lines(last=MAX_LOG_LINES)  # formatting all 5,000 kept records costs a frame
@@ -178,6 +202,13 @@ class DetailsPane(QWidget):
         widget = self.texts[tab]
         if widget.toPlainText() != text:  # keeps the reader's scroll position otherwise
             widget.setPlainText(text)
+
+
+def _size(path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _journal_text(exp: Experiment) -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from labqueue.core import Experiment, ExpStatus
-from labqueue.core.engine import failure_message, make_bounded_repr
+from labqueue.core.engine import failure_message, held_by, make_bounded_repr
 
 __all__ = [
     "arguments_text",
@@ -83,12 +83,31 @@ def outcome_text(exp: Experiment, *, detailed: bool = False) -> str:
         partial = exp.partial_result
         return "Aborted" if partial is None else f"Aborted, returned {shorten(partial)}"
     if status is ExpStatus.CANCELLED:
-        return "Cancelled before it ran"
+        return f"Cancelled: {exp.cancel_reason}" if exp.cancel_reason else "Cancelled before it ran"
     if status is ExpStatus.INTERRUPTED:
         return "Interrupted: the program stopped while it ran"
     if status is ExpStatus.RUNNING:
         return exp.progress[1]
+    return queued_text(exp)
+
+
+def queued_text(exp: Experiment) -> str:
+    """Why a queued experiment is not next: the upstream it waits for, or its retry time."""
+    upstream = exp.waiting_for
+    if upstream is not None:
+        blocker = held_by(exp)
+        if blocker is not None:
+            return f"waiting for {upstream.title}; {blocker.title} {_needs(blocker)}"
+        return f"waiting for {upstream.title}"
+    if exp.not_before is not None and exp.not_before > time.time():
+        return f"attempt {exp.attempt} at {time.strftime('%H:%M:%S', time.localtime(exp.not_before))}"
     return ""
+
+
+def _needs(blocker: Experiment) -> str:
+    if blocker.status is ExpStatus.INTERRUPTED:
+        return "was interrupted: requeue it"
+    return "is on no queue: put it on one"
 
 
 def error_text(error: BaseException | None, *, detailed: bool = False) -> str:

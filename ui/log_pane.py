@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from labqueue.core.engine import ExperimentContextFilter
+from labqueue.core.engine import ExperimentContextFilter, record_message
 
 from .inbox import LogInbox
 from .theme import level_color
@@ -61,10 +61,7 @@ class LogRow(NamedTuple):
 
     @classmethod
     def from_record(cls, record: logging.LogRecord) -> LogRow:
-        try:
-            message = record.getMessage()
-        except Exception as exc:  # a bad format string must not lose the record
-            message = f"{record.msg!r} (could not format: {type(exc).__name__})"
+        message = record_message(record)  # a bad format string must not lose the record
         if record.exc_info and not record.exc_text:
             record.exc_text = _FORMATTER.formatException(record.exc_info)
         if record.exc_text:

@@ -24,6 +24,7 @@ from .queue_model import QueueModel
 from .queue_stats import QueueStats
 from .queue_view import QueueView
 from .status_bar import QueueStatusBar
+from .sweeps_pane import SweepsPane
 from .theme import action_icon, app_icon
 from .window_layout import WindowLayout
 
@@ -33,6 +34,8 @@ __all__ = ["MainWindow"]
 FRAME_MS = 33
 #: Counts and time left are refreshed at most this often while the queue churns.
 STATUS_SECONDS = 0.25
+#: The sweeps pane counts every sweep's runs in the whole queue: at most this often.
+SWEEPS_SECONDS = 0.25
 #: On quit, how long to wait for the aborted running experiment to return.
 QUIT_ABORT_SECONDS = 10.0
 
@@ -67,6 +70,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._last_tick = 0.0
         self._last_status = 0.0
+        self._last_sweeps = 0.0
 
         self.stats = QueueStats()
         self.queue_model = QueueModel(manager.job_queue, self.stats, self)
@@ -85,6 +89,9 @@ class MainWindow(QMainWindow):
         self.add_dock(self.details, "Details", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.plot_pane, "Live plot", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.log_pane, "Log", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.sweeps = SweepsPane(manager, self.details.show_experiment)
+        self.add_dock(self.sweeps, "Sweeps", tab_with="Log")
+        self.docks["Log"].raise_()  # the log in front until there is a sweep to look at
         self.resizeDocks([self.docks["Details"]], [430], Qt.Orientation.Horizontal)
         self.resizeDocks(
             [self.docks["Details"], self.docks["Live plot"], self.docks["Log"]],
@@ -216,13 +223,16 @@ class MainWindow(QMainWindow):
         second_passed = now - self._last_tick >= 1.0
         if queue_changed:
             self.queue_model.sync()
-        elif progress_changed or (second_passed and self.queue_model.queue.running_experiment is not None):
+        elif progress_changed or (second_passed and self.queue_model.queue.has_running()):
             self.queue_model.refresh_running()  # its progress bar and duration
         if queue_changed or state_changed:
             self.queue_actions.refresh()
         if state_changed or second_passed or (queue_changed and now - self._last_status >= STATUS_SECONDS):
             self._last_status = now
             self.status.show_status(self.manager.state, self.stats, self.palette())
+        if second_passed or (queue_changed and now - self._last_sweeps >= SWEEPS_SECONDS):
+            self._last_sweeps = now
+            self.sweeps.refresh()
         if second_passed:
             self._last_tick = now
         self.plot_pane.add_points(inbox.take_points())
@@ -263,7 +273,7 @@ class MainWindow(QMainWindow):
         if self.manager.state is WorkerState.STOPPED:
             return False, 0
         queue = self.manager.job_queue
-        return queue.running_experiment is not None, queue.qsize("queued")
+        return queue.has_running(), queue.qsize("queued")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         running, queued = self._work_left()

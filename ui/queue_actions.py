@@ -20,10 +20,13 @@ __all__ = ["QueueActions"]
 
 _PAUSE_TIP = "Pause after the running experiment"
 _RESUME_TIP = "Resume running queued experiments"
+_ABORT_TIP = "Abort the running experiment"
+_FORCE_ABORT_TIP = "It has not stopped yet: raise Aborted inside it now"
 
 
 class QueueActions(QObject):
-    """Pause/Resume, Abort, Clear, Remove, Move up/down/top/bottom, Requeue and Copy.
+    """Pause/Resume, Abort (Force abort while aborting), Clear, Remove, Move
+    up/down/top/bottom, Requeue and Copy.
 
     :meth:`refresh` (called on every selection change and every frame in which the
     queue changed) enables each action from the selection and the worker's state.
@@ -36,10 +39,11 @@ class QueueActions(QObject):
         self._window = window
         self._palette = window.palette()
         self._shown_paused: bool | None = None
+        self._shown_forcing = False
         self._enabled: dict[QAction, bool] = {}
         self._icons: dict[QAction, str] = {}
         self.pause_resume = self._make("Pause", "pause", "Ctrl+P", _PAUSE_TIP, self.toggle_pause)
-        self.abort = self._make("Abort", "abort", "Ctrl+Shift+A", "Abort the running experiment", self.abort_running)
+        self.abort = self._make("Abort", "abort", "Ctrl+Shift+A", _ABORT_TIP, self.abort_running)
         self.clear = self._make(
             "Clear queue…",
             "clear-queue",
@@ -138,7 +142,8 @@ class QueueActions(QObject):
         at_top = len(queued_runs) == 1 and queued_runs[0][0] == first_queued
         at_bottom = len(queued_runs) == 1 and queued_runs[0][1] == rows - 1
         self._enable(self.pause_resume, state is not WorkerState.STOPPED)
-        self._enable(self.abort, state is WorkerState.RUNNING)
+        self._enable(self.abort, state in (WorkerState.RUNNING, WorkerState.ABORTING))
+        self._show_abort_kind(state is WorkerState.ABORTING)
         self._enable(self.clear, rows > first_queued and state is not WorkerState.STOPPED)
         self._enable(self.remove, bool(queued_runs))
         for action in (self.move_up, self.move_top):
@@ -165,6 +170,13 @@ class QueueActions(QObject):
         _set_tip(action, _RESUME_TIP if paused else _PAUSE_TIP)
         action.setIcon(action_icon("resume" if paused else "pause", self._palette))
 
+    def _show_abort_kind(self, forcing: bool) -> None:
+        if forcing is self._shown_forcing:
+            return
+        self._shown_forcing = forcing
+        self.abort.setText("Force abort" if forcing else "Abort")
+        _set_tip(self.abort, _FORCE_ABORT_TIP if forcing else _ABORT_TIP)
+
     # -- what they do ------------------------------------------------------------------
 
     def toggle_pause(self) -> None:
@@ -175,7 +187,11 @@ class QueueActions(QObject):
         self._show_pause_state()
 
     def abort_running(self) -> None:
-        self._manager.abort_job()
+        """Abort the running experiment; while it is aborting already, force it."""
+        if self._manager.state is WorkerState.ABORTING:
+            self._manager.force_abort()
+        else:
+            self._manager.abort_job()
         self._enable(self.abort, False)
 
     def confirm_clear(self) -> None:

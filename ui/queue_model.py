@@ -160,9 +160,10 @@ class QueueModel(QAbstractTableModel):
         self._announce(0, len(self._rows) - 1)
 
     def refresh_running(self) -> None:
-        """Announce the running row: its progress and its duration move on by themselves."""
+        """Announce the running rows (the worker's and the process lane's): their progress
+        and their durations move on by themselves."""
         if self._first_queued > self._history_size:
-            self._announce(self._history_size, self._history_size)
+            self._announce(self._history_size, self._first_queued - 1)
 
     def _announce(
         self, first_row: int, last_row: int, first_column: int = 0, last_column: int = len(Column) - 1

@@ -109,6 +109,11 @@ class SettingsDialog(QDialog):
         self.stall_spin.setSpecialValueText("off")
         self.pause_check = QCheckBox("Pause the queue when an experiment fails")
         self.pause_check.setChecked(settings.queue.pause_on_failure)
+        self.grace_spin = _double_spin(0, 3600, settings.queue.abort_grace_seconds, " s")
+        self.grace_spin.setToolTip(
+            "An aborted experiment that has not stopped after this long is stopped by force; "
+            "after as long again, the log says if it is stuck in a call that cannot be interrupted."
+        )
 
         # key in [email], label, widget, and how to read the widget's value
         self._email_fields = [
@@ -134,6 +139,9 @@ class SettingsDialog(QDialog):
         queue_box = QGroupBox("Queue")
         queue_layout = QVBoxLayout(queue_box)
         queue_layout.addWidget(self.pause_check)
+        grace_form = QFormLayout()
+        grace_form.addRow("Force abort after:", self.grace_spin)
+        queue_layout.addLayout(grace_form)
 
         self.test_button = QPushButton("Send test email")
         self.test_button.clicked.connect(self.send_test_email)
@@ -174,7 +182,11 @@ class SettingsDialog(QDialog):
             except SettingError as exc:
                 widget.setFocus()
                 raise SettingError(f"{label}: {exc}") from None
-        return Settings(EmailSettings(**values), QueueSettings(self.pause_check.isChecked()))
+        queue = QueueSettings(
+            pause_on_failure=self.pause_check.isChecked(),
+            abort_grace_seconds=check_setting("queue", "abort_grace_seconds", self.grace_spin.value()),
+        )
+        return Settings(EmailSettings(**values), queue)
 
     def _show_error(self, message: str) -> None:
         self.error_label.setText(message)

@@ -20,6 +20,7 @@ _STATE_ICONS = {
     WorkerState.IDLE: ExpStatus.FINISHED,
     WorkerState.ABORTING: ExpStatus.ABORTED,
     WorkerState.STOPPED: ExpStatus.CANCELLED,
+    WorkerState.DEAD: ExpStatus.FAILED,
 }
 
 

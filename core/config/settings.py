@@ -23,6 +23,8 @@ An example, with the defaults where a value is not obvious::
 
     [queue]
     pause_on_failure = true
+    kill_grace_seconds = 5       # abort: SIGTERM to a command, SIGKILL this much later
+    abort_grace_seconds = 10     # an aborted job that has not returned by then is stopped by force
 """
 
 from __future__ import annotations
@@ -88,9 +90,15 @@ class EmailSettings:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """The ``[queue]`` table."""
+    """The ``[queue]`` table.
+
+    ``abort_grace_seconds``: how long an aborted job may take to return before
+    Aborted is raised inside it, and again before it is reported stuck.
+    """
 
     pause_on_failure: bool = True
+    kill_grace_seconds: float = 5.0
+    abort_grace_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -186,7 +194,11 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "queue_done": _boolean,
         "stall_minutes": _number(0, 7 * 24 * 60),
     },
-    "queue": {"pause_on_failure": _boolean},
+    "queue": {
+        "pause_on_failure": _boolean,
+        "kill_grace_seconds": _number(0, 3600),
+        "abort_grace_seconds": _number(0, 3600),
+    },
 }
 
 

@@ -12,8 +12,23 @@ from .bounded_text import (
     make_bounded_repr,
     short_repr,
 )
+from .chains import (
+    FAILURE_POLICIES,
+    FedCall,
+    Link,
+    RetryPolicy,
+    apply_failure_policies,
+    cancel_with_reason,
+    check_chain_options,
+    held_by,
+    settle_restored,
+    watch_retries,
+)
+from .chains import attach as attach_links
 from .experiment import (
+    INSTRUMENT_LANE,
     PENDING,
+    PROCESS_LANE,
     REQUEUEABLE,
     Aborted,
     Experiment,
@@ -25,17 +40,34 @@ from .experiment import (
     current_experiment,
     current_manager,
     install_log_capture,
+    record_message,
+    refuse_generator_function,
+    running_as,
 )
 from .experiment_queue import ExperimentQueue, QueueClosed, QueueSnapshot, QueueStore
 from .locks import YieldingRLock
 from .signal_queue import SignalQueue
 from .signals import INTERNAL_PRIORITY, emit_safely
-from .worker import Worker
+from .worker import DEFAULT_ABORT_GRACE_SECONDS, ForcedAbort, WatchedEvent, Worker
 
 __all__ = [
+    "FAILURE_POLICIES",
+    "FedCall",
+    "Link",
+    "RetryPolicy",
+    "apply_failure_policies",
+    "attach_links",
+    "cancel_with_reason",
+    "check_chain_options",
+    "held_by",
+    "settle_restored",
+    "watch_retries",
+    "INSTRUMENT_LANE",
+    "DEFAULT_ABORT_GRACE_SECONDS",
     "INTERNAL_PRIORITY",
     "MAX_TRACEBACK_CHARS",
     "PENDING",
+    "PROCESS_LANE",
     "REQUEUEABLE",
     "Aborted",
     "BoundedRepr",
@@ -43,12 +75,14 @@ __all__ = [
     "Experiment",
     "ExperimentContextFilter",
     "ExperimentQueue",
+    "ForcedAbort",
     "Interrupted",
     "QueueClosed",
     "QueueSnapshot",
     "QueueStore",
     "SignalQueue",
     "StoredOutcome",
+    "WatchedEvent",
     "Worker",
     "YieldingRLock",
     "call_title",
@@ -60,5 +94,8 @@ __all__ = [
     "format_failure",
     "install_log_capture",
     "make_bounded_repr",
+    "running_as",
+    "record_message",
+    "refuse_generator_function",
     "short_repr",
 ]

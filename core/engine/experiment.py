@@ -8,13 +8,14 @@ derived from the future's own state (plus the outcome chosen when it completes),
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import CancelledError, Future
 from concurrent.futures._base import (  # the states Future itself uses
     CANCELLED,
@@ -25,9 +26,23 @@ from concurrent.futures._base import (  # the states Future itself uses
 )
 from typing import Any, NamedTuple
 
-from .bounded_text import short_repr
+from .bounded_text import make_bounded_repr, short_repr
 
-__all__ = ["Aborted", "ExpStatus", "Experiment", "Interrupted", "StoredOutcome"]
+__all__ = [
+    "INSTRUMENT_LANE",
+    "PROCESS_LANE",
+    "Aborted",
+    "ExpStatus",
+    "Experiment",
+    "Interrupted",
+    "StoredOutcome",
+    "refuse_generator_function",
+]
+
+#: The lane of the worker thread: one job at a time, beside the instruments.
+INSTRUMENT_LANE = "instrument"
+#: The lane of command runs and isolated calls, each in a process of its own.
+PROCESS_LANE = "process"
 
 #: Captured log records kept per experiment; older ones are dropped (and counted).
 MAX_LOG_RECORDS = 5000
@@ -76,6 +91,53 @@ REQUEUEABLE = frozenset(
         ExpStatus.INTERRUPTED,
     }
 )
+
+
+def refuse_generator_function(func: Callable) -> None:
+    """Raise TypeError if calling ``func`` would only make a generator (or an async
+    generator): queued, it would run nothing and "finish" at once."""
+    code = getattr(func, "__code__", None)  # functions and bound methods; the quick check
+    if code is not None:
+        flags = code.co_flags
+        generator = bool(flags & inspect.CO_GENERATOR)
+        async_generator = bool(flags & inspect.CO_ASYNC_GENERATOR)
+    else:  # functools.partial and the like
+        generator = inspect.isgeneratorfunction(func)
+        async_generator = inspect.isasyncgenfunction(func)
+    if generator or async_generator:
+        kind = "an async generator function" if async_generator else "a generator function"
+        name = getattr(func, "__qualname__", None) or short_repr(func)
+        raise TypeError(
+            f"{name} is {kind}: calling it only makes a generator, so queued it runs nothing. "
+            "Queue a function that does the work instead (for example one that loops over the generator)."
+        )
+
+
+def record_message(record: logging.LogRecord) -> str:
+    """``record.getMessage()``, or the message and its arguments as reprs and why they
+    did not format: a record whose message or arguments cannot be turned into text
+    (bad %-arguments, an offline instrument's ``__str__``) must not break, nor be
+    lost by, whoever stores, shows or emails it. Never raises."""
+    try:
+        return record.getMessage()
+    except Exception as exc:
+        text = _repr_or_note(record.msg)
+        args = record.args
+        if isinstance(args, tuple) and args:  # item by item: one broken repr spoils only itself
+            args_text = ", ".join(_repr_or_note(arg) for arg in args)
+            text = f"{text} % ({args_text}{',' if len(args) == 1 else ''})"
+        elif args:
+            text = f"{text} % {_repr_or_note(args)}"
+        return f"{text} (cannot be formatted: {short_repr(exc)})"
+
+
+#: Arguments of a log record whose message cannot be made: enough to read, never a payload whole.
+_LOG_ARGUMENT = make_bounded_repr(maxstring=4000, maxother=4000, maxitems=20, maxlevel=3)
+
+
+def _repr_or_note(value: Any) -> str:
+    """A bounded repr of ``value``, or a placeholder naming why its repr failed."""
+    return _LOG_ARGUMENT.safe(value)
 
 
 def call_title(func: Callable, args: tuple, kwargs: dict) -> str:
@@ -130,7 +192,35 @@ class Experiment(Future):
         stored: True when the journal holds the call, False when it could not be
             stored (see ``store_error``), None when there is no journal.
         requeued_from: id of the experiment this one repeats, or None.
+        links: its upstreams (:class:`~core.engine.chains.Link`), empty for most.
+        retry: its :class:`~core.engine.chains.RetryPolicy`, or None; ``attempt`` is
+            1 for the first run, 2 for the first retry, and so on.
+        not_before: POSIX time before which it may not start (a retry's delay), or None.
+        cancel_reason: why it was cancelled when it was not by hand ("upstream X failed").
+        study_id: the study (or, for a plain chain, the first upstream) it belongs to.
+        repeated_by: the copy that requeued it (a retry or a requeue), or None.
+        lane: where it runs: :data:`INSTRUMENT_LANE` (the worker thread, the default)
+            or :data:`PROCESS_LANE` (a process of its own: ``isolate=True``, or a
+            call that names its lane in a ``labqueue_lane`` attribute, as a command does).
+        group_id: id of the sweep it belongs to, or None.
+        cleanup: ``cleanup(experiment)``, called on the worker when the call ends
+            ABORTED or FAILED (before that outcome is recorded, so while the status is
+            still RUNNING), and at the next start when the experiment comes back
+            INTERRUPTED from the journal; or None. See :meth:`Manager.on_abort`.
+
+    Raises TypeError (from the constructor) when ``func`` or ``cleanup`` is not callable.
     """
+
+    # Chain attributes as class defaults: most experiments have none, and a put of
+    # 100,000 of them should not pay for them.
+    links: tuple = ()
+    retry = None
+    attempt = 1
+    not_before: float | None = None
+    cancel_reason: str | None = None
+    study_id: str | None = None
+    repeated_by: Experiment | None = None
+    _downstreams: list | None = None
 
     def __init__(
         self,
@@ -139,9 +229,30 @@ class Experiment(Future):
         kwargs: dict | None = None,
         *,
         title: str | None = None,
+        after: Iterable[Any] = (),
+        inputs: Mapping[str, Experiment] | None = None,
+        on_failure: str = "skip",
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        isolate: bool = False,
+        lane: str | None = None,
+        group_id: str | None = None,
+        cleanup: Callable[[Experiment], Any] | None = None,
     ) -> None:
+        """``after``: experiments (or Links) to wait for; ``inputs``: upstreams whose
+        results are passed as these keyword arguments; ``on_failure``: what happens to
+        this one when one of them does not finish ("skip", "continue" or "stop_study",
+        see :mod:`core.engine.chains`); ``retries`` more runs, ``retry_delay`` seconds
+        apart, when the call raises one of ``retry_on``.
+
+        Raises TypeError if ``func`` is not callable or an upstream not an Experiment,
+        ValueError for an unknown ``on_failure`` or negative retries or delay.
+        """
         if not callable(func):
             raise TypeError(f"an experiment needs a callable, got {type(func).__name__}: {short_repr(func)}")
+        if cleanup is not None and not callable(cleanup):
+            raise TypeError(f"cleanup must be callable, got {type(cleanup).__name__}: {short_repr(cleanup)}")
         super().__init__()
         self.func = func
         self.args = tuple(args)
@@ -157,8 +268,18 @@ class Experiment(Future):
         self.stored: bool | None = None
         self.store_error: str | None = None
         self.requeued_from: str | None = None
+        self.cleanup = cleanup
         self._final_status = ExpStatus.FINISHED
         self._queue = None  # the ExperimentQueue holding it, set by ExperimentQueue.put
+        if after or inputs or retries:
+            from . import chains  # chains builds on Experiment
+
+            retry = chains.RetryPolicy(retries, retry_delay, tuple(retry_on)) if retries else None
+            chains.configure(self, after, inputs, on_failure, retry)
+        if lane is None:
+            lane = PROCESS_LANE if isolate else getattr(func, "labqueue_lane", INSTRUMENT_LANE)
+        self.lane: str = lane
+        self.group_id = group_id
 
     # Class defaults, so that the many experiments that never need them carry no
     # instance attribute for them (a queued experiment is kept small).
@@ -257,10 +378,66 @@ class Experiment(Future):
         records = self._records() or []
         if last is not None:
             records = records[-last:] if last > 0 else []
-        return [_LINE_FORMATTER.format(r) for r in records]
+        return [_format_line(r) for r in records]
 
     def __repr__(self) -> str:
         return f"<Experiment {self.id[:8]} {self.status.name} {self.title}>"
+
+    # -- chains ------------------------------------------------------------------------
+
+    def then(self, func: Callable, *args: Any, **kwargs: Any) -> Experiment:
+        """Queue ``func(this experiment's result, *args, **kwargs)`` to run once this one
+        has finished; returns the new experiment.
+
+        The keywords ``on_failure``, ``retries``, ``retry_delay``, ``retry_on`` and
+        ``title`` are options of the new experiment (see :class:`Experiment`), not
+        arguments of ``func``. Raises RuntimeError if this experiment is not queued.
+        """
+        from . import chains
+
+        options = {key: kwargs.pop(key) for key in _CHAIN_OPTIONS if key in kwargs}
+        return chains.then(self, func, args, kwargs, **options)
+
+    def may_start(self) -> bool:
+        """True unless an upstream holds it back or its retry delay has not passed."""
+        if self.not_before is not None and time.time() < self.not_before:
+            return False
+        if not self.links:
+            return True
+        from .chains import link_satisfied
+
+        return all(link_satisfied(link) for link in self.links)
+
+    @property
+    def waiting_for(self) -> Experiment | None:
+        """The first upstream that holds this queued experiment back, or None."""
+        if self.status is not ExpStatus.QUEUED:
+            return None
+        from .chains import link_satisfied
+
+        return next((link.current for link in self.links if not link_satisfied(link)), None)
+
+    def retry_pending(self, exception: BaseException | None) -> bool:
+        """True if this experiment, failing with ``exception``, will be run again."""
+        return self.retry is not None and self.repeated_by is None and self.retry.applies(self.attempt, exception)
+
+    def repeat(self) -> Experiment:
+        """A new QUEUED experiment with the same call, title, lane, sweep, cleanup, links and retry policy;
+        this one's downstreams wait for the copy from now on."""
+        from .chains import carry_over
+
+        again = Experiment(
+            self.func,
+            self.args,
+            self.kwargs,
+            title=self._title,
+            lane=self.lane,
+            group_id=self.group_id,
+            cleanup=self.cleanup,
+        )
+        again.requeued_from = self.id
+        carry_over(self, again)
+        return again
 
     # -- future API --------------------------------------------------------------------
 
@@ -281,6 +458,12 @@ class Experiment(Future):
         if self._pending_outcome is not None:
             self._load_outcome()
         return super().exception(timeout)
+
+    def add_done_callback(self, fn: Callable[[Future], Any]) -> None:
+        """As ``Future.add_done_callback``, except that a callback raising SystemExit or
+        KeyboardInterrupt off the main thread (on the worker, usually) is logged instead
+        of ending that thread; ``Future`` itself only survives an ``Exception``."""
+        super().add_done_callback(_GuardedCallback(fn))
 
     def cancel(self) -> bool:
         """Cancel the experiment if it is still queued; True if it is now cancelled.
@@ -371,6 +554,9 @@ class StoredOutcome(NamedTuple):
     log_records: list[logging.LogRecord]
 
 
+_CHAIN_OPTIONS = ("on_failure", "retries", "retry_delay", "retry_on", "title")
+
+
 def new_experiment_id() -> str:
     """A new globally unique experiment id: 128 random bits as 32 hex digits."""
     # os.urandom directly: as unique as uuid4 at a fifth of its cost on the put path.
@@ -378,6 +564,34 @@ def new_experiment_id() -> str:
 
 
 _LINE_FORMATTER = logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+
+
+def _format_line(record: logging.LogRecord) -> str:
+    try:
+        return _LINE_FORMATTER.format(record)
+    except Exception:  # its message cannot be made: show the rest of the line
+        created = _LINE_FORMATTER.formatTime(record)
+        return f"{created} {record.levelname:<8} {record.name}: {record_message(record)}"
+
+
+class _GuardedCallback:
+    """A done-callback that cannot end the thread completing the future (see
+    :meth:`Experiment.add_done_callback`)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Future], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, future: Future) -> None:
+        try:
+            self.fn(future)
+        except Exception:
+            raise  # Future logs these itself
+        except BaseException:
+            if threading.current_thread() is threading.main_thread():
+                raise  # Ctrl-C or sys.exit() meant for the program
+            logging.getLogger("labqueue").exception("A done-callback of %r raised; ignored", future)
 
 
 # -- the experiment running on the current thread --------------------------------------
@@ -400,13 +614,17 @@ def _set_current(experiment: Experiment | None, manager) -> None:
     _context.manager = manager
 
 
-class ExperimentLogCapture(logging.Handler):
-    """Root-logger handler that files each record under the experiment running on its thread."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        experiment = getattr(_context, "experiment", None)
-        if experiment is not None:
-            experiment.add_log_record(record)
+@contextlib.contextmanager
+def running_as(experiment: Experiment | None, manager) -> Iterator[None]:
+    """Within the block, :func:`current_experiment` and :func:`current_manager` on this
+    thread are these (as on the worker during a job), so ``checkpoint()``,
+    ``publish()``, ``set_progress()`` and log capture reach them; restored after."""
+    previous = (current_experiment(), current_manager())
+    _set_current(experiment, manager)
+    try:
+        yield
+    finally:
+        _set_current(*previous)
 
 
 class ExperimentContextFilter(logging.Filter):
@@ -424,9 +642,26 @@ _capture_installed = False
 
 
 def install_log_capture() -> None:
-    """Attach the capture handler to the root logger once per process."""
+    """File every log record made during a job under the experiment running on its thread.
+
+    Installed once per process as a log record factory wrapping the one in place, not
+    as a handler: labqueue is a library and adds no handler anywhere, so Python's last
+    resort still prints warnings in a plain script and a later ``logging.basicConfig()``
+    still configures the root logger.
+    """
     global _capture_installed
     with _capture_lock:
-        if not _capture_installed:
-            logging.getLogger().addHandler(ExperimentLogCapture())
-            _capture_installed = True
+        if _capture_installed:
+            return
+        make_record = logging.getLogRecordFactory()
+
+        def capturing_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)
+            experiment = getattr(_context, "experiment", None)
+            # logging.makeLogRecord() passes name None: a copy being rebuilt, not a new line.
+            if experiment is not None and record.name is not None:
+                experiment.add_log_record(record)
+            return record
+
+        logging.setLogRecordFactory(capturing_record_factory)
+        _capture_installed = True

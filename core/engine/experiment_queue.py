@@ -11,7 +11,8 @@ released, so a slow or raising subscriber can neither deadlock the queue nor see
 half-changed. Signals may fire on any thread.
 
 Indices are CustomXepr's: positions in :attr:`ExperimentQueue.queue` (history,
-running, queued). A cancelled experiment leaves that list; the queue keeps it among
+running, queued; the experiments running on other lanes than the worker's follow
+the worker's own). A cancelled experiment leaves that list; the queue keeps it among
 the :attr:`~ExperimentQueue.ended` ones, which the window shows.
 """
 
@@ -28,7 +29,8 @@ from typing import Any, NamedTuple, Protocol
 
 from psygnal import Signal
 
-from .experiment import PENDING, REQUEUEABLE, Experiment, ExpStatus
+from .chains import apply_failure_policies, held_by
+from .experiment import INSTRUMENT_LANE, PENDING, REQUEUEABLE, Experiment, ExpStatus, refuse_generator_function
 from .locks import YieldingRLock
 from .signal_queue import absolute_index
 from .signals import emit_safely
@@ -87,18 +89,21 @@ class QueueSnapshot(NamedTuple):
     """Every experiment of the queue at one instant, as the window shows them.
 
     ``experiments`` are the ended ones (cancelled included, in the order they ended),
-    the running one and the queued ones; :attr:`ExperimentQueue.queue` is the same
-    without the cancelled ones.
+    the running ones and the queued ones; :attr:`ExperimentQueue.queue` is the same
+    without the cancelled ones. ``running`` is the worker's experiment;
+    ``lane_running`` the ones running on other lanes at the same time (they follow it
+    in ``experiments``).
     """
 
     experiments: list[Experiment]
     ended_size: int
     running: Experiment | None
+    lane_running: tuple[Experiment, ...] = ()
 
     @property
     def first_queued(self) -> int:
         """Index in ``experiments`` of the next queued experiment (or the length, if none)."""
-        return self.ended_size + (self.running is not None)
+        return self.ended_size + (self.running is not None) + len(self.lane_running)
 
 
 class ExperimentQueue:
@@ -118,6 +123,11 @@ class ExperimentQueue:
     Indices are positions in :attr:`queue` at the moment of the change and go stale
     as soon as another thread changes the queue; key on the experiment (or its
     ``id``) instead.
+
+    Lanes: the worker takes only experiments of the instrument lane
+    (:meth:`wait_next_job`), one at a time; another lane takes its own, several at
+    once, with :meth:`wait_next_lane_job` and completes each with :meth:`lane_job_done`.
+    Each lane takes its experiments in queue order.
     """
 
     added_signal = Signal(int, object)
@@ -136,7 +146,18 @@ class ExperimentQueue:
         self._history: list[Experiment] = []
         self._ended: list[Experiment] = []  # the history and the cancelled ones, in the order they ended
         self._running: Experiment | None = None
+        self._lane_running: list[Experiment] = []  # running on lanes other than the worker's
+        # Lanes other than the worker's wait here, so a put for one never wakes the other.
+        self._lane_work = threading.Condition(self._lock.raw)
+        # Counts the wake-ups of the lanes: a lane that found nothing to start (under the
+        # journal order) waits only if none came since it looked.
+        self._lane_changes = 0
         self._queued: deque[Experiment] = deque()
+        self._held_groups: frozenset[str] = frozenset()  # sweeps whose queued experiments wait
+        # Queued experiments per lane other than the worker's, so that a lane with none
+        # never scans a long queue of instrument jobs. Not lowered by cancellations: a
+        # scan that finds none of its lane sets it right.
+        self._queued_in_lane: dict[str, int] = {}
         self._by_id: dict[str, Experiment] = {}
         self._store = store
         self._on_change = on_change or _nothing
@@ -150,14 +171,22 @@ class ExperimentQueue:
         """Snapshot of the experiments by index: history, running, queued, in that order
         (cancelled ones are not in it; see :attr:`ended`)."""
         with self._lock:
-            running = [self._running] if self._running is not None else []
-            return [*self._history, *running, *self._queued]
+            return [*self._history, *self._running_list(), *self._queued]
 
     def snapshot(self) -> QueueSnapshot:
         """Every experiment, cancelled ones among the ended, taken under one lock."""
         with self._lock:
-            running = [self._running] if self._running is not None else []
-            return QueueSnapshot([*self._ended, *running, *self._queued], len(self._ended), self._running)
+            return QueueSnapshot(
+                [*self._ended, *self._running_list(), *self._queued],
+                len(self._ended),
+                self._running,
+                tuple(self._lane_running),
+            )
+
+    def _running_list(self) -> list[Experiment]:
+        """Under the lock: the worker's experiment (if any), then the other lanes'."""
+        running = [self._running] if self._running is not None else []
+        return running + self._lane_running if self._lane_running else running
 
     @property
     def queued(self) -> list[Experiment]:
@@ -167,7 +196,20 @@ class ExperimentQueue:
 
     @property
     def running_experiment(self) -> Experiment | None:
+        """The experiment running on the worker (the instrument lane), or None."""
         return self._running
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called: changes are refused (QueueClosed), and
+        nothing queued will run in this process (it stays queued in the journal for next time)."""
+        return self._closed_because is not None
+
+    @property
+    def running_experiments(self) -> list[Experiment]:
+        """Every running experiment: the worker's first, then the other lanes' in the order they started."""
+        with self._lock:
+            return self._running_list()
 
     @property
     def history(self) -> list[Experiment]:
@@ -187,12 +229,22 @@ class ExperimentQueue:
         return bool(self._queued)
 
     def has_running(self) -> bool:
-        """True if an experiment is running."""
-        return self._running is not None
+        """True if an experiment runs on any lane (lock-free: two atomic reads)."""
+        return self._running is not None or bool(self._lane_running)
 
     def has_history(self) -> bool:
         """True if any experiment ended here (cancelled ones aside)."""
         return bool(self._history)
+
+    @property
+    def has_work(self) -> bool:
+        """True if a queued experiment can start, now or later, without anyone acting:
+        one held back by an interrupted upstream (see :func:`~core.engine.chains.held_by`)
+        waits for a human, so it is not work the queue will get to."""
+        if not self._queued:
+            return False
+        with self._lock:
+            return any(held_by(exp) is None for exp in self._queued)
 
     def first_queued_index(self) -> int:
         """Index in :attr:`queue` of the next queued experiment (the length, if none)."""
@@ -200,15 +252,15 @@ class ExperimentQueue:
             return self._first_queued_index
 
     def qsize(self, status: str | None = None) -> int:
-        """Exact number of experiments that are 'queued', 'running', in 'history', or all
-        of :attr:`queue` (None). ValueError for another status."""
+        """Exact number of experiments that are 'queued', 'running' (on any lane), in
+        'history', or all of :attr:`queue` (None). ValueError for another status."""
         with self._lock:
             if status is None:
                 return self._first_queued_index + len(self._queued)
             if status == "queued":
                 return len(self._queued)
             if status == "running":
-                return int(self._running is not None)
+                return int(self._running is not None) + len(self._lane_running)
             if status == "history":
                 return len(self._history)
         raise ValueError(f"status must be 'queued', 'running', 'history' or None, not {status!r}")
@@ -228,19 +280,24 @@ class ExperimentQueue:
         """Current index of ``experiment`` in :attr:`queue`; ValueError if it is not
         there (never queued here, or cancelled)."""
         with self._lock:
-            if self._by_id.get(experiment.id) is not experiment:
-                raise ValueError(f"{experiment!r} is not in this queue")
-            if experiment is self._running:
-                return len(self._history)
-            if experiment.status is ExpStatus.QUEUED:
-                return self._first_queued_index + self._queued.index(experiment)
-            if experiment.status is ExpStatus.CANCELLED:
-                raise ValueError(f"{experiment!r} was cancelled; it is no longer in the queue")
-            return self._history.index(experiment)
+            return self._index_of(experiment)
+
+    def _index_of(self, experiment: Experiment) -> int:
+        if self._by_id.get(experiment.id) is not experiment:
+            raise ValueError(f"{experiment!r} is not in this queue")
+        if experiment is self._running:
+            return len(self._history)
+        if self._lane_running and experiment in self._lane_running:
+            return len(self._history) + (self._running is not None) + self._lane_running.index(experiment)
+        if experiment.status is ExpStatus.QUEUED:
+            return self._first_queued_index + self._queued.index(experiment)
+        if experiment.status is ExpStatus.CANCELLED:
+            raise ValueError(f"{experiment!r} was cancelled; it is no longer in the queue")
+        return self._history.index(experiment)
 
     @property
     def _first_queued_index(self) -> int:
-        return len(self._history) + (self._running is not None)
+        return len(self._history) + (self._running is not None) + len(self._lane_running)
 
     def _check_open(self, action: str) -> None:
         if self._closed_because is not None:
@@ -259,14 +316,16 @@ class ExperimentQueue:
     def put_many(self, exps: Iterable[Experiment]) -> None:
         """Add several experiments in one step (one journal transaction).
 
-        Raises TypeError for anything that is not an Experiment, ValueError for an
-        experiment that is not QUEUED or is already in a queue, QueueClosed once the
-        queue is closed, and what the store raises (JournalError); then nothing is added.
+        Raises TypeError for anything that is not an Experiment or whose function is a
+        generator function, ValueError for an experiment that is not QUEUED or is
+        already in a queue, QueueClosed once the queue is closed, and what the store
+        raises (JournalError); then nothing is added.
         """
         batch = list(exps)
         for exp in batch:
             if not isinstance(exp, Experiment):
                 raise TypeError(f"only Experiment objects can be queued, got {type(exp).__name__}")
+            refuse_generator_function(exp.func)
         if not batch:
             return
         store = self._store
@@ -287,6 +346,10 @@ class ExperimentQueue:
         self._on_change()
         for offset, exp in enumerate(batch):
             emit_safely(self.added_signal, first + offset, exp)
+        for exp in batch:
+            if exp.links:
+                # An upstream that ended before this put has no done-callback left to fire.
+                apply_failure_policies(exp)
 
     def _append(self, batch: list[Experiment]) -> int:
         """Under the lock: queue ``batch`` after the queued ones; returns the index of the first."""
@@ -297,6 +360,12 @@ class ExperimentQueue:
         self._queued.extend(batch)
         if self._idle_workers:
             self._job_available.notify()
+        lanes = {exp.lane for exp in batch}
+        lanes.discard(INSTRUMENT_LANE)
+        if lanes:
+            for lane in lanes:
+                self._queued_in_lane[lane] = self._queued_in_lane.get(lane, 0) + sum(e.lane == lane for e in batch)
+            self._notify_lanes()
         return first
 
     @staticmethod
@@ -333,12 +402,17 @@ class ExperimentQueue:
                 exp._queue = self
                 self._queued.append(exp)
                 self._by_id[exp.id] = exp
+                if exp.lane != INSTRUMENT_LANE:
+                    self._queued_in_lane[exp.lane] = self._queued_in_lane.get(exp.lane, 0) + 1
 
     # -- the worker's side -------------------------------------------------------------
 
     def get_next_job(self) -> Experiment:
         """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none,
-        QueueClosed once the queue is closed."""
+        QueueClosed once the queue is closed.
+
+        RuntimeError if one is running already (call :meth:`job_done` first).
+        """
         exp = self._take_next(block=False)
         if exp is None:
             raise std_queue.Empty
@@ -347,10 +421,12 @@ class ExperimentQueue:
     def wait_next_job(self, may_start: Any, should_stop: Any) -> Experiment | None:
         """Block until a job can start, then take it as :meth:`get_next_job` does.
 
-        ``may_start()`` and ``should_stop()`` are checked under the lock whenever the
-        queue is woken (by put, :meth:`wake` and the like). Returns None as soon as
-        ``should_stop()`` is true or ``may_start()`` is false, so the caller can wait
-        for its own events instead. A closed queue starts nothing more: this waits.
+        It waits while ``may_start()`` is false (paused), while nothing is queued that
+        may start, while an experiment taken by another caller is running (until its
+        :meth:`job_done`), and once the queue is closed. Returns None as soon as
+        ``should_stop()`` is true. Both are checked under the lock whenever the queue
+        is woken: put and job_done wake it, and whoever makes ``may_start()`` or
+        ``should_stop()`` true must call :meth:`wake`.
         """
         return self._take_next(block=True, may_start=may_start, should_stop=should_stop)
 
@@ -359,14 +435,12 @@ class ExperimentQueue:
             with self._journal_order:
                 if should_stop is not None and should_stop():
                     return None
-                if may_start is not None and not may_start():
-                    return None
-                if self._running is not None:
+                if not block and self._running is not None:
                     raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
-                if self._closed_because is not None and not block:
+                if not block and self._closed_because is not None:
                     self._refuse("take the next job")
-                if self._queued and self._closed_because is None:
-                    exp = self._queued[0]
+                exp = self._startable_job(may_start)
+                if exp is not None:
                     exp.started_at = time.time()
                     if self._store is None:
                         index = self._start(exp)
@@ -383,29 +457,101 @@ class ExperimentQueue:
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
 
+    def _startable_job(self, may_start) -> Experiment | None:
+        """The worker's next job if one may start now, else None (under either lock)."""
+        if self._running is not None or self._closed_because is not None:
+            return None
+        if may_start is not None and not may_start():
+            return None
+        return self._next_in_lane(INSTRUMENT_LANE)
+
     def _start(self, exp: Experiment) -> int:
-        """Under the lock: ``exp``, the next queued one, is RUNNING; returns its index."""
-        self._queued.popleft()
+        """Under the lock: ``exp``, a queued one of the worker's lane, is RUNNING; returns its index.
+
+        The one record of what is running, set before anything says RUNNING: an abort
+        from a slot on the emission that follows finds it."""
         self._running = exp
-        exp.set_running_or_notify_cancel()
+        self._take_queued(exp)
         return len(self._history)
+
+    def _take_queued(self, exp: Experiment) -> None:
+        """Under the lock: take ``exp`` out of the queued ones and mark it RUNNING (the
+        caller has put it among the running)."""
+        if exp.lane != INSTRUMENT_LANE:
+            self._queued_in_lane[exp.lane] -= 1
+        if self._queued[0] is exp:
+            self._queued.popleft()
+        else:
+            self._queued.remove(exp)
+        exp.set_running_or_notify_cancel()
 
     def _wait_for_job(self, may_start, should_stop) -> None:
         """Wait until a job may start, or the worker must look at its conditions again.
         Waits with the journal order released (puts go on meanwhile); the conditions
-        are checked under the lock first, so a put made since cannot be missed."""
+        are checked under the lock first, so a change made since cannot be missed."""
         with self._lock:
             if should_stop is not None and should_stop():
                 return
-            if may_start is not None and not may_start():
+            if self._startable_job(may_start) is not None:
                 return
-            if self._queued and self._closed_because is None:
-                return
-            self._idle_workers += 1
+            # Paused, only wake() ends the wait; otherwise put() and job_done() do too.
+            startable = may_start is None or may_start()
+            if startable:
+                self._idle_workers += 1
             try:
                 self._job_available.wait()
             finally:
-                self._idle_workers -= 1
+                if startable:
+                    self._idle_workers -= 1
+
+    def _next_in_lane(self, lane: str, accept: Callable[[Experiment], bool] | None = None) -> Experiment | None:
+        """The first queued experiment of ``lane`` that may start (its upstreams let it, its
+        sweep is not held) and that ``accept`` takes, or None (under either lock)."""
+        queued, held = self._queued, self._held_groups
+
+        def startable(e: Experiment) -> bool:
+            # may_start(): one waiting for its upstreams does not hold up the rest.
+            return e.may_start() and e.group_id not in held and (accept is None or accept(e))
+
+        if queued and queued[0].lane == lane and startable(queued[0]):  # the common case
+            return queued[0]
+        if lane == INSTRUMENT_LANE:
+            return next((e for e in queued if e.lane == lane and startable(e)), None)
+        if not self._queued_in_lane.get(lane):
+            return None
+        seen = False
+        for e in queued:
+            if e.lane == lane:
+                seen = True
+                if startable(e):
+                    return e
+        if not seen:
+            self._queued_in_lane[lane] = 0
+        return None
+
+    # -- holding a sweep ---------------------------------------------------------------
+
+    def hold_group(self, group_id: str) -> None:
+        """Start none of the queued experiments of sweep ``group_id`` until :meth:`release_group`
+        (running ones go on). Not stored: a restart releases every sweep."""
+        with self._lock:
+            self._held_groups = self._held_groups | {group_id}
+
+    def release_group(self, group_id: str) -> None:
+        """Let the queued experiments of sweep ``group_id`` start again."""
+        with self._lock:
+            self._held_groups = self._held_groups - {group_id}
+            self._job_available.notify_all()
+            self._notify_lanes()
+        self._on_change()
+
+    def is_held(self, group_id: str) -> bool:
+        return group_id in self._held_groups
+
+    def _notify_lanes(self) -> None:
+        """Under the lock: wake the lanes waiting in :meth:`wait_next_lane_job`."""
+        self._lane_changes += 1
+        self._lane_work.notify_all()
 
     def _record(self, write: Callable[..., None], exp: Experiment, *details: Any) -> None:
         # A journal that cannot write a status change must not stop the lab: the run
@@ -416,9 +562,11 @@ class ExperimentQueue:
             logger.error("Could not write the status of %s to the journal: %s", exp.title, exc)
 
     def wake(self) -> None:
-        """Wake a worker blocked in :meth:`wait_next_job` so it re-checks its conditions."""
+        """Wake a worker blocked in :meth:`wait_next_job`, and lanes blocked in
+        :meth:`wait_next_lane_job`, so they re-check their conditions."""
         with self._lock:
             self._job_available.notify_all()
+            self._notify_lanes()
 
     def job_done(self, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None) -> None:
         """Complete the running experiment with ``exit_status``.
@@ -435,6 +583,10 @@ class ExperimentQueue:
         exp = self._running
         if exp is None:
             raise RuntimeError("job_done() called with no running experiment")
+        self._finish(exp, exit_status, result, exception)
+
+    def _finish(self, exp: Experiment, exit_status: ExpStatus, result: Any, exception: BaseException | None) -> None:
+        """Move the running ``exp`` (of any lane) to the history with its outcome."""
         store = self._store
         outcome = store.prepare_outcome(exp, result, exception) if store is not None else None
         with self._journal_order:
@@ -451,12 +603,87 @@ class ExperimentQueue:
         emit_safely(self.status_changed_signal, index, exit_status, exp)
 
     def _end(self, exp: Experiment) -> int:
-        """Under the lock: the running ``exp`` joins the history; returns its index."""
-        index = len(self._history)
-        self._running = None
+        """Under the lock: the running ``exp`` (of any lane) joins the history; returns
+        its index while it ran (for the worker's, the same as its index in the history)."""
+        if exp is self._running:
+            index = len(self._history)
+            self._running = None
+        else:
+            index = self._index_of(exp)
+            self._lane_running.remove(exp)
+            self._notify_lanes()  # a slot, or a sweep's share of the slots, is free again
         self._history.append(exp)
         self._ended.append(exp)
+        if self._idle_workers:  # a worker waits for the end of a job taken by hand
+            self._job_available.notify()
         return index
+
+    # -- the other lanes' side ---------------------------------------------------------
+
+    def wait_next_lane_job(
+        self,
+        lane: str,
+        may_start: Callable[[], bool],
+        should_stop: Callable[[], bool],
+        accept: Callable[[Experiment], bool] | None = None,
+    ) -> Experiment | None:
+        """Block until a queued experiment of ``lane`` can start, then mark it RUNNING.
+
+        For lanes other than the worker's: several of their experiments run at once.
+        The first queued experiment of ``lane`` that ``accept(exp)`` takes (all, without
+        it) starts, once ``may_start()`` is true. The three are called under the queue's
+        locks whenever it is woken: by a put, a lane job done, :meth:`wake`. Returns None
+        as soon as ``should_stop()`` is true; a closed queue starts nothing more.
+        Complete it with :meth:`lane_job_done`.
+        """
+        while True:
+            changes = self._lane_changes  # read first: a wake-up after it is not missed
+            with self._journal_order:
+                if should_stop():
+                    return None
+                # accept() is called only here: taking an experiment may count it (a
+                # sweep's share of the slots), so it must start when accepted.
+                exp = self._startable_lane_job(lane, may_start, accept)
+                if exp is not None:
+                    exp.started_at = time.time()
+                    if self._store is None:
+                        index = self._start_in_lane(exp)
+                    else:
+                        self._record(self._store.record_started, exp)
+                        with self._lock:
+                            index = self._start_in_lane(exp)
+                    break
+            with self._lock:  # wait with the journal order released, as the worker does
+                if self._lane_changes == changes and not should_stop():
+                    self._lane_work.wait()
+        emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
+        return exp
+
+    def _startable_lane_job(self, lane: str, may_start, accept) -> Experiment | None:
+        if self._closed_because is not None or not may_start():
+            return None
+        return self._next_in_lane(lane, accept)
+
+    def _start_in_lane(self, exp: Experiment) -> int:
+        """Under the lock: ``exp``, a queued one of another lane, is RUNNING; returns its index."""
+        self._lane_running.append(exp)
+        self._take_queued(exp)
+        return self._index_of(exp)
+
+    def lane_job_done(
+        self, exp: Experiment, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None
+    ) -> None:
+        """Complete ``exp``, taken by :meth:`wait_next_lane_job`, as :meth:`job_done` does.
+
+        Raises ValueError for an exit status that is not one, or when ``exp`` is not
+        running on a lane of this queue.
+        """
+        if exit_status not in _EXIT_STATUSES:
+            raise ValueError(f"{exit_status!r} is not an exit status")
+        with self._lock:
+            if exp not in self._lane_running:
+                raise ValueError(f"{exp!r} is not running on a lane of this queue")
+        self._finish(exp, exit_status, result, exception)
 
     # -- removing, reordering, requeueing ----------------------------------------------
 
@@ -605,7 +832,6 @@ class ExperimentQueue:
         """
         if exp.status not in REQUEUEABLE:
             raise ValueError(f"{exp!r} is {exp.status.name}; only ended experiments can be requeued")
-        again = Experiment(exp.func, exp.args, exp.kwargs, title=exp._title)
-        again.requeued_from = exp.id
+        again = exp.repeat()
         self.put(again)
         return again

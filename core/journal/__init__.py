@@ -9,7 +9,7 @@ query of past experiments, ``instance_lock`` the one-program-per-directory lock.
 from .codec import CallNotStored, ResultNotStored, StoredFailure
 from .history import HistoryFilter, Moment, as_timestamp
 from .instance_lock import LOCK_FILE, DataDirectoryInUse, InstanceLock
-from .schema import JournalError
+from .schema import JournalError, open_memory_database
 from .store import JOURNAL_FILE, Journal, Restored
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "ResultNotStored",
     "StoredFailure",
     "as_timestamp",
+    "open_memory_database",
 ]

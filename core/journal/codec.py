@@ -21,7 +21,7 @@ from typing import Any
 
 import cloudpickle
 
-from ..engine import MAX_TRACEBACK_CHARS, Experiment, cut_middle, format_failure, make_bounded_repr
+from ..engine import MAX_TRACEBACK_CHARS, Experiment, cut_middle, format_failure, make_bounded_repr, record_message
 
 __all__ = [
     "CallEncoder",
@@ -125,16 +125,21 @@ class CallEncoder:
 
     def encode(self, exp: Experiment) -> tuple[bytes, bytes]:
         """(function digest, pickled arguments); raises if either cannot be pickled,
-        PickleTooLarge if either passes :data:`MAX_STORED_ARGUMENT_BYTES`."""
-        func = exp.func
+        PickleTooLarge if the arguments pass :data:`MAX_STORED_ARGUMENT_BYTES`."""
+        digest = self.function_digest(exp.func)
+        if not exp.args and not exp.kwargs:
+            return digest, _NO_ARGUMENTS
+        return digest, pickle_value((exp.args, exp.kwargs), MAX_STORED_ARGUMENT_BYTES)
+
+    def function_digest(self, func: Any) -> bytes:
+        """The digest under which ``func`` is stored (a call's function, or a cleanup);
+        raises if it cannot be pickled."""
         digest = self._by_function.get(id(func))
         if digest is None:
             digest, data = self._remembered.get(func)
             self.functions[digest] = data
             self._by_function[id(func)] = digest
-        if not exp.args and not exp.kwargs:
-            return digest, _NO_ARGUMENTS
-        return digest, pickle_value((exp.args, exp.kwargs), MAX_STORED_ARGUMENT_BYTES)
+        return digest
 
 
 #: Functions whose pickles :class:`FunctionPickles` keeps.
@@ -370,10 +375,7 @@ def encode_log(records: list[logging.LogRecord]) -> str | None:
         return None
     rows = []
     for record in records:
-        try:
-            message = record.getMessage()
-        except Exception:  # bad %-arguments: keep what there is
-            message = str(record.msg)
+        message = record_message(record)  # bad %-arguments are shown, not lost
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
             record.exc_text = format_failure(record.exc_info[1]).rstrip("\n")
         if record.exc_text:

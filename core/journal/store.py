@@ -22,6 +22,7 @@ file while it is open.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sqlite3
 import threading
@@ -32,7 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..engine import Experiment, ExpStatus, StoredOutcome
+from ..engine import (
+    INSTRUMENT_LANE,
+    Experiment,
+    ExpStatus,
+    Link,
+    RetryPolicy,
+    StoredOutcome,
+    attach_links,
+    watch_retries,
+)
 from .codec import (
     CallEncoder,
     FunctionPickles,
@@ -48,6 +58,7 @@ from .codec import (
     load_exception,
     load_pickle,
     load_result,
+    pickle_value,
     unavailable_call,
 )
 from .history import HistoryFilter, title_contains
@@ -68,7 +79,8 @@ PROGRESS_INTERVAL_S = 1.0
 
 _INSERT_EXPERIMENT = (
     "INSERT INTO experiments (seq, id, status, queue_position, title, func_name, func_digest, arguments, "
-    "store_error, requeued_from, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "store_error, requeued_from, queued_at, lane, group_id, cleanup_digest) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _OUTCOME_SET = (
@@ -78,12 +90,47 @@ _OUTCOME_SET = (
 _STORE_OUTCOME = f"UPDATE experiments SET {_OUTCOME_SET} WHERE seq = ?"
 _STORE_OUTCOME_AND_ERROR = f"UPDATE experiments SET {_OUTCOME_SET}, store_error = ? WHERE seq = ?"
 
+_INSERT_LINK = (
+    "INSERT INTO experiment_links (downstream_id, place, upstream_id, feed_position, feed_name, on_failure) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CHAIN = (
+    "INSERT INTO experiment_chain (experiment_id, attempt, retries, retry_delay, retry_on, not_before, study_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _chain_rows(experiments: list[Experiment]) -> tuple[list[tuple], list[tuple]]:
+    """Rows of experiment_links and experiment_chain for the experiments that need them."""
+    link_rows, chain_rows = [], []
+    for exp in experiments:
+        for place, link in enumerate(exp.links):
+            position = link.feed if isinstance(link.feed, int) else None
+            name = link.feed if isinstance(link.feed, str) else None
+            link_rows.append((exp.id, place, link.upstream.id, position, name, link.on_failure))
+        retry = exp.retry
+        if retry is not None or exp.links or exp.study_id is not None:
+            chain_rows.append(
+                (
+                    exp.id,
+                    exp.attempt,
+                    retry.retries if retry else None,
+                    retry.delay if retry else None,
+                    pickle_value(retry.on) if retry else None,
+                    exp.not_before,
+                    exp.study_id,
+                )
+            )
+    return link_rows, chain_rows
+
+
 #: What a listing reads of each experiment: all but its outcome, which comes after the
 #: (possibly huge) result in the row and is read by :meth:`Journal._read_outcome` on
 #: first use.
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
-    "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message"
+    "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
+    "lane, group_id, cleanup_digest"
 )
 _OUTCOME_COLUMNS = "result, result_repr, result_pickled, exception, traceback, log_lines"
 #: Row keys per ``seq IN (...)`` query (SQLite allows at least 999 parameters).
@@ -92,10 +139,16 @@ _KEYS_PER_QUERY = 500
 
 class EncodedCalls(NamedTuple):
     """Calls pickled for the journal: per experiment (function digest, pickled
-    arguments, why not stored), and the function pickles by digest."""
+    arguments, why not stored), the function pickles by digest, the cleanups and the
+    rows of chains."""
 
     calls: list[tuple[bytes | None, bytes | None, str | None]]
     functions: dict[bytes, bytes]
+    #: Per experiment (cleanup digest, why its cleanup is not stored).
+    cleanups: list[tuple[bytes | None, str | None]]
+    #: Rows of experiment_links (or the exception that kept them from being made) and experiment_chain.
+    link_rows: list[tuple] | Exception
+    chain_rows: list[tuple]
 
 
 class EncodedOutcome(NamedTuple):
@@ -113,11 +166,13 @@ class EncodedOutcome(NamedTuple):
 class Restored:
     """What a journal held at start: ended experiments (the most recent
     :data:`RESTORED_HISTORY`, oldest first), the ones found RUNNING (now INTERRUPTED),
-    and the queued ones in order."""
+    and the queued ones in order; and the stored groups (sweeps) as
+    ``(id, title, created_at, details)``."""
 
     history: list[Experiment] = field(default_factory=list)
     interrupted: list[Experiment] = field(default_factory=list)
     queued: list[Experiment] = field(default_factory=list)
+    groups: list[tuple[str, str, float, dict]] = field(default_factory=list)
 
 
 class Journal:
@@ -152,6 +207,10 @@ class Journal:
         self._last_position = position or 0.0
         self._next_history = (history or 0) + 1
         self._progress_due = 0.0
+        # False only in a journal kept at an older schema (tests of the migration path).
+        self._has_chains = bool(
+            self._conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'experiment_links'").fetchone()[0]
+        )
 
     # -- transactions ------------------------------------------------------------------
 
@@ -169,6 +228,19 @@ class Journal:
                 if isinstance(exc, sqlite3.Error):
                     raise JournalError(f"cannot {action} in the journal {self.path}: {exc}") from exc
                 raise
+
+    def transaction(self, action: str):
+        """A transaction on the journal's one connection, for the tables other parts keep
+        in this file (studies); ``action`` names it in the JournalError raised on failure."""
+        return self._transaction(action)
+
+    def query(self, action: str, sql: str, params: tuple | list = ()) -> list[tuple]:
+        """Rows of one read; raises JournalError (naming ``action``) when it fails."""
+        with self._lock:
+            try:
+                return self._connection(action).execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot {action} in the journal {self.path}: {exc}") from exc
 
     def _write(self, action: str, sql: str, params: tuple | list) -> None:
         """One statement, in a transaction of its own (autocommit)."""
@@ -199,10 +271,13 @@ class Journal:
 
         A call that cannot be pickled, or whose function or arguments pickle to more
         than :data:`~core.journal.codec.MAX_STORED_ARGUMENT_BYTES`, is given a reason
-        instead (:meth:`record_added` records it as not stored); this never raises.
+        instead (:meth:`record_added` records it as not stored); so is a cleanup that
+        cannot be pickled (it runs in this session, not after a crash). The rows of
+        chains (links, retry policies) are made here too. This never raises.
         """
         encoder = CallEncoder(self._function_pickles)
         calls: list[tuple[bytes | None, bytes | None, str | None]] = []
+        cleanups: list[tuple[bytes | None, str | None]] = []
         for exp in experiments:
             try:
                 digest, arguments = encoder.encode(exp)
@@ -212,7 +287,19 @@ class Journal:
                 calls.append((None, None, f"the call cannot be pickled ({describe_error(exc)})"))
             else:
                 calls.append((digest, arguments, None))
-        return EncodedCalls(calls, encoder.functions)
+            cleanup = exp.cleanup
+            if cleanup is None:
+                cleanups.append((None, None))
+                continue
+            try:
+                cleanups.append((encoder.function_digest(cleanup), None))
+            except Exception as exc:
+                cleanups.append((None, describe_error(exc)))
+        try:
+            link_rows, chain_rows = _chain_rows(experiments) if self._has_chains else ([], [])
+        except Exception as exc:  # a retry_on that cannot be pickled: record_added raises it
+            link_rows, chain_rows = exc, []
+        return EncodedCalls(calls, encoder.functions, cleanups, link_rows, chain_rows)
 
     def record_added(self, experiments: list[Experiment], encoded: EncodedCalls) -> None:
         """Store experiments appended to the queue (their calls ``encoded`` by
@@ -220,16 +307,25 @@ class Journal:
 
         A call that could not be encoded is still recorded (title and all, without the
         call): the experiment gets ``stored=False`` and ``store_error``, and one
-        warning is logged for it.
+        warning is logged for it. A cleanup that could not be pickled is left out,
+        with a warning: it runs in this session, not after a crash.
         """
+        link_rows, chain_rows = encoded.link_rows, encoded.chain_rows
+        if isinstance(link_rows, Exception):
+            raise link_rows
         rows = []
         unstored: list[tuple[Experiment, str]] = []
+        unstored_cleanups: list[tuple[Experiment, str]] = []
         seq, position = self._next_seq, self._last_position
-        for exp, (digest, arguments, error) in zip(experiments, encoded.calls, strict=True):
+        for exp, (digest, arguments, error), (cleanup_digest, cleanup_error) in zip(
+            experiments, encoded.calls, encoded.cleanups, strict=True
+        ):
             title = exp._title
             if error is not None:
                 title = exp.title
                 unstored.append((exp, error))
+            if cleanup_error is not None:
+                unstored_cleanups.append((exp, cleanup_error))
             position += 1.0
             rows.append(
                 (
@@ -244,17 +340,23 @@ class Journal:
                     error,
                     exp.requeued_from,
                     exp.queued_at,
+                    None if exp.lane == INSTRUMENT_LANE else exp.lane,
+                    exp.group_id,
+                    cleanup_digest,
                 )
             )
             seq += 1
         with self._lock:  # a purge() on another thread must not delete a function between check and insert
             functions = [item for item in encoded.functions.items() if item[0] not in self._stored_functions]
-            if len(rows) == 1 and not functions:  # the common single put: one statement, no BEGIN/COMMIT
+            if len(rows) == 1 and not functions and not chain_rows:  # the common single put: no BEGIN/COMMIT
                 self._write("queue an experiment", _INSERT_EXPERIMENT, rows[0])
             else:
                 with self._transaction(f"queue {len(rows)} experiment(s)") as conn:
                     conn.executemany("INSERT OR IGNORE INTO functions (digest, pickle) VALUES (?, ?)", functions)
                     conn.executemany(_INSERT_EXPERIMENT, rows)
+                    if chain_rows:
+                        conn.executemany(_INSERT_LINK, link_rows)
+                        conn.executemany(_INSERT_CHAIN, chain_rows)
             self._stored_functions.update(digest for digest, _ in functions)
         self._next_seq, self._last_position = seq, position
         for exp, row in zip(experiments, rows, strict=True):
@@ -264,6 +366,13 @@ class Journal:
         for exp, error in unstored:
             logger.warning(
                 "%s will run, but its call is not stored in the journal, so it cannot run again after a restart: %s",
+                exp.title,
+                error,
+            )
+        for exp, error in unstored_cleanups:
+            logger.warning(
+                "The cleanup of %s cannot be stored in the journal (%s): it runs in this session, "
+                "but it will not run after a crash.",
                 exp.title,
                 error,
             )
@@ -334,6 +443,14 @@ class Journal:
             [(exp._title, finished_at, self._seqs[exp.id]) for exp in experiments],
             f"cancel {len(experiments)} experiment(s)",
         )
+        reasons = [(exp.id, exp.cancel_reason) for exp in experiments if exp.cancel_reason]
+        if reasons and self._has_chains:
+            with self._transaction("store why experiments were cancelled") as conn:
+                conn.executemany(
+                    "INSERT INTO experiment_chain (experiment_id, cancel_reason) VALUES (?, ?) "
+                    "ON CONFLICT (experiment_id) DO UPDATE SET cancel_reason = excluded.cancel_reason",
+                    reasons,
+                )
         for exp in experiments:
             del self._seqs[exp.id]
             del self._positions[exp.id]
@@ -426,8 +543,11 @@ class Journal:
             history=[builder.build(row) for row in history_rows],
             interrupted=[builder.build(row) for row in running_rows],
             queued=[builder.build(row) for row in queued_rows],
+            groups=self.groups(),
         )
         self._store_interrupted(list(zip(restored.interrupted, running_keys, strict=True)))
+        if self._has_chains:
+            self._restore_chains(restored)
         for exp, row in zip(restored.queued, queued_rows, strict=True):
             self._seqs[exp.id] = row[0]
             self._positions[exp.id] = row[3]
@@ -450,6 +570,54 @@ class Journal:
             for row in conn.execute(f"SELECT {_COLUMNS} FROM experiments WHERE seq IN ({marks})", chunk):
                 found[row[0]] = row
         return [found[seq] for seq in keys]
+
+    def _restore_chains(self, restored: Restored) -> None:
+        """Give restored experiments their retry state, cancel reasons and links, and
+        make the queued ones wait again as before the restart.
+
+        A link names the upstream as it was linked; when that one was requeued (a
+        retry, or by hand after it was interrupted), the newest copy is the upstream.
+        """
+        everyone = [*restored.history, *restored.interrupted, *restored.queued]
+        by_id = {exp.id: exp for exp in everyone}
+        with self._lock:
+            conn = self._connection("read the chains")
+            chain_rows = conn.execute(
+                "SELECT experiment_id, attempt, retries, retry_delay, retry_on, not_before, study_id, cancel_reason "
+                "FROM experiment_chain"
+            ).fetchall()
+            link_rows = conn.execute(
+                "SELECT downstream_id, upstream_id, feed_position, feed_name, on_failure FROM experiment_links "
+                "ORDER BY downstream_id, place"
+            ).fetchall()
+        for exp_id, attempt, retries, delay, retry_on, not_before, study_id, reason in chain_rows:
+            exp = by_id.get(exp_id)
+            if exp is None:
+                continue
+            exp.attempt, exp.not_before, exp.study_id, exp.cancel_reason = attempt, not_before, study_id, reason
+            if retries:
+                exp.retry = RetryPolicy(retries, delay or 0.0, load_pickle(retry_on))
+        for earlier in everyone:
+            repeated = by_id.get(earlier.requeued_from) if earlier.requeued_from else None
+            if repeated is not None:
+                repeated.repeated_by = earlier
+        links: dict[str, list[Link]] = {}
+        for downstream_id, upstream_id, position, name, on_failure in link_rows:
+            if downstream_id not in by_id:
+                continue
+            upstream = by_id.get(upstream_id) or self.load(upstream_id)
+            if upstream is None:
+                logger.warning("An upstream of a queued experiment is gone from the journal (%s).", upstream_id)
+                continue
+            feed = position if position is not None else name
+            links.setdefault(downstream_id, []).append(Link(upstream, feed, on_failure))
+        for exp in restored.queued:
+            if exp.retry is not None:
+                watch_retries(exp)
+            if exp.id in links:
+                attach_links(exp, links.pop(exp.id))
+        for exp_id, ended_links in links.items():  # kept so that a requeued copy is fed as the original was
+            by_id[exp_id].links = tuple(ended_links)
 
     def _store_interrupted(self, experiments: list[tuple[Experiment, int]]) -> None:
         if not experiments:
@@ -529,7 +697,11 @@ class Journal:
             ).rowcount
             conn.execute(
                 "DELETE FROM functions WHERE digest NOT IN "
-                "(SELECT func_digest FROM experiments WHERE func_digest IS NOT NULL)"
+                "(SELECT func_digest FROM experiments WHERE func_digest IS NOT NULL "
+                "UNION SELECT cleanup_digest FROM experiments WHERE cleanup_digest IS NOT NULL)"
+            )
+            conn.execute(
+                "DELETE FROM groups WHERE id NOT IN (SELECT group_id FROM experiments WHERE group_id IS NOT NULL)"
             )
             self._stored_functions.clear()
         return deleted
@@ -567,6 +739,27 @@ class Journal:
             experiment.store_error = experiment.store_error or f"the stored result cannot be loaded ({why})"
         failure = load_exception(exception, traceback_text, experiment.title)
         return StoredOutcome(value, failure, traceback_text, decode_log(log_lines))
+
+    # -- groups (sweeps) ---------------------------------------------------------------
+
+    def record_group(self, group_id: str, title: str, created_at: float, details: dict) -> None:
+        """Store a group of experiments (a sweep): its title, when it was made, its
+        settings (JSON-serialisable). Storing an id again replaces its record."""
+        self._write(
+            "store a sweep",
+            "INSERT OR REPLACE INTO groups (id, title, created_at, details) VALUES (?, ?, ?, ?)",
+            (group_id, title, created_at, json.dumps(details)),
+        )
+
+    def groups(self) -> list[tuple[str, str, float, dict]]:
+        """Every stored group as ``(id, title, created_at, details)``, oldest first."""
+        with self._lock:
+            rows = (
+                self._connection("read the sweeps")
+                .execute("SELECT id, title, created_at, details FROM groups ORDER BY created_at")
+                .fetchall()
+            )
+        return [(group_id, title, created, json.loads(details or "{}")) for group_id, title, created, details in rows]
 
     def _function_pickle(self, digest: bytes) -> bytes | None:
         with self._lock:
@@ -611,6 +804,9 @@ class _ExperimentBuilder:
             finished_at,
             fraction,
             message,
+            lane,
+            group_id,
+            cleanup_digest,
         ) = row
         func, args, kwargs = None, (), {}
         if digest is not None:
@@ -624,10 +820,12 @@ class _ExperimentBuilder:
         if unloadable:
             func = unavailable_call(f"{title or func_name}: {store_error}")
             title = title or f"{func_name}(...)"
-        exp = Experiment(func, args, kwargs, title=title)
+        exp = Experiment(func, args, kwargs, title=title, lane=lane or INSTRUMENT_LANE, group_id=group_id)
         exp.id = exp_id
-        exp.stored, exp.store_error, exp.requeued_from = not unloadable, store_error, requeued_from
         status = ExpStatus(status_value)
+        if cleanup_digest is not None and status in (ExpStatus.QUEUED, ExpStatus.RUNNING):  # it may still run
+            exp.cleanup = self._cleanup(cleanup_digest, exp)
+        exp.stored, exp.store_error, exp.requeued_from = not unloadable, store_error, requeued_from
         if status is ExpStatus.CANCELLED:
             exp._complete_cancelled()
         elif status is ExpStatus.RUNNING:
@@ -642,6 +840,18 @@ class _ExperimentBuilder:
         exp.queued_at, exp.started_at, exp.finished_at = queued_at, started_at, finished_at
         exp.progress = (fraction, message or "")
         return exp
+
+    def _cleanup(self, digest: bytes, exp: Experiment) -> Any:
+        try:
+            cleanup = self._function(digest)
+        except Exception as exc:
+            logger.warning(
+                "The cleanup of %s cannot be loaded from the journal (%s); it will not run.",
+                exp.title,
+                describe_error(exc),
+            )
+            return None
+        return cleanup
 
     def warn_unloadable(self) -> None:
         for exp in self.unloadable:

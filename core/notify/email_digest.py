@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..engine import MAX_TRACEBACK_CHARS, Experiment, current_experiment, cut_middle, format_failure
+from ..engine import MAX_TRACEBACK_CHARS, Experiment, current_experiment, cut_middle, format_failure, record_message
 from .smtp import SmtpSettings, send_email, smtp_password
 
 __all__ = ["EMAIL_LOGGER", "Digest", "EmailDigestHandler", "NotifySettings"]
@@ -59,10 +59,7 @@ class _Sighting:
 
     @classmethod
     def of(cls, record: logging.LogRecord) -> _Sighting:
-        try:
-            message = record.getMessage()
-        except Exception:  # bad %-arguments: show them rather than lose the record
-            message = f"{record.msg!r} % {record.args!r}"
+        message = record_message(record)  # bad %-arguments are shown, not lost
         return cls(
             record.levelno,
             record.levelname,

@@ -65,7 +65,7 @@ class QueueDoneNotifier:
     def _send_if_done(self) -> None:
         queue = self._manager.job_queue
         with self._lock:
-            if not self._ran or queue.running_experiment is not None or queue.has_queued():
+            if not self._ran or queue.has_running() or queue.has_queued():
                 return
             ran, self._ran = self._ran, []
         tally = status_tally([e.status for e in ran])

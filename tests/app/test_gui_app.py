@@ -30,6 +30,10 @@ def test_demo_opens_the_window_on_the_data_dir_with_the_demo_queued(qtbot, tmp_p
     assert not window.windowIcon().isNull()
     qtbot.waitUntil(lambda: window.queue_model.rowCount() == 5)
     assert session.manager.data_dir == tmp_path / "lab"
+    studies_dock = window.docks["Studies"]  # tabbed with the log, listed in the View menu
+    assert studies_dock.widget().studies is session.studies and session.studies.manager is session.manager
+    assert studies_dock.toggleViewAction() in window.view_menu.actions()
+    assert studies_dock in window.tabifiedDockWidgets(window.docks["Log"])
 
     def stop() -> None:
         session.manager.shutdown(wait=True, abort_running=True, timeout=10)
@@ -91,3 +95,15 @@ def test_the_window_docks_the_console_after_showing_and_settings_opens_the_dialo
     QTimer.singleShot(0, stop)
     assert session.run() == 0
     assert session.console._shut_down
+
+
+def test_demo_without_a_data_dir_opens_the_window_on_a_demo_folder_and_says_so(monkeypatch, isolated_dirs, capsys):
+    opened_on = []
+    monkeypatch.setattr(
+        labqueue.app.gui,
+        "run_gui",
+        lambda data_dir=None, demo=False, startup_file=None: opened_on.append((data_dir, demo)) or 0,
+    )
+    assert main(["--demo"]) == 0
+    assert opened_on == [(isolated_dirs / "demo", True)]  # beside the user's journal, not in it
+    assert capsys.readouterr().err == f"labqueue: demo queue kept in {isolated_dirs / 'demo'}\n"

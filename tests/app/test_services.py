@@ -30,6 +30,7 @@ def write_config(data_dir, server, **email):
         *(f"{key} = {value}" for key, value in email.items()),
         "[queue]",
         "pause_on_failure = false",
+        "abort_grace_seconds = 3",
     ]
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -45,6 +46,7 @@ def test_settings_are_applied_and_a_warning_in_a_job_is_emailed(isolated_dirs, s
         services = start_services(manager, isolated_dirs)
         try:
             assert manager.pause_on_failure is False
+            assert manager.abort_grace_seconds == 3.0
             assert manager.notify_address == ["ana@lab.example"]
             assert manager.email_handler_level == logging.ERROR
             assert manager.log_file_dir == isolated_dirs / "logs"

@@ -3,7 +3,9 @@
 After every step: done() holds exactly in terminal states, no experiment is lost or
 duplicated in the snapshot, none has run twice, qsize agrees with the snapshot, and
 cancelled futures raise CancelledError. At teardown every experiment has ended in
-exactly one terminal state, with its done-callbacks called exactly once.
+exactly one terminal state, with its done-callbacks called exactly once. An abort
+asked for from a slot on ``status_changed_signal`` as a job starts is never lost: it
+returns True and that job ends ABORTED.
 """
 
 import threading
@@ -46,6 +48,18 @@ class QueueMachine(RuleBasedStateMachine):
         self.queue = self.manager.job_queue
         self.known: list[Experiment] = []
         self.callbacks = Counter()
+        self.aborts_armed = 0  # the next this many jobs are aborted by a slot as they start
+        self.slot_aborts: list[tuple[Experiment, bool]] = []
+        self.queue.status_changed_signal.connect(self._abort_as_it_starts)
+
+    def _abort_as_it_starts(self, index, status, exp):
+        if status is not ExpStatus.RUNNING:
+            return
+        with runs_lock:
+            if not self.aborts_armed:
+                return
+            self.aborts_armed -= 1
+        self.slot_aborts.append((exp, self.manager.abort_job()))
 
     def teardown(self):
         manager = self.manager
@@ -62,6 +76,8 @@ class QueueMachine(RuleBasedStateMachine):
             assert self.callbacks[exp.id] == 1, exp
             assert runs[exp.id] == (1 if exp.status in (ExpStatus.FINISHED, ExpStatus.FAILED) else runs[exp.id])
             assert runs[exp.id] <= 1
+        for exp, answered in self.slot_aborts:
+            assert answered and exp.status is ExpStatus.ABORTED, exp
 
     def _new(self, spec):
         exp = Experiment(lab_job, spec)
@@ -115,6 +131,9 @@ class QueueMachine(RuleBasedStateMachine):
             self.manager.resume_worker()
         elif name == "abort":
             self.manager.abort_job()
+        elif name == "abort_from_slot":
+            with runs_lock:
+                self.aborts_armed += 1
         elif name == "cancel":
             exp = self._queued_sample(index)
             if exp is not None:
@@ -133,6 +152,7 @@ class QueueMachine(RuleBasedStateMachine):
             "pause",
             "resume",
             "abort",
+            "abort_from_slot",
             "cancel",
         ]
     )
@@ -215,6 +235,13 @@ class QueueMachine(RuleBasedStateMachine):
         assert sizes[1] <= 1
         queued_part = in_queue[sizes[0] + sizes[1] :]
         assert all(e.status in (ExpStatus.QUEUED, ExpStatus.CANCELLED) for e in queued_part)
+
+    @invariant()
+    def aborts_from_slots_are_never_lost(self):
+        for exp, answered in list(self.slot_aborts):
+            assert answered, f"abort_job() from a slot as {exp!r} started returned False"
+            if exp.done():
+                assert exp.status is ExpStatus.ABORTED, exp
 
     @invariant()
     def nothing_ran_twice(self):

@@ -165,6 +165,21 @@ def test_log_pane_shows_records_from_any_thread_with_level_filter_and_search(qtb
     assert pane.filter.index(0, 3).data() == "labqueue.test_job"
 
 
+class OfflineInstrument:
+    def __str__(self):
+        raise OSError("instrument offline")
+
+    __repr__ = __str__
+
+
+def test_log_pane_shows_a_record_whose_message_cannot_be_made(qtbot, window, monkeypatch):
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # as in the program, not as pytest's handler does
+    pane = window.log_pane
+    job_logger.warning(OfflineInstrument())
+    qtbot.waitUntil(lambda: pane.filter.rowCount() == 1)
+    assert "repr failed: OSError" in pane.filter.index(0, 4).data()
+
+
 def test_log_pane_names_the_experiment_a_record_came_from(qtbot, window, manager):
     exp = manager.queued_exec(warn_then_fail)("C-3")
     pane = window.log_pane
@@ -234,6 +249,16 @@ def test_status_bar_shows_state_counts_and_time_left(qtbot, window, manager):
     gate.set()
     qtbot.waitUntil(lambda: status.state_label.text() == "Idle")
     assert status.counts_label.text() == "5 finished" and status.eta_label.text() == ""
+
+
+def test_status_bar_says_when_the_worker_thread_died(qtbot, window, manager, caplog):
+    def broken_job_done(*args, **kwargs):
+        raise RuntimeError("a bug in the bookkeeping")
+
+    manager.job_queue.job_done = broken_job_done
+    manager.queued_exec(noop)(1)
+    qtbot.waitUntil(lambda: window.status.state_label.text() == "Dead")
+    assert any(r.levelno == logging.CRITICAL for r in caplog.records)
 
 
 def test_a_dark_palette_recolours_statuses_and_icons(qtbot, window, manager):

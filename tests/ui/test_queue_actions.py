@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from labqueue import Experiment, ExpStatus
+from labqueue import Experiment, ExpStatus, WorkerState
 from labqueue.ui.queue_model import Column
 
 from .conftest import answer, click_row, fail, noop, row_point, titles, wait_for
@@ -80,6 +80,33 @@ def test_abort_stops_the_running_experiment_and_is_then_disabled(qtbot, window, 
     qtbot.waitUntil(lambda: running.status is ExpStatus.ABORTED)
     qtbot.waitUntil(lambda: not window.queue_actions.abort.isEnabled())
     assert window.queue_model.index(0, Column.STATUS).data() == "Aborted"
+
+
+def test_while_aborting_the_abort_action_offers_force_abort(qtbot, window, manager):
+    manager.abort_grace_seconds = 3600
+    stop, started = threading.Event(), threading.Event()
+
+    def never_checks():
+        started.set()
+        while not stop.is_set():  # a pure-Python loop that ignores the abort
+            pass
+
+    running = manager.queued_exec(never_checks)()
+    abort = window.queue_actions.abort
+    try:
+        assert started.wait(10)
+        qtbot.waitUntil(abort.isEnabled)
+        assert abort.text() == "Abort"
+
+        click_toolbar(qtbot, window, abort)
+        qtbot.waitUntil(lambda: abort.isEnabled() and abort.text() == "Force abort")
+        assert manager.state is WorkerState.ABORTING and "now" in abort.toolTip()
+
+        click_toolbar(qtbot, window, abort)
+        qtbot.waitUntil(lambda: running.status is ExpStatus.ABORTED)
+        qtbot.waitUntil(lambda: not abort.isEnabled() and abort.text() == "Abort")
+    finally:
+        stop.set()
 
 
 def test_clear_asks_with_the_count_and_cancels_only_when_confirmed(qtbot, window, manager):

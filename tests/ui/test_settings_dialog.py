@@ -45,9 +45,12 @@ def server_settings(port: int, **email) -> Settings:
 
 
 def test_fields_show_the_settings_and_save_writes_them(open_dialog, config, qtbot):
-    dialog = open_dialog(Settings(EmailSettings(to=("ana@lab.example",), stall_minutes=15), QueueSettings(False)))
+    dialog = open_dialog(
+        Settings(EmailSettings(to=("ana@lab.example",), stall_minutes=15), QueueSettings(False, abort_grace_seconds=4))
+    )
     assert dialog.to_edit.text() == "ana@lab.example"
     assert dialog.stall_spin.value() == 15 and not dialog.pause_check.isChecked()
+    assert dialog.grace_spin.value() == 4
     dialog.to_edit.setText("ana@lab.example, bo@lab.example")
     dialog.level_combo.setCurrentText("ERROR")
     dialog.port_spin.setValue(2525)
@@ -56,6 +59,7 @@ def test_fields_show_the_settings_and_save_writes_them(open_dialog, config, qtbo
     dialog.password_edit.setText("do-not-store-me")
     dialog.queue_done_check.setChecked(True)
     dialog.pause_check.setChecked(True)
+    dialog.grace_spin.setValue(30)
     with qtbot.waitSignal(dialog.settings_saved) as saved:
         qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Save), Qt.MouseButton.LeftButton)
     expected = Settings(
@@ -68,7 +72,7 @@ def test_fields_show_the_settings_and_save_writes_them(open_dialog, config, qtbo
             queue_done=True,
             stall_minutes=15,
         ),
-        QueueSettings(True),
+        QueueSettings(True, abort_grace_seconds=30),
     )
     assert saved.args == [expected]
     assert load_settings(config) == (expected, [])

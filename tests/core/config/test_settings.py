@@ -19,6 +19,7 @@ from labqueue.core.config import (
     load_settings,
     save_settings,
 )
+from labqueue.core.engine import DEFAULT_ABORT_GRACE_SECONDS
 
 
 @pytest.fixture
@@ -52,6 +53,7 @@ stall_minutes = 12.5
 
 [queue]
 pause_on_failure = false
+abort_grace_seconds = 2.5
 """,
         encoding="utf-8",
     )
@@ -71,7 +73,7 @@ pause_on_failure = false
             queue_done=True,
             stall_minutes=12.5,
         ),
-        QueueSettings(pause_on_failure=False),
+        QueueSettings(pause_on_failure=False, abort_grace_seconds=2.5),
     )
 
 
@@ -98,11 +100,21 @@ def test_bad_value_names_key_and_file_and_only_that_key_falls_back(config, line,
     assert loaded.email.host == "mail.example"
 
 
+@pytest.mark.parametrize("value", ["-1", "3601", '"soon"', "true"])
+def test_an_abort_grace_period_out_of_range_takes_the_default(config, value):
+    config.write_text(f"[queue]\nabort_grace_seconds = {value}\n", encoding="utf-8")
+    loaded, problems = load_settings(config)
+    assert loaded.queue.abort_grace_seconds == QueueSettings().abort_grace_seconds == DEFAULT_ABORT_GRACE_SECONDS
+    assert len(problems) == 1 and "[queue] abort_grace_seconds" in problems[0]
+    assert "must be a number from 0 to 3600" in problems[0]
+
+
 def test_unknown_key_is_named_with_the_known_ones(config):
     config.write_text("[queue]\npause_on_fail = false\n", encoding="utf-8")
     loaded, problems = load_settings(config)
     assert loaded.queue.pause_on_failure is True
-    assert problems == [f"{config}: [queue] unknown key 'pause_on_fail' is ignored (known keys: pause_on_failure)"]
+    known = "pause_on_failure, kill_grace_seconds, abort_grace_seconds"
+    assert problems == [f"{config}: [queue] unknown key 'pause_on_fail' is ignored (known keys: {known})"]
 
 
 def test_a_password_in_the_file_is_refused_with_the_right_advice(config):
@@ -195,3 +207,12 @@ def test_the_example_in_the_module_documentation_is_valid(config):
     loaded, problems = load_settings(config)
     assert problems == []
     assert loaded.email.host == "smtp.lab.example" and loaded.queue.pause_on_failure is True
+
+
+def test_the_kill_grace_of_commands_is_a_queue_setting(config):
+    config.write_text("[queue]\nkill_grace_seconds = 2\n", encoding="utf-8")
+    loaded, problems = load_settings(config)
+    assert loaded.queue.kill_grace_seconds == 2.0 and problems == []
+    config.write_text("[queue]\nkill_grace_seconds = -1\n", encoding="utf-8")
+    loaded, problems = load_settings(config)
+    assert loaded.queue.kill_grace_seconds == 5.0 and "kill_grace_seconds" in problems[0]

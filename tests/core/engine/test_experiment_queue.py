@@ -70,6 +70,14 @@ def test_put_many_is_all_or_nothing(q):
     assert q.queued == good
 
 
+def test_closed_says_the_queue_refuses_puts(q):
+    assert not q.closed
+    q.close("the manager was shut down")
+    assert q.closed
+    with pytest.raises(RuntimeError, match="cannot queue: the manager was shut down"):
+        q.put(Experiment(job))
+
+
 def test_get_next_job_order_and_empty(q):
     with pytest.raises(queue.Empty):
         q.get_next_job()

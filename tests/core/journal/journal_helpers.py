@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from labqueue import Manager, set_progress
 
@@ -54,3 +55,14 @@ class CountedResult:
 
 def counted(size: int) -> CountedResult:
     return CountedResult(b"r" * size)
+
+
+#: (experiment id, status) of every ramp_down() call, and an event set by each.
+ramped_down: list[tuple[str, object]] = []
+ramp_down_called = threading.Event()
+
+
+def ramp_down(exp):
+    """A cleanup stored by reference: the magnet goes back to zero field."""
+    ramped_down.append((exp.id, exp.status))
+    ramp_down_called.set()

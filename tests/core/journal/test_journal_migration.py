@@ -27,14 +27,32 @@ def _columns(path) -> list[str]:
     return names
 
 
-def _a_version_1_journal(open_manager, lab, monkeypatch) -> list[Experiment]:
-    monkeypatch.setattr(journal_db, "MIGRATIONS", journal_db.MIGRATIONS[:1])
+def _a_version_1_journal(open_manager, lab) -> list[Experiment]:
+    """A journal as labqueue wrote it before chains, studies, lanes and sweeps (schema 1):
+    written by this version, then every later step undone by hand."""
     manager = open_manager(start=False)
     exps = [Experiment(square, (i,)) for i in range(3)]
     manager.job_queue.put_many(exps)
     manager.shutdown()
-    monkeypatch.undo()
-    assert _version(lab / "labqueue.db") == 1
+    with sqlite3.connect(lab / "labqueue.db") as conn:
+        conn.execute("ALTER TABLE experiments DROP COLUMN lane")
+        conn.execute("ALTER TABLE experiments DROP COLUMN group_id")
+        conn.execute("ALTER TABLE experiments DROP COLUMN cleanup_digest")
+        for table in ("groups", "experiment_links", "experiment_chain", "study_runs", "studies"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    return exps
+
+
+def _a_journal_one_step_behind(open_manager, lab) -> list[Experiment]:
+    """A journal written by this labqueue, with three queued experiments. The tests add
+    a step to MIGRATIONS after it was written, so it is one version behind that."""
+    manager = open_manager(start=False)
+    exps = [Experiment(square, (i,)) for i in range(3)]
+    manager.job_queue.put_many(exps)
+    manager.shutdown()
+    assert _version(lab / "labqueue.db") == journal_db.schema_version()
     return exps
 
 
@@ -49,32 +67,34 @@ def test_a_new_journal_runs_every_step_and_records_the_version(open_manager, lab
 
 
 def test_an_older_journal_is_upgraded_in_place_and_keeps_its_queue(open_manager, lab, monkeypatch):
-    exps = _a_version_1_journal(open_manager, lab, monkeypatch)
-    monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS[:1], _add_operator_column])
+    exps = _a_version_1_journal(open_manager, lab)
+    monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS, _add_operator_column])
 
     manager = open_manager()
     assert [e.id for e in manager.job_queue.queued] == [e.id for e in exps]
     manager.resume_worker()
     assert [e.result(timeout=10) for e in manager.job_queue.queued] == [0, 1, 4]
     manager.shutdown()
-    assert _version(lab / "labqueue.db") == 2
-    assert "operator" in _columns(lab / "labqueue.db")
+    assert _version(lab / "labqueue.db") == len(journal_db.MIGRATIONS)
+    assert {"operator", "lane", "group_id", "cleanup_digest"} <= set(_columns(lab / "labqueue.db"))
 
 
 def test_a_failed_step_leaves_the_journal_as_it_was(open_manager, lab, monkeypatch):
-    exps = _a_version_1_journal(open_manager, lab, monkeypatch)
+    exps = _a_journal_one_step_behind(open_manager, lab)
+    version = journal_db.schema_version()
+    steps = journal_db.MIGRATIONS
 
     def half_done(conn: sqlite3.Connection) -> None:
         _add_operator_column(conn)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(journal_db, "MIGRATIONS", [*journal_db.MIGRATIONS[:1], half_done])
-    with pytest.raises(JournalError, match="from schema 1 to 2: disk I/O error"):
+    monkeypatch.setattr(journal_db, "MIGRATIONS", [*steps, half_done])
+    with pytest.raises(JournalError, match=f"from schema {version} to {version + 1}: disk I/O error"):
         open_manager()
-    assert _version(lab / "labqueue.db") == 1
+    assert _version(lab / "labqueue.db") == version
     assert "operator" not in _columns(lab / "labqueue.db")
 
-    monkeypatch.setattr(journal_db, "MIGRATIONS", journal_db.MIGRATIONS[:1])
+    monkeypatch.setattr(journal_db, "MIGRATIONS", steps)
     manager = open_manager()
     assert [(e.id, e.status) for e in manager.job_queue.queued] == [(e.id, ExpStatus.QUEUED) for e in exps]
 

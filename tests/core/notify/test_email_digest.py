@@ -158,6 +158,23 @@ def test_messages_with_broken_arguments_are_still_sent(server, make_handler):
     assert "'two %s %s' % ('one',)" in mail.body
 
 
+class OfflineInstrument:
+    def __str__(self):
+        raise OSError("instrument offline")
+
+    __repr__ = __str__
+
+
+def test_a_message_about_an_instrument_whose_str_raises_is_still_sent(server, make_handler, monkeypatch):
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # as in the program; pytest's handler would raise
+    handler = make_handler(server.port)
+    log.warning("lost contact with %s", OfflineInstrument())
+    handler.flush()
+    (mail,) = server.wait_for(1)
+    assert "'lost contact with %s' % (<OfflineInstrument (repr failed: OSError)>,)" in mail.body
+    assert "OSError('instrument offline')" in mail.body
+
+
 # -- the hourly limit ------------------------------------------------------------------
 
 

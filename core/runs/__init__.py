@@ -1,0 +1,88 @@
+"""Command runs, the process lane, isolated calls and sweeps.
+
+``command`` is the command experiment (a program in its own folder and process
+group); ``isolated`` a Python call in a process of its own; ``spawner`` and
+``watchdog`` start those processes so that none outlives labqueue; ``process_lane``
+runs them several at once beside the worker; ``lane`` is the interface every lane
+offers; ``sweep`` and ``groups`` are many runs as one group; ``multirun_api`` is Karana's
+sweep API on top (also importable as ``labqueue.multirun``); ``run_files`` the layout of
+a run directory.
+"""
+
+from .command import CommandCall, CommandExperiment, CommandFailed, CommandTimedOut, command_of
+from .groups import SweepGroup
+from .isolated import IsolatedCallFailed, Relay
+from .lane import Lane, LaneStatistics
+from .multirun_api import (
+    AbstractRunner,
+    FileLinkage,
+    FileResource,
+    MultirunError,
+    ParallelLocalRunner,
+    ParamMap,
+    ParamValue,
+    Run,
+    SweepChanged,
+    displayStatus,
+    getRunParams,
+    multirun,
+    multirunAsync,
+    postRunResults,
+)
+from .process_lane import DEFAULT_KILL_GRACE_S, ProcessLane
+from .run_files import (
+    FINISHED_MARKER,
+    PARAMS_FILE,
+    RESULTS_FILE,
+    RUN_DIR_ENV,
+    STDERR_FILE,
+    STDOUT_FILE,
+    is_finished,
+    tail_lines,
+)
+from .spawner import SpawnError
+from .sweep import RunStatistics, RunStatus, Sweep, parameter_sets, queue_sweep, run_status
+
+__all__ = [
+    "DEFAULT_KILL_GRACE_S",
+    "AbstractRunner",
+    "FileLinkage",
+    "FileResource",
+    "MultirunError",
+    "ParallelLocalRunner",
+    "ParamMap",
+    "ParamValue",
+    "Run",
+    "SweepChanged",
+    "displayStatus",
+    "getRunParams",
+    "multirun",
+    "multirunAsync",
+    "postRunResults",
+    "FINISHED_MARKER",
+    "PARAMS_FILE",
+    "RESULTS_FILE",
+    "RUN_DIR_ENV",
+    "STDERR_FILE",
+    "STDOUT_FILE",
+    "CommandCall",
+    "CommandExperiment",
+    "CommandFailed",
+    "CommandTimedOut",
+    "IsolatedCallFailed",
+    "Lane",
+    "LaneStatistics",
+    "ProcessLane",
+    "Relay",
+    "RunStatistics",
+    "RunStatus",
+    "SpawnError",
+    "Sweep",
+    "SweepGroup",
+    "command_of",
+    "is_finished",
+    "parameter_sets",
+    "queue_sweep",
+    "run_status",
+    "tail_lines",
+]

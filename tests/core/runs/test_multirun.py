@@ -1,0 +1,211 @@
+"""labqueue.multirun: Karana's sweep API, each run a command experiment in its own folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pickle
+
+import pytest
+
+from labqueue import ExpStatus
+from labqueue.multirun import (
+    FileResource,
+    MultirunError,
+    ParallelLocalRunner,
+    RunStatistics,
+    displayStatus,
+    multirun,
+    multirunAsync,
+)
+
+from .helpers import child
+
+
+@pytest.fixture
+def runner(open_manager):
+    return ParallelLocalRunner(max_parallel=2, manager=open_manager(data_dir=None))
+
+
+def test_each_run_gets_its_folder_its_params_and_posts_its_results(runner, tmp_path):
+    runs = multirun(
+        runs=[{"x": 1}, {"x": 2}, {"x": 2}],
+        cmd=child("--params", "--post", '{"ok": true}'),
+        output_path=tmp_path / "sweep",
+        runner=runner,
+    )
+    assert [run.path.name for run in runs] == ["run_0", "run_1", "run_2"]  # equal parameters: separate runs
+    for run, x in zip(runs, [1, 2, 2], strict=True):
+        assert json.loads((run.path / "params.json").read_text()) == {"x": x}
+        assert json.loads((run.path / "stdout.txt").read_text()) == {"x": x}
+        assert run.status == "success" and run.result == {"ok": True}
+        assert pickle.loads((run.path / "results.pkl").read_bytes()) == {"ok": True}
+    assert runner.computeStatistics() == RunStatistics(success_count=3, complete_count=3, total_count=3)
+    group = runner.manager.groups[runs[0].experiment.group_id]
+    assert group.kind == "multirun" and group.max_parallel == 2 and group.output_path == str(tmp_path / "sweep")
+    assert all(run.experiment in runner.manager.job_queue for run in runs)
+
+
+def test_input_files_are_copied_shared_or_linked(runner, tmp_path):
+    sources = tmp_path / "inputs"
+    sources.mkdir()
+    for name in ("copied.txt", "shared.txt", "linked.txt"):
+        (sources / name).write_text(name)
+    [run] = multirun(
+        runs=[{}],
+        cmd=child(),
+        output_path=tmp_path / "sweep",
+        input_files=[
+            FileResource(sources / "copied.txt", linkage="copy"),
+            FileResource(sources / "shared.txt", linkage="shared", rename="data/mine.txt"),
+            FileResource(sources / "linked.txt", linkage="link"),
+        ],
+        runner=runner,
+    )
+    copied, shared, linked = run.path / "copied.txt", run.path / "data" / "mine.txt", run.path / "linked.txt"
+    assert copied.is_file() and not copied.is_symlink() and copied.read_text() == "copied.txt"
+    assert shared.is_symlink() and shared.resolve() == (tmp_path / "sweep" / "shared" / "data" / "mine.txt")
+    assert shared.read_text() == "shared.txt"
+    assert linked.is_symlink() and linked.resolve() == sources / "linked.txt"
+    assert FileResource(sources / "shared.txt", rename="data/mine.txt").name.as_posix() == "data/mine.txt"
+    assert FileResource("a/b.txt").linkage == "shared" and FileResource("a/b.txt").name.as_posix() == "b.txt"
+    with pytest.raises(ValueError, match="linkage must be one of"):
+        FileResource("a", linkage="hard")
+
+
+def test_an_existing_folder_is_never_written_into_a_suffix_is_added(runner, tmp_path):
+    taken = tmp_path / "out"
+    taken.mkdir()
+    (taken / "precious.txt").write_text("keep")
+    first = multirun(runs=[{}], cmd=child(), output_path=taken, runner=runner)
+    (tmp_path / "out_1" / "sweep.json").rename(tmp_path / "out_1" / "was-a-sweep.json")  # no longer a sweep
+    second = multirun(runs=[{}], cmd=child(), output_path=taken, runner=runner)
+    assert first[0].path.parent == tmp_path / "out_1"
+    assert second[0].path.parent == tmp_path / "out_2"
+    assert os.listdir(taken) == ["precious.txt"]
+
+
+def test_a_default_output_folder_is_timestamped_in_the_current_directory(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    [run] = multirun(runs=[{}], cmd=child(), runner=runner)
+    assert run.path.parent.parent == tmp_path and run.path.parent.name.startswith("multirun-")
+
+
+def test_a_restart_runs_only_what_did_not_finish_and_moves_its_partial_output_aside(runner, tmp_path):
+    params = [{"exit": 0}, {"exit": 1}, {"exit": 0}]
+    out = tmp_path / "sweep"
+    first = multirun(runs=params, cmd=child("--stdout", "attempt", "--exit-param"), output_path=out, runner=runner)
+    assert [run.status for run in first] == ["success", "failure", "success"]
+    (out / "run_1" / "params.json").write_text('{"exit": 0}')  # the scientist fixes nothing in the sweep...
+    again = multirun(runs=params, cmd=child("--stdout", "attempt", "--exit-param"), output_path=out, runner=runner)
+    assert [run.status for run in again] == ["skipped", "failure", "skipped"]  # ...so run_1 fails again
+    assert (out / "run_1" / "attempt-1" / "stdout.txt").read_text() == "attempt\n"
+    assert (out / "run_1" / "stdout.txt").read_text() == "attempt\n"
+    assert not (out / "run_0" / "attempt-1").exists()
+    assert runner.computeStatistics() == RunStatistics(
+        skipped_count=2, failure_count=1, complete_count=3, total_count=3
+    )
+
+
+def test_a_restart_refuses_a_changed_command_parameters_or_input_unless_forced(runner, tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_text("one")
+    out = tmp_path / "sweep"
+    multirun(runs=[{"x": 1}, {"x": 2}], cmd=child(), output_path=out, input_files=[data], runner=runner)
+    with pytest.raises(MultirunError, match="the command changed"):
+        multirun(
+            runs=[{"x": 1}, {"x": 2}], cmd=child("--exit", "0"), output_path=out, input_files=[data], runner=runner
+        )
+    with pytest.raises(MultirunError, match=r"the parameters of run_1 changed from \{'x': 2\} to \{'x': 3\}"):
+        multirun(runs=[{"x": 1}, {"x": 3}], cmd=child(), output_path=out, input_files=[data], runner=runner)
+    data.write_text("two")
+    with pytest.raises(MultirunError, match="the content of the input file data.txt"):
+        multirun(runs=[{"x": 1}, {"x": 2}], cmd=child(), output_path=out, input_files=[data], runner=runner)
+    forced = multirun(
+        runs=[{"x": 1}, {"x": 3}], cmd=child(), output_path=out, input_files=[data], runner=runner, force=True
+    )
+    assert [run.status for run in forced] == ["skipped", "success"]  # only the changed run ran again
+    assert json.loads((out / "run_1" / "params.json").read_text()) == {"x": 3}
+
+
+def test_bad_runs_fail_with_clear_errors_and_the_rest_go_on(runner, tmp_path):
+    out = tmp_path / "sweep"
+    runs = multirun(
+        runs=[{"post": "unpicklable"}, {"x": object()}, {"post": "fine"}],
+        cmd=child("--post", "param"),
+        output_path=out,
+        runner=runner,
+    )
+    assert [run.status for run in runs] == ["failure", "failure", "success"]
+    assert runs[2].result == "fine"
+    assert "cannot be pickled into" in str(runs[0].experiment.exception()) and "run_0" in str(
+        runs[0].experiment.exception()
+    )
+    assert runs[1].experiment is None
+    assert f"{out / 'run_1' / 'params.json'}" in runs[1].error
+
+    good = multirun(runs=[{"x": float("nan")}, {"x": 1}], cmd=child(), output_path=tmp_path / "other", runner=runner)
+    assert [run.status for run in good] == ["failure", "success"]
+
+
+def test_a_command_not_found_fails_every_run_naming_its_folder(runner, tmp_path):
+    runs = multirun(runs=[{}, {}], cmd=["no-such-simulator", "--fast"], output_path=tmp_path / "s", runner=runner)
+    for run in runs:
+        assert run.status == "failure"
+        assert f"command not found: 'no-such-simulator' (run folder {run.path})" in str(run.experiment.exception())
+
+
+def test_bad_output_paths_and_missing_inputs_are_refused_before_anything_runs(runner, tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(MultirunError, match=f"the output path {a_file} is a file"):
+        multirun(runs=[{}], cmd=child(), output_path=a_file, runner=runner)
+    with pytest.raises(MultirunError, match="cannot create the output folder /proc/1/labqueue-sweep"):
+        multirun(runs=[{}], cmd=child(), output_path="/proc/1/labqueue-sweep", runner=runner)
+    with pytest.raises(MultirunError, match=f"input file {tmp_path / 'missing.dat'} does not exist"):
+        multirun(
+            runs=[{}], cmd=child(), output_path=tmp_path / "s", input_files=[tmp_path / "missing.dat"], runner=runner
+        )
+    with pytest.raises(MultirunError, match="cmd must be a list"):
+        multirun(runs=[{}], cmd="python run.py", output_path=tmp_path / "s2", runner=runner)
+    assert runner.manager.job_queue.qsize() == 0
+
+
+def test_multirun_async_with_the_status_bar(runner, tmp_path, capsys):
+    async def main():
+        runs, _ = await asyncio.gather(
+            multirunAsync(runs=[{"i": i} for i in range(4)], cmd=child(), output_path=tmp_path / "s", runner=runner),
+            displayStatus(runner),
+        )
+        return runs
+
+    runs = asyncio.run(main())
+    assert [run.status for run in runs] == ["success"] * 4
+    assert all(run.task.done() for run in runs)
+    assert "4/4" in capsys.readouterr().out
+
+
+def test_a_sweeps_runs_run_at_most_max_parallel_at_once(open_manager, tmp_path, pipe):
+    manager = open_manager(data_dir=None, process_slots=4, kill_grace=0.1)
+    runner = ParallelLocalRunner(max_parallel=2, manager=manager)
+    runs = multirun(runs=[{}] * 4, cmd=child("--tell", str(pipe.path), "--hang"), output_path=tmp_path / "s",
+                    runner=runner, wait=False)  # fmt: skip
+    pipe.pids()
+    pipe.pids()
+    assert [run.status for run in runs].count("running") == 2
+    assert [run.status for run in runs].count("pending") == 2
+    group_id = runs[0].experiment.group_id
+    stopped = manager.abort_group(group_id)
+    assert len(stopped) == 4
+    assert manager.wait_until_idle(timeout=30)
+    assert runner.finished
+    assert {run.experiment.status for run in runs} == {ExpStatus.ABORTED, ExpStatus.CANCELLED}
+
+
+def test_without_a_runner_or_an_open_manager_a_private_one_runs_the_sweep(tmp_path):
+    runner = ParallelLocalRunner()
+    runs = multirun(runs=[{}, {}], cmd=child(), output_path=tmp_path / "s", runner=runner, wait=False)
+    assert runner.wait(timeout=60)
+    assert [run.status for run in runs] == ["success", "success"]
+    assert runner.manager is None  # its private manager was shut down with the sweep

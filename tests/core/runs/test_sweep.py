@@ -1,0 +1,65 @@
+"""manager.sweep: a Python function over a grid, as one group of experiments."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from labqueue.core.runs import parameter_sets
+
+
+def power(base, exponent):
+    return base**exponent, os.getpid()
+
+
+def test_a_dict_of_lists_is_the_cartesian_product_and_a_list_of_dicts_is_taken_as_it_is():
+    assert parameter_sets({"a": [1, 2], "b": ["x", "y"]}) == [
+        {"a": 1, "b": "x"},
+        {"a": 1, "b": "y"},
+        {"a": 2, "b": "x"},
+        {"a": 2, "b": "y"},
+    ]
+    assert parameter_sets([{"a": 1}, {"a": 1}]) == [{"a": 1}, {"a": 1}]
+    with pytest.raises(TypeError, match="must be a list of values"):
+        parameter_sets({"a": 3})
+    with pytest.raises(TypeError, match="run 1 of the grid must be a dict"):
+        parameter_sets([{"a": 1}, 2])
+    with pytest.raises(ValueError, match="no parameter set"):
+        parameter_sets([])
+
+
+def test_a_sweep_on_the_worker_runs_in_order_as_one_group(open_manager):
+    manager = open_manager(data_dir=None)
+    sweep = manager.sweep(power, {"base": [2, 3], "exponent": [1, 2]})
+    assert sweep.wait(timeout=30)
+    assert [value for value, _ in sweep.results()] == [2, 4, 3, 9]
+    assert {pid for _, pid in sweep.results()} == {os.getpid()}
+    assert {exp.lane for exp in sweep.experiments} == {"instrument"}
+    assert manager.groups[sweep.group.id].title == "power × 4"
+    assert sweep.experiments[1].title == "power(base=2, exponent=2)"
+    assert sweep.statistics().success_count == 4
+
+
+def test_an_isolated_sweep_runs_in_processes_and_is_kept_in_the_journal(open_manager, lab):
+    manager = open_manager()
+    sweep = manager.sweep(power, [{"base": 2, "exponent": 10}] * 3, isolate=True, max_parallel=2, title="powers")
+    assert [value for value, _ in sweep.results(timeout=60)] == [1024] * 3
+    assert os.getpid() not in {pid for _, pid in sweep.results()}
+    manager.shutdown()
+
+    again = open_manager()
+    group = again.groups[sweep.group.id]
+    assert (group.title, group.kind, group.max_parallel) == ("powers", "sweep", 2)
+    members = [exp for exp in again.job_queue.history if exp.group_id == group.id]
+    assert sorted(exp.id for exp in members) == sorted(exp.id for exp in sweep.experiments)  # in the order they ended
+    assert {exp.lane for exp in members} == {"process"}
+
+
+def test_a_sweeps_failed_run_does_not_pause_the_queue(open_manager):
+    manager = open_manager(data_dir=None)
+    sweep = manager.sweep(power, [{"base": 2, "exponent": 1}, {"base": "x", "exponent": 2}, {"base": 3, "exponent": 1}])
+    assert sweep.wait(timeout=30)
+    assert not manager.paused
+    stats = sweep.statistics()
+    assert (stats.success_count, stats.failure_count) == (2, 1)
