@@ -111,7 +111,7 @@ class _HeadlessRun:
         self.script = script
         queue = manager.job_queue
         # What the journal brought back: the queued ones were queued by an earlier run.
-        self.known = {exp.id for exp in queue.queue}
+        self.known = {exp.id for exp in queue.snapshot().experiments}  # cancelled ones too
         self.earlier = {exp.id for exp in queue.queued}
         self.started_paused = manager.paused
         self.reporter = RunReporter(manager, out, self.earlier)
@@ -203,7 +203,9 @@ class _HeadlessRun:
 
     def _session(self) -> list[Experiment]:
         """This run's experiments, and the earlier run's that were queued at its start, in queue order."""
-        return [exp for exp in self.manager.job_queue.queue if exp.id not in self.known or exp.id in self.earlier]
+        # The snapshot, not the queue: cancelled experiments (a skipped downstream) left the queue.
+        experiments = self.manager.job_queue.snapshot().experiments
+        return [exp for exp in experiments if exp.id not in self.known or exp.id in self.earlier]
 
     def _stop(self, stopped_by: ExitCode | None) -> set[str]:
         """Stop the manager and the reporter; returns the ids of the experiments left queued."""

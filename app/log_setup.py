@@ -11,7 +11,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from labqueue.core.engine import ExperimentContextFilter
+from labqueue.core.engine import MAX_TRACEBACK_CHARS, ExperimentContextFilter, format_failure
 
 __all__ = ["LOG_FILE_NAME", "LOG_FORMAT", "configure_logging", "remove_logging"]
 
@@ -26,6 +26,22 @@ DEFAULT_BACKUP_COUNT = 5
 class _LabqueueFileHandler(logging.handlers.RotatingFileHandler):
     """The rotating file handler this module installs (a type of its own, so it can
     be found again on the root logger and never installed twice)."""
+
+
+class _BoundedFormatter(logging.Formatter):
+    """Formats tracebacks bounded (:func:`~core.engine.format_failure`): a record of an
+    exception carrying a huge payload must not render the payload into the file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Another handler's formatter may have cached the traceback whole on the record.
+        if record.exc_info and record.exc_text and len(record.exc_text) > MAX_TRACEBACK_CHARS:
+            record.exc_text = None
+        return super().format(record)
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        if ei[1] is None:
+            return super().formatException(ei)
+        return format_failure(ei[1]).rstrip("\n")
 
 
 def _installed() -> _LabqueueFileHandler | None:
@@ -67,7 +83,7 @@ def configure_logging(
     directory.mkdir(parents=True, exist_ok=True)
     handler = _LabqueueFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
     handler.setLevel(level)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(_BoundedFormatter(LOG_FORMAT))
     # A handler filter (not a logger filter) sees records propagated from every logger.
     handler.addFilter(ExperimentContextFilter())
     root = logging.getLogger()

@@ -24,7 +24,7 @@ from rich.live import Live
 from rich.text import Text
 
 from labqueue.core import Experiment, ExpStatus, Manager
-from labqueue.core.engine import INTERNAL_PRIORITY, short_repr
+from labqueue.core.engine import INTERNAL_PRIORITY, failure_message, short_repr
 
 __all__ = ["DurationEstimates", "RunReporter", "experiment_line", "format_seconds"]
 
@@ -66,7 +66,7 @@ def _outcome(exp: Experiment) -> str:
         return "-> " + short_repr(exp.result())
     if exp.status is ExpStatus.FAILED:
         error = exp.exception()
-        return f"!! {type(error).__name__}: {error}"
+        return f"!! {type(error).__name__}: {failure_message(error)}"  # bounded: it may carry a payload
     return ""
 
 
@@ -225,8 +225,9 @@ class RunReporter:
     def _on_status_changed(self, _index: int, status: ExpStatus, exp: Experiment) -> None:
         self._events.put(exp if status.is_terminal else _REFRESH)
 
-    def _on_removed(self, _index: int, exp: Experiment) -> None:
-        self._events.put(exp)
+    def _on_removed(self, _i_start: int, _n_items: int, experiments: list[Experiment]) -> None:
+        for exp in experiments:
+            self._events.put(exp)
 
     def _on_progress(self, _exp: Experiment, _fraction: float | None, _message: str) -> None:
         # One pending redraw is enough however often a job reports: the status line

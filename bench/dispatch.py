@@ -54,7 +54,7 @@ def bench_manager(jobs: int, **manager_options) -> float:
     def on_added(index, exp):
         counts["added"] += 1
 
-    def on_removed(index, exp):
+    def on_removed(i_start, n_items, experiments):
         counts["removed"] += 1
 
     def on_status(index, status, exp):
@@ -151,7 +151,7 @@ def journal_writes_alone(jobs: int) -> float:
         experiments = [Experiment(noop) for _ in range(jobs)]
         start = time.perf_counter()
         for exp in experiments:
-            journal.record_added([exp])
+            journal.record_added([exp], journal.prepare_added([exp]))
             exp.started_at = time.time()
             journal.record_started(exp)
             exp.finished_at = time.time()

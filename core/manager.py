@@ -9,12 +9,12 @@ import functools
 import logging
 import os
 import pickle
-import queue as std_queue
 import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from .engine import (
     ExperimentQueue,
     ExpStatus,
     PublishedData,
+    QueueClosed,
+    SignalQueue,
     WatchedEvent,
     Worker,
     check_chain_options,
@@ -50,7 +52,27 @@ from .journal import (
 )
 from .runs import DEFAULT_KILL_GRACE_S, ProcessLane, Sweep, SweepGroup, queue_sweep
 
-__all__ = ["Manager", "WorkerState", "checkpoint", "newest_open_manager", "publish", "set_progress"]
+__all__ = [
+    "CancelledError",
+    "ExpStatus",
+    "Experiment",
+    "ExperimentQueue",
+    "Manager",
+    "QueueClosed",
+    "SignalQueue",
+    "TimeoutError",
+    "Worker",
+    "WorkerState",
+    "checkpoint",
+    "newest_open_manager",
+    "publish",
+    "set_progress",
+]
+
+# CustomXepr's scripts import these from its manager module: ``from customxepr.manager
+# import CancelledError, TimeoutError`` becomes ``from labqueue.core.manager import ...``.
+# They are the exceptions Experiment.result() raises (TimeoutError is the builtin one).
+TimeoutError = TimeoutError
 
 logger = logging.getLogger("labqueue")
 
@@ -140,9 +162,12 @@ class Manager:
 
     Attributes:
         job_queue: the :class:`ExperimentQueue` of queued, running and finished jobs.
-        result_queue: a :class:`queue.Queue` receiving every non-None result.
+        result_queue: a :class:`SignalQueue` (a :class:`queue.Queue` with signals)
+            receiving every non-None result, before its experiment completes.
         running: Event, set while the worker may start jobs; cleared = paused.
         abort: Event set by :meth:`abort_job` while the running job should stop.
+        abort_events: more events set and cleared with ``abort`` (append to it, or assign).
+        worker, thread: the worker thread (one object: ``thread`` is CustomXepr's name).
         pause_on_failure: pause the queue after a job fails (default True).
         restored: what the journal gave back at start (:class:`~core.journal.Restored`:
             history, interrupted, queued); empty without a journal.
@@ -200,7 +225,7 @@ class Manager:
         self.running = WatchedEvent(self._running_changed)
         self.abort = WatchedEvent(self._flags_changed)
         self._abort_events: list[threading.Event] = []
-        self.result_queue: std_queue.Queue = std_queue.Queue()
+        self.result_queue = SignalQueue()
         self._notify_address: list[str] = []
         self._email_handler_level = logging.WARNING
         self._log_file_dir: Path | None = None
@@ -293,12 +318,20 @@ class Manager:
 
     @property
     def abort_events(self) -> list[threading.Event]:
-        """Extra events set by :meth:`abort_job` and cleared when each job ends."""
-        return list(self._abort_events)
+        """Extra events set by :meth:`abort_job` and cleared when each job ends.
+
+        The manager's own list: ``manager.abort_events.append(event)`` registers one,
+        and assigning a list replaces them all."""
+        return self._abort_events
 
     @abort_events.setter
     def abort_events(self, events: Iterable[threading.Event]) -> None:
-        self._abort_events = list(events)
+        self._abort_events[:] = list(events)
+
+    @property
+    def thread(self) -> Worker:
+        """The worker thread (CustomXepr's name for it; the same object as :attr:`worker`)."""
+        return self.worker
 
     @property
     def paused(self) -> bool:
@@ -310,7 +343,7 @@ class Manager:
             return WorkerState.STOPPED
         if self.worker.died:
             return WorkerState.DEAD
-        if self.job_queue.has_running:
+        if self.job_queue.has_running():
             if self.abort.is_set():
                 return WorkerState.ABORTING
             running = self.job_queue.running_experiment
@@ -383,8 +416,9 @@ class Manager:
         retry_on: tuple[type[BaseException], ...] = (Exception,),
         isolate: bool = False,
         cleanup: Callable[[Experiment], Any] | None = None,
-    ) -> Callable[..., Experiment]:
-        """Decorator: calling ``func`` queues it and returns the :class:`Experiment`.
+    ) -> Callable[..., Experiment | Any]:
+        """Decorator: calling ``func`` queues it and returns the :class:`Experiment`;
+        the call raises QueueClosed once the manager is shut down.
 
         Used bare (``@manager.queued_exec``) or with the chain options of
         :class:`Experiment` (``@manager.queued_exec(after=[calibration], retries=2)``),
@@ -403,8 +437,9 @@ class Manager:
         is a generator function (it would run nothing) or an upstream not an
         Experiment, ValueError for an unknown ``on_failure`` or negative retries or
         delay. Called from a job on this manager's worker (one measurement calling
-        another), a call without options runs inline and returns an already finished
-        Experiment instead of waiting on itself; one with chain options or ``isolate``
+        another), a call without options runs inline, as part of that job, and returns
+        the function's plain return value (or raises its exception), as CustomXepr's
+        did; one with chain options or ``isolate``
         is queued, since its upstreams, its retries or its process need the queue (do not
         wait on its result there). An ``async def`` function is run to completion on the worker.
         """
@@ -424,7 +459,7 @@ class Manager:
             return functools.partial(self._queued_call, options=options)
         return self._queued_call(func, options)
 
-    def _queued_call(self, func: Callable, options: dict[str, Any]) -> Callable[..., Experiment]:
+    def _queued_call(self, func: Callable, options: dict[str, Any]) -> Callable[..., Experiment | Any]:
         if not callable(func):
             raise TypeError(f"queued_exec needs a callable, got {type(func).__name__}: {func!r}")
         self._queued_functions[getattr(func, "__qualname__", None) or type(func).__name__] = func
@@ -433,13 +468,10 @@ class Manager:
         isolate = options["isolate"]
 
         @functools.wraps(func)
-        def queue_call(*args: Any, **kwargs: Any) -> Experiment:
-            exp = Experiment(func, args, kwargs, **options)
+        def queue_call(*args: Any, **kwargs: Any) -> Experiment | Any:
             if threading.current_thread() is self.worker and not chained and not isolate:
-                exp.set_running_or_notify_cancel()
-                exp.started_at = time.time()
-                exp._complete(ExpStatus.FINISHED, func(*args, **kwargs))
-                return exp
+                return func(*args, **kwargs)
+            exp = Experiment(func, args, kwargs, **options)
             self.job_queue.put(exp)
             return exp
 
@@ -754,7 +786,7 @@ class Manager:
     def _is_idle(self) -> bool:
         if self.worker.died:
             return True  # nothing will ever start or end here again
-        if self.job_queue.has_running:
+        if self.job_queue.has_running():
             return False
         return self.paused or self._shut_down or not self.job_queue.has_work
 
@@ -818,7 +850,7 @@ class Manager:
         """
         criteria = HistoryFilter.from_arguments(status, since, until, title_contains, limit)
         if self._journal is None:
-            return criteria.apply(self.job_queue.history)
+            return criteria.apply(self.job_queue.ended)
         return self._journal.find(criteria, self._in_queue)
 
     def _in_queue(self, experiment_id: str) -> Experiment | None:

@@ -1,23 +1,19 @@
 """Text shown for experiments: times, durations, outcomes and bounded reprs.
 
-Every repr here is bounded *before* it is built: a result of a million items, a
-100 MB string or a huge dict is summarised from its first few items, never walked
-whole, so showing it cannot freeze the window. (``reprlib`` sorts dicts and sets
-before shortening them, which walks them whole; these reprs do not.)
+Every repr here is bounded *before* it is built (:class:`~core.engine.BoundedRepr`): a
+result of a million items, a 100 MB string or a huge dict is summarised from its
+first few items, never walked whole, so showing it cannot freeze the window.
 """
 
 from __future__ import annotations
 
 import inspect
-import reprlib
 import time
-from concurrent.futures import CancelledError
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from labqueue.core import Experiment, ExpStatus
-from labqueue.core.engine import held_by
+from labqueue.core.engine import failure_message, held_by, make_bounded_repr
 
 __all__ = [
     "arguments_text",
@@ -33,101 +29,18 @@ __all__ = [
 #: Longest text of one value in the details pane; more is cut with a note.
 DETAIL_MAX_CHARS = 20_000
 
-
-class _BoundedRepr(reprlib.Repr):
-    """A reprlib.Repr that never sorts or walks a whole container."""
-
-    def repr1(self, x: Any, level: int) -> str:
-        # reprlib picks a method by type name, so a dict or list subclass would get the
-        # builtin repr of all its items; shorten it like its base instead.
-        for base in _SHORTENED_BASES:
-            if isinstance(x, base) and type(x) is not base:
-                return f"{type(x).__name__}({getattr(self, 'repr_' + base.__name__)(x, level)})"
-        return super().repr1(x, level)
-
-    def repr_dict(self, x: dict, level: int) -> str:
-        if not x:
-            return "{}"
-        if level <= 0:
-            return "{...}"
-        items = [
-            f"{self.repr1(key, level - 1)}: {self.repr1(value, level - 1)}"
-            for key, value in islice(x.items(), self.maxdict)
-        ]
-        if len(x) > self.maxdict:
-            items.append(f"... ({len(x)} items)")
-        return "{" + ", ".join(items) + "}"
-
-    def _repr_unordered(self, x, level: int, empty: str, left: str, right: str, limit: int) -> str:
-        if not x:
-            return empty
-        if level <= 0:
-            return f"{left}...{right}"
-        items = [self.repr1(item, level - 1) for item in islice(x, limit)]
-        if len(x) > limit:
-            items.append(f"... ({len(x)} items)")
-        return left + ", ".join(items) + right
-
-    def repr_set(self, x: set, level: int) -> str:
-        return self._repr_unordered(x, level, "set()", "{", "}", self.maxset)
-
-    def repr_frozenset(self, x: frozenset, level: int) -> str:
-        return self._repr_unordered(x, level, "frozenset()", "frozenset({", "})", self.maxfrozenset)
-
-    def repr_bytes(self, x: bytes, level: int) -> str:
-        return self._cut(repr(x[: self.maxstring]), len(x) > self.maxstring, len(x), "bytes")
-
-    def repr_bytearray(self, x: bytearray, level: int) -> str:
-        return self._cut(repr(x[: self.maxstring]), len(x) > self.maxstring, len(x), "bytes")
-
-    def repr_str(self, x: str, level: int) -> str:
-        return self._cut(repr(x[: self.maxstring]), len(x) > self.maxstring, len(x), "characters")
-
-    def repr_instance(self, x: Any, level: int) -> str:
-        try:
-            text = repr(x)
-        except Exception as exc:  # a broken __repr__ must not break the window
-            return f"<{type(x).__name__} (repr failed: {type(exc).__name__})>"
-        return self._cut(text[: self.maxother], len(text) > self.maxother, len(text), "characters")
-
-    @staticmethod
-    def _cut(text: str, cut: bool, size: int, unit: str) -> str:
-        return f"{text}... ({size} {unit})" if cut else text
-
-
-_SHORTENED_BASES = (dict, list, tuple, set, frozenset, str, bytes, bytearray)
-
-
-def _make_repr(maxstring: int, maxother: int, maxitems: int, maxlevel: int) -> _BoundedRepr:
-    shortener = _BoundedRepr()
-    shortener.maxstring = maxstring
-    shortener.maxother = maxother
-    shortener.maxlevel = maxlevel
-    for attribute in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset", "maxdeque", "maxarray"):
-        setattr(shortener, attribute, maxitems)
-    shortener.maxlong = maxother
-    return shortener
-
-
-_CELL = _make_repr(maxstring=120, maxother=120, maxitems=8, maxlevel=2)
-_DETAIL = _make_repr(maxstring=DETAIL_MAX_CHARS, maxother=DETAIL_MAX_CHARS, maxitems=200, maxlevel=4)
-
-
-def _safe_repr(shortener: _BoundedRepr, value: Any) -> str:
-    try:
-        return shortener.repr(value)
-    except Exception as exc:
-        return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
+_CELL = make_bounded_repr(maxstring=120, maxother=120, maxitems=8, maxlevel=2)
+_DETAIL = make_bounded_repr(maxstring=DETAIL_MAX_CHARS, maxother=DETAIL_MAX_CHARS, maxitems=200, maxlevel=4)
 
 
 def cell_repr(value: Any) -> str:
     """A one-line repr short enough for a table cell, whatever ``value`` is."""
-    return _safe_repr(_CELL, value).replace("\n", " ")
+    return _CELL.safe(value).replace("\n", " ")
 
 
 def detail_repr(value: Any) -> str:
     """A readable repr for the details pane, at most about :data:`DETAIL_MAX_CHARS` long."""
-    return _safe_repr(_DETAIL, value)
+    return _DETAIL.safe(value)
 
 
 def status_label(exp: Experiment) -> str:
@@ -173,10 +86,7 @@ def outcome_text(exp: Experiment, *, detailed: bool = False) -> str:
     if status is ExpStatus.FAILED:
         return error_text(exp.exception(timeout=0), detailed=detailed)
     if status is ExpStatus.ABORTED:
-        try:
-            partial = exp.result(timeout=0)
-        except CancelledError:
-            return "Aborted"
+        partial = exp.partial_result
         return "Aborted" if partial is None else f"Aborted, returned {shorten(partial)}"
     if status is ExpStatus.CANCELLED:
         return f"Cancelled: {exp.cancel_reason}" if exp.cancel_reason else "Cancelled before it ran"
@@ -210,10 +120,7 @@ def error_text(error: BaseException | None, *, detailed: bool = False) -> str:
     """``TimeoutError: lock-in did not answer``, first line only unless ``detailed``."""
     if error is None:
         return ""
-    try:
-        message = str(error)
-    except Exception:
-        message = "(message could not be read)"
+    message = failure_message(error)  # bounded: the error may carry a huge payload
     message = message[:DETAIL_MAX_CHARS] if detailed else message.strip().split("\n", 1)[0][:300]
     name = type(error).__name__
     return f"{name}: {message}" if message else name

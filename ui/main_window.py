@@ -275,7 +275,9 @@ class MainWindow(QMainWindow):
         if synced or second_passed:  # each second too: a scroll held back may be due
             self.queue_view.follow_running()
         queue_changed = synced
-        if not synced and (progress_changed or state_changed or (second_passed and self.queue_model.queue.has_running)):
+        if not synced and (
+            progress_changed or state_changed or (second_passed and self.queue_model.queue.has_running())
+        ):
             self.queue_model.refresh_running()  # its progress bar, duration and paused state
         if queue_changed or state_changed:
             self.queue_actions.refresh()
@@ -439,7 +441,7 @@ class MainWindow(QMainWindow):
         if self.manager.state is WorkerState.STOPPED:
             return False, 0
         queue = self.manager.job_queue
-        return queue.has_running, queue.qsize("queued")
+        return queue.has_running(), queue.qsize("queued")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         running, queued = self._work_left()

@@ -95,7 +95,8 @@ _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
 class QueueModel(QAbstractTableModel):
-    """The rows of a queue: history, running, queued, as of the last :meth:`sync`."""
+    """The rows of a queue: history (the cancelled experiments among it, in the order
+    they ended), running, queued, as of the last :meth:`sync`."""
 
     def __init__(self, queue: ExperimentQueue, stats: QueueStats | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -124,7 +125,7 @@ class QueueModel(QAbstractTableModel):
 
     @property
     def history_size(self) -> int:
-        """Rows ``0 .. history_size - 1`` are ended experiments."""
+        """Rows ``0 .. history_size - 1`` are ended experiments, cancelled ones included."""
         return self._history_size
 
     @property
@@ -177,11 +178,11 @@ class QueueModel(QAbstractTableModel):
             self._all = snapshot.experiments
             snapshot = self._filtered(snapshot)
             self._apply(snapshot.experiments)
-        self._history_size = snapshot.history_size
+        self._history_size = snapshot.ended_size
         self._first_queued = snapshot.first_queued
         # Ended, started or cancelled since the last sync: between the old end of the
         # history and the running row.
-        self._announce(min(old_history_size, snapshot.history_size), snapshot.first_queued - 1)
+        self._announce(min(old_history_size, snapshot.ended_size), snapshot.first_queued - 1)
         # Queued rows: their place and their estimate.
         self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
         return True
@@ -203,12 +204,12 @@ class QueueModel(QAbstractTableModel):
         self._all = snapshot.experiments if row_filter is not RowFilter.ALL else []
         shown = self._filtered(snapshot) if row_filter is not RowFilter.ALL else snapshot
         self._apply(shown.experiments)
-        self._history_size, self._first_queued = shown.history_size, shown.first_queued
+        self._history_size, self._first_queued = shown.ended_size, shown.first_queued
 
     def _filtered(self, snapshot: QueueSnapshot) -> QueueSnapshot:
-        experiments, history_size = snapshot.experiments, snapshot.history_size
+        experiments, history_size = snapshot.experiments, snapshot.ended_size
         if self._filter is RowFilter.ACTIVE:
-            return QueueSnapshot(experiments[history_size:], 0, snapshot.running)
+            return QueueSnapshot(experiments[history_size:], 0, snapshot.running, snapshot.lane_running)
         # The history only grows at its end: look at the new entries only, up to one
         # whose outcome is still being announced (it reads RUNNING for a moment).
         fresh = experiments[self._failed_seen : history_size]

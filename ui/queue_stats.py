@@ -1,8 +1,9 @@
 """Counts per status, duration estimates and the time left, kept up to date cheaply.
 
-The history of an :class:`~core.ExperimentQueue` only ever grows at its end, so each
-update looks only at the experiments that joined it since the last one: the cost
-follows the number of changes, not the size of the queue.
+The ended experiments of an :class:`~core.ExperimentQueue` (its history and the
+cancelled ones) only ever grow at their end, so each update looks only at the
+experiments that joined them since the last one: the cost follows the number of
+changes, not the size of the queue.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ class QueueStats:
         rather than one frame taking long.
         """
         experiments = snapshot.experiments
-        if snapshot.history_size < self._history_seen:  # a different queue: start over
+        if snapshot.ended_size < self._history_seen:  # a different queue: start over
             self._reset()
             inserted = experiments
         self._queued_size = len(experiments) - snapshot.first_queued
@@ -181,7 +182,7 @@ class QueueStats:
         self._queued_calls.update(calls)
         if self._incoming:
             return
-        self._take_in_history(experiments[self._history_seen : snapshot.history_size])
+        self._take_in_history(experiments[self._history_seen : snapshot.ended_size])
         running = snapshot.running
         if running is not None:
             self._leave_queued([running])

@@ -195,7 +195,7 @@ class QueueView(QTableView):
             # Rows put since the last frame are not in the model yet: say "nothing
             # queued" only when the queue itself is empty (both read without its lock).
             queue = model.queue
-            if not queue.has_queued and queue.running_experiment is None:
+            if not queue.has_queued() and queue.running_experiment is None:
                 self._paint_empty()
         elif self.state() == QAbstractItemView.State.DraggingState:
             super().paintEvent(event)  # Qt draws the drop indicator; a drag is short

@@ -81,7 +81,7 @@ class SweepModel(QAbstractItemModel):
         groups = self._manager.groups
         if not groups and not self._groups:
             return
-        experiments = self._manager.job_queue.queue
+        experiments = self._manager.job_queue.snapshot().experiments  # cancelled runs too
         members: dict[str, list[Experiment]] = {group_id: [] for group_id in groups}
         for exp in experiments:
             if exp.group_id in members:

@@ -3,6 +3,15 @@
 Depends on nothing else in labqueue; the journal, the manager and the window build on it.
 """
 
+from .bounded_text import (
+    MAX_TRACEBACK_CHARS,
+    BoundedRepr,
+    cut_middle,
+    failure_message,
+    format_failure,
+    make_bounded_repr,
+    short_repr,
+)
 from .chains import (
     FAILURE_POLICIES,
     FedCall,
@@ -26,6 +35,7 @@ from .experiment import (
     ExperimentContextFilter,
     ExpStatus,
     Interrupted,
+    StoredOutcome,
     call_title,
     current_experiment,
     current_manager,
@@ -33,11 +43,11 @@ from .experiment import (
     record_message,
     refuse_generator_function,
     running_as,
-    short_repr,
 )
-from .experiment_queue import ExperimentQueue, QueueSnapshot, QueueStore
+from .experiment_queue import ExperimentQueue, QueueClosed, QueueSnapshot, QueueStore
 from .locks import YieldingRLock
 from .published import MAX_POINTS, PublishedData, Series
+from .signal_queue import SignalQueue
 from .signals import INTERNAL_PRIORITY, emit_safely
 from .worker import DEFAULT_ABORT_GRACE_SECONDS, ForcedAbort, WatchedEvent, Worker
 
@@ -57,10 +67,12 @@ __all__ = [
     "DEFAULT_ABORT_GRACE_SECONDS",
     "INTERNAL_PRIORITY",
     "MAX_POINTS",
+    "MAX_TRACEBACK_CHARS",
     "PENDING",
     "PROCESS_LANE",
     "REQUEUEABLE",
     "Aborted",
+    "BoundedRepr",
     "ExpStatus",
     "Experiment",
     "ExperimentContextFilter",
@@ -68,17 +80,24 @@ __all__ = [
     "ForcedAbort",
     "Interrupted",
     "PublishedData",
+    "QueueClosed",
     "QueueSnapshot",
     "QueueStore",
     "Series",
+    "SignalQueue",
+    "StoredOutcome",
     "WatchedEvent",
     "Worker",
     "YieldingRLock",
     "call_title",
     "current_experiment",
     "current_manager",
+    "cut_middle",
     "emit_safely",
+    "failure_message",
+    "format_failure",
     "install_log_capture",
+    "make_bounded_repr",
     "running_as",
     "record_message",
     "refuse_generator_function",

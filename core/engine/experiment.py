@@ -13,7 +13,6 @@ import enum
 import inspect
 import logging
 import os
-import reprlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,10 +20,13 @@ from concurrent.futures import CancelledError, Future
 from concurrent.futures._base import (  # the states Future itself uses
     CANCELLED,
     CANCELLED_AND_NOTIFIED,
+    FINISHED,
     PENDING,
     RUNNING,
 )
-from typing import Any
+from typing import Any, NamedTuple
+
+from .bounded_text import make_bounded_repr, short_repr
 
 __all__ = [
     "INSTRUMENT_LANE",
@@ -33,6 +35,7 @@ __all__ = [
     "ExpStatus",
     "Experiment",
     "Interrupted",
+    "StoredOutcome",
     "refuse_generator_function",
 ]
 
@@ -89,21 +92,6 @@ REQUEUEABLE = frozenset(
     }
 )
 
-_short_repr = reprlib.Repr()
-_short_repr.maxstring = 40
-_short_repr.maxother = 40
-_short_repr.maxlist = _short_repr.maxtuple = _short_repr.maxdict = 6
-_short_repr.maxset = _short_repr.maxfrozenset = 6
-_short_repr.maxlevel = 2
-
-
-def short_repr(value: Any) -> str:
-    """A repr short enough for a title or a table cell, whatever ``value`` is."""
-    try:
-        return _short_repr.repr(value)
-    except Exception as exc:  # a broken __repr__ must not break the queue
-        return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
-
 
 def refuse_generator_function(func: Callable) -> None:
     """Raise TypeError if calling ``func`` would only make a generator (or an async
@@ -143,11 +131,13 @@ def record_message(record: logging.LogRecord) -> str:
         return f"{text} (cannot be formatted: {short_repr(exc)})"
 
 
+#: Arguments of a log record whose message cannot be made: enough to read, never a payload whole.
+_LOG_ARGUMENT = make_bounded_repr(maxstring=4000, maxother=4000, maxitems=20, maxlevel=3)
+
+
 def _repr_or_note(value: Any) -> str:
-    try:
-        return repr(value)
-    except Exception as exc:
-        return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
+    """A bounded repr of ``value``, or a placeholder naming why its repr failed."""
+    return _LOG_ARGUMENT.safe(value)
 
 
 def call_title(func: Callable, args: tuple, kwargs: dict) -> str:
@@ -179,17 +169,23 @@ class Experiment(Future):
     It is a :class:`concurrent.futures.Future`: :meth:`result` waits for the outcome
     and raises :class:`TimeoutError` when ``timeout`` passes first,
     :class:`~concurrent.futures.CancelledError` when the experiment was cancelled,
-    aborted without a result, or interrupted, and re-raises the call's own exception
-    (with its traceback) when it failed. For aborted and interrupted experiments
-    ``exception()`` returns that CancelledError (``cancelled()`` is True only for
-    CANCELLED ones, which never ran), as ``asyncio.wrap_future`` and
-    ``concurrent.futures.wait`` expect of a finished future.
+    aborted or interrupted (as CustomXepr's did for aborted ones), and re-raises the
+    call's own exception (with its traceback) when it failed. What an aborted call
+    returned (the data measured before the abort) is :attr:`partial_result`. For
+    aborted and interrupted experiments ``exception()`` returns that CancelledError
+    (``cancelled()`` is True only for CANCELLED ones, which never ran), as
+    ``asyncio.wrap_future`` and ``concurrent.futures.wait`` expect of a finished future.
+
+    An experiment read back from the journal loads its outcome (result, exception,
+    traceback, log lines) on first use, so a history of big results costs nothing
+    until one is looked at.
 
     Attributes:
         id: stable unique identifier (hex string), kept by the journal across restarts.
         func, args, kwargs: the call.
         queued_at, started_at, finished_at: POSIX timestamps, or None.
         traceback: formatted traceback text of a failed or aborted call, or None.
+        partial_result: what an ABORTED call returned, or None.
         progress: ``(fraction or None, message)`` as last reported by the job.
         paused_seconds: time the call spent waiting in ``checkpoint()`` while the
             queue was paused (ended pauses only; see :attr:`paused`). Not run time:
@@ -272,7 +268,6 @@ class Experiment(Future):
         self.queued_at: float | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
-        self.traceback: str | None = None
         self.progress: tuple[float | None, str] = (None, "")
         self.paused_seconds = 0.0
         self._paused_since: float | None = None
@@ -296,6 +291,13 @@ class Experiment(Future):
             lane = PROCESS_LANE if isolate else getattr(func, "labqueue_lane", INSTRUMENT_LANE)
         self.lane: str = lane
         self.group_id = group_id
+
+    # Class defaults, so that the many experiments that never need them carry no
+    # instance attribute for them (a queued experiment is kept small).
+    _traceback: str | None = None
+    _partial_result: Any = None
+    #: ``load(experiment)`` reads the stored outcome of one restored from the journal, until first used.
+    _pending_outcome: Callable[[Experiment], StoredOutcome] | None = None
 
     # -- descriptive -------------------------------------------------------------------
 
@@ -356,21 +358,46 @@ class Experiment(Future):
             self._paused_since = None
 
     @property
+    def traceback(self) -> str | None:
+        """Formatted traceback text of a failed or aborted call, or None."""
+        if self._pending_outcome is not None:
+            self._load_outcome()
+        return self._traceback
+
+    @traceback.setter
+    def traceback(self, text: str | None) -> None:
+        self._traceback = text
+
+    @property
+    def partial_result(self) -> Any:
+        """What an ABORTED call returned (the data measured before the abort), or None.
+
+        Its :meth:`result` raises CancelledError, as CustomXepr's did."""
+        if self._pending_outcome is not None:
+            self._load_outcome()
+        return self._partial_result
+
+    def _records(self) -> list[logging.LogRecord] | None:
+        if self._pending_outcome is not None:
+            self._load_outcome()
+        return self._log_records
+
+    @property
     def log_records(self) -> list[logging.LogRecord]:
         """Log records emitted on the worker thread while the call ran (oldest dropped
         beyond MAX_LOG_RECORDS, counted in ``dropped_log_records``)."""
-        return list(self._log_records or ())
+        return list(self._records() or ())
 
     @property
     def last_log_at(self) -> float | None:
         """When the newest captured record was made, or None."""
-        records = self._log_records
+        records = self._records()
         return records[-1].created if records else None
 
     @property
     def log_count(self) -> int:
         """Records captured so far, dropped ones included: grows with every record."""
-        return len(self._log_records or ()) + self.dropped_log_records
+        return len(self._records() or ()) + self.dropped_log_records
 
     def add_log_record(self, record: logging.LogRecord) -> None:
         self._count_level(record.levelno or 0)
@@ -397,7 +424,7 @@ class Experiment(Future):
 
     def log_lines(self, last: int | None = None) -> list[str]:
         """The captured log records as text lines (only the ``last`` ones, if given)."""
-        records = self._log_records or []
+        records = self._records() or []
         if last is not None:
             records = records[-last:] if last > 0 else []
         return [_format_line(r) for r in records]
@@ -463,6 +490,24 @@ class Experiment(Future):
 
     # -- future API --------------------------------------------------------------------
 
+    def result(self, timeout: float | None = None) -> Any:
+        """The call's return value, waiting up to ``timeout`` seconds for it.
+
+        Raises TimeoutError when ``timeout`` passes first, CancelledError when the
+        experiment was cancelled, aborted (see :attr:`partial_result`) or interrupted,
+        and the call's own exception when it failed."""
+        if self._pending_outcome is not None:
+            self._load_outcome()
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The exception :meth:`result` would raise (None if it returns), waiting up to
+        ``timeout`` seconds; raises TimeoutError when it passes first, CancelledError
+        for a CANCELLED experiment."""
+        if self._pending_outcome is not None:
+            self._load_outcome()
+        return super().exception(timeout)
+
     def add_done_callback(self, fn: Callable[[Future], Any]) -> None:
         """As ``Future.add_done_callback``, except that a callback raising SystemExit or
         KeyboardInterrupt off the main thread (on the worker, usually) is logged instead
@@ -473,41 +518,89 @@ class Experiment(Future):
         """Cancel the experiment if it is still queued; True if it is now cancelled.
 
         A queued experiment is taken out of its queue (it becomes CANCELLED and its
-        future completes); a running or finished one cannot be cancelled.
+        future completes); a running or finished one cannot be cancelled. Like
+        ``Future.cancel()`` it answers True again for one already cancelled, and
+        never raises.
         """
         queue = self._queue
         if queue is not None:
             return queue.cancel_experiment(self)
         return self._complete_cancelled()
 
-    # -- completion, called by the queue -----------------------------------------------
+    # -- completion, called by the queue and the journal ---------------------------------
 
     def _complete_cancelled(self) -> bool:
-        if not Future.cancel(self):
-            return False
-        self.finished_at = self.finished_at or time.time()
-        # Moves CANCELLED to CANCELLED_AND_NOTIFIED, which wakes concurrent.futures.wait().
-        self.set_running_or_notify_cancel()
+        with self._condition:  # one of two racing cancels notifies, the other sees it done
+            if self._state in (CANCELLED, CANCELLED_AND_NOTIFIED):
+                return True
+            if not Future.cancel(self):
+                return False
+            self.finished_at = self.finished_at or time.time()
+            # Moves CANCELLED to CANCELLED_AND_NOTIFIED, which wakes concurrent.futures.wait().
+            self.set_running_or_notify_cancel()
         return True
 
-    def _complete(self, status: ExpStatus, result: Any = None, exception: BaseException | None = None) -> None:
-        """Finish with ``status``; ``exception`` is the call's, when it raised."""
-        self.finished_at = self.finished_at or time.time()  # the queue may have set it (and journaled it)
-        self._final_status = status
-        if status is ExpStatus.FINISHED or (status is ExpStatus.ABORTED and exception is None):
-            self.set_result(result)
-        elif status is ExpStatus.FAILED:
-            if exception is None:
-                exception = RuntimeError("experiment failed")
-            self.set_exception(exception)
-        elif status is ExpStatus.ABORTED:
+    def _settle(
+        self, status: ExpStatus, result: Any, exception: BaseException | None
+    ) -> tuple[Any, BaseException | None]:
+        """The future's (result, exception) for the outcome ``status``; keeps what an
+        aborted call returned as its partial result."""
+        if status is ExpStatus.FINISHED:
+            return result, None
+        if status is ExpStatus.FAILED:
+            return None, exception if exception is not None else RuntimeError("experiment failed")
+        if status is ExpStatus.ABORTED:
+            if result is not None:
+                self._partial_result = result
             cancelled = CancelledError(f"{self.title} was aborted")
             cancelled.__cause__ = exception
-            self.set_exception(cancelled)
-        elif status is ExpStatus.INTERRUPTED:
-            self.set_exception(Interrupted(f"{self.title} was running when the program stopped"))
+            return None, cancelled
+        if status is ExpStatus.INTERRUPTED:
+            return None, Interrupted(f"{self.title} was running when the program stopped")
+        raise ValueError(f"{status} is not an outcome")
+
+    def _complete(self, status: ExpStatus, result: Any = None, exception: BaseException | None = None) -> None:
+        """Finish with ``status``; ``exception`` is the call's, when it raised.
+        ValueError if ``status`` is not an outcome."""
+        self.finished_at = self.finished_at or time.time()  # the queue may have set it (and journaled it)
+        self._final_status = status
+        if status is ExpStatus.FINISHED:  # the common case, without the general one's call
+            self.set_result(result)
+            return
+        value, error = self._settle(status, result, exception)
+        if error is None:
+            self.set_result(value)
         else:
-            raise ValueError(f"{status} is not an outcome")
+            self.set_exception(error)
+
+    def _complete_later(self, status: ExpStatus, load: Callable[[Experiment], StoredOutcome]) -> None:
+        """Finish with ``status`` now and read the outcome with ``load(self)`` on first
+        use (for an experiment restored from the journal: nobody waits on it yet).
+        ``load`` must not raise: an outcome it cannot read, it describes."""
+        self._final_status = status
+        self._pending_outcome = load
+        with self._condition:
+            self._state = FINISHED
+
+    def _load_outcome(self) -> None:
+        with self._condition:  # a second thread asking meanwhile waits for the same load
+            load = self._pending_outcome
+            if load is None:
+                return
+            self._pending_outcome = None
+            stored = load(self)
+            self._traceback = stored.traceback
+            self._log_records = stored.log_records or None
+            self._result, self._exception = self._settle(self._final_status, stored.result, stored.exception)
+
+
+class StoredOutcome(NamedTuple):
+    """The outcome of an ended call as the journal gives it back."""
+
+    result: Any
+    exception: BaseException | None
+    traceback: str | None
+    log_records: list[logging.LogRecord]
 
 
 _CHAIN_OPTIONS = ("on_failure", "retries", "retry_delay", "retry_on", "title")

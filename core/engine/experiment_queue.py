@@ -1,8 +1,19 @@
 """ExperimentQueue: the ordered record of queued, running and finished experiments.
 
-All state changes happen under one lock; futures complete and signals fire after it
-is released, so a slow or raising subscriber can neither deadlock the queue nor see
-it half-changed. Signals may fire on any thread.
+State lives under one lock, held only for short in-memory steps: reading the queue
+(:meth:`~ExperimentQueue.snapshot`, ``qsize``, ...) never waits for pickling or for
+SQLite. Every change takes a second lock, the journal order, for its whole length:
+it checks what it may do (nothing else changes the queue meanwhile), the store
+writes while only that lock is held, and the change is applied under the first one
+after, so the journal sees every change in the order the queue makes them. Without
+a store, the journal order is the lock itself. Futures complete and signals fire after both are
+released, so a slow or raising subscriber can neither deadlock the queue nor see it
+half-changed. Signals may fire on any thread.
+
+Indices are CustomXepr's: positions in :attr:`ExperimentQueue.queue` (history,
+running, queued; the experiments running on other lanes than the worker's follow
+the worker's own). A cancelled experiment leaves that list; the queue keeps it among
+the :attr:`~ExperimentQueue.ended` ones, which the window shows.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from itertools import islice
 from typing import Any, NamedTuple, Protocol
 
 from psygnal import Signal
@@ -20,9 +32,10 @@ from psygnal import Signal
 from .chains import apply_failure_policies, held_by
 from .experiment import INSTRUMENT_LANE, PENDING, REQUEUEABLE, Experiment, ExpStatus, refuse_generator_function
 from .locks import YieldingRLock
+from .signal_queue import absolute_index
 from .signals import emit_safely
 
-__all__ = ["ExperimentQueue", "QueueSnapshot", "QueueStore"]
+__all__ = ["ExperimentQueue", "QueueClosed", "QueueSnapshot", "QueueStore"]
 
 logger = logging.getLogger("labqueue")
 
@@ -38,24 +51,33 @@ WAITED_PUT = 2000
 _EXIT_STATUSES = frozenset({ExpStatus.FINISHED, ExpStatus.FAILED, ExpStatus.ABORTED, ExpStatus.INTERRUPTED})
 
 
+class QueueClosed(RuntimeError):
+    """Raised by every change of a closed queue (its manager was shut down: nothing
+    would run what it holds). The message names what was refused and why."""
+
+
 class QueueStore(Protocol):
     """Where a queue writes its changes so they survive the process (the journal).
 
-    Each method is called under the queue's lock, in the order of the changes, and
-    must have made the change durable when it returns. A method that raises leaves
-    the queue unchanged (a failed write of RUNNING or of an outcome is logged and
-    the run goes on in memory).
+    The ``prepare_*`` methods encode (pickle) outside every lock of the queue and
+    never raise. The ``record_*`` methods are called in the order of the changes,
+    under the queue's journal-order lock but never under the lock its readers take,
+    and must have made the change durable when they return. A method that raises
+    leaves the queue unchanged (a failed write of RUNNING or of an outcome is logged
+    and the run goes on in memory).
     """
 
-    def record_added(self, experiments: list[Experiment]) -> None:
-        """New experiments, appended after the queued ones."""
+    def prepare_added(self, experiments: list[Experiment]) -> Any:
+        """Encode new experiments for :meth:`record_added` (the calls are pickled here)."""
+
+    def record_added(self, experiments: list[Experiment], encoded: Any) -> None:
+        """New experiments (``encoded`` by :meth:`prepare_added`), appended after the queued ones."""
 
     def record_started(self, experiment: Experiment) -> None:
         """The experiment is RUNNING; called before its call starts."""
 
     def prepare_outcome(self, experiment: Experiment, result: Any, exception: BaseException | None) -> Any:
-        """Encode the outcome of a call that has returned, for :meth:`record_finished`.
-        Called outside the queue's lock (pickling a big result takes time); never raises."""
+        """Encode the outcome of a call that has returned, for :meth:`record_finished`."""
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: Any) -> None:
         """The outcome (from :meth:`prepare_outcome`); called before the future completes."""
@@ -68,21 +90,24 @@ class QueueStore(Protocol):
 
 
 class QueueSnapshot(NamedTuple):
-    """The whole queue at one instant: every experiment in order and where each part starts.
+    """Every experiment of the queue at one instant, as the window shows them.
 
-    ``running`` is the worker's experiment; ``lane_running`` the ones running on other
-    lanes at the same time (they follow it in ``experiments``).
+    ``experiments`` are the ended ones (cancelled included, in the order they ended),
+    the running ones and the queued ones; :attr:`ExperimentQueue.queue` is the same
+    without the cancelled ones. ``running`` is the worker's experiment;
+    ``lane_running`` the ones running on other lanes at the same time (they follow it
+    in ``experiments``).
     """
 
     experiments: list[Experiment]
-    history_size: int
+    ended_size: int
     running: Experiment | None
     lane_running: tuple[Experiment, ...] = ()
 
     @property
     def first_queued(self) -> int:
         """Index in ``experiments`` of the next queued experiment (or the length, if none)."""
-        return self.history_size + (self.running is not None) + len(self.lane_running)
+        return self.ended_size + (self.running is not None) + len(self.lane_running)
 
 
 class ExperimentQueue:
@@ -91,8 +116,10 @@ class ExperimentQueue:
     Signals (psygnal; slots may take fewer arguments than are sent):
 
     * ``added_signal(index, experiment)``: an experiment was put at ``index``.
-    * ``removed_signal(index, experiment)``: a queued experiment at ``index`` was
-      removed (or cleared); it is now CANCELLED and moved to the end of the history.
+    * ``removed_signal(i_start, n_items, experiments)``: the queued experiments from
+      ``i_start`` on were removed (or cleared): they are CANCELLED and out of
+      :attr:`queue`. Once per call of :meth:`remove_items` and :meth:`clear`; once
+      per run of neighbours for :meth:`remove`, the highest first.
     * ``status_changed_signal(index, status, experiment)``: ``experiment`` at
       ``index`` changed to ``status``.
     * ``moved_signal(old_index, new_index, experiment)``: a queued experiment moved.
@@ -108,7 +135,7 @@ class ExperimentQueue:
     """
 
     added_signal = Signal(int, object)
-    removed_signal = Signal(int, object)
+    removed_signal = Signal(int, int, object)
     status_changed_signal = Signal(int, object, object)
     moved_signal = Signal(int, int, object)
 
@@ -118,11 +145,17 @@ class ExperimentQueue:
         without paying for a signal slot per job."""
         self._lock = YieldingRLock()
         self._job_available = threading.Condition(self._lock.raw)
+        # With nothing to write, changes are quick: the journal order is the lock itself.
+        self._journal_order = YieldingRLock() if store is not None else self._lock
         self._history: list[Experiment] = []
+        self._ended: list[Experiment] = []  # the history and the cancelled ones, in the order they ended
         self._running: Experiment | None = None
         self._lane_running: list[Experiment] = []  # running on lanes other than the worker's
         # Lanes other than the worker's wait here, so a put for one never wakes the other.
         self._lane_work = threading.Condition(self._lock.raw)
+        # Counts the wake-ups of the lanes: a lane that found nothing to start (under the
+        # journal order) waits only if none came since it looked.
+        self._lane_changes = 0
         self._queued: deque[Experiment] = deque()
         self._held_groups: frozenset[str] = frozenset()  # sweeps whose queued experiments wait
         # Queued experiments per lane other than the worker's, so that a lane with none
@@ -140,29 +173,38 @@ class ExperimentQueue:
 
     @property
     def queue(self) -> list[Experiment]:
-        """Snapshot of all experiments: history, running, queued, in that order."""
+        """Snapshot of the experiments by index: history, running, queued, in that order
+        (cancelled ones are not in it; see :attr:`ended`)."""
         with self._lock:
-            return self._snapshot()
+            return [*self._history, *self._running_list(), *self._queued]
 
     def snapshot(self) -> QueueSnapshot:
-        """Like :attr:`queue`, plus the sizes of its parts, taken under one lock."""
+        """Every experiment, cancelled ones among the ended, taken under one lock."""
         with self._lock:
-            return QueueSnapshot(self._snapshot(), len(self._history), self._running, tuple(self._lane_running))
+            return self._snapshot_locked()
 
     def snapshot_if_free(self) -> QueueSnapshot | None:
-        """:meth:`snapshot`, or None at once if another thread holds the queue's lock
-        (a big put writing to the journal): a window asks again next frame instead of
-        freezing until the write is done."""
+        """:meth:`snapshot`, or None at once if another thread holds the queue's lock:
+        a window asks again next frame instead of waiting for it."""
         if not self._lock.try_acquire():
             return None
         try:
-            return QueueSnapshot(self._snapshot(), len(self._history), self._running)
+            return self._snapshot_locked()
         finally:
             self._lock.release()
 
-    def _snapshot(self) -> list[Experiment]:
+    def _snapshot_locked(self) -> QueueSnapshot:
+        return QueueSnapshot(
+            [*self._ended, *self._running_list(), *self._queued],
+            len(self._ended),
+            self._running,
+            tuple(self._lane_running),
+        )
+
+    def _running_list(self) -> list[Experiment]:
+        """Under the lock: the worker's experiment (if any), then the other lanes'."""
         running = [self._running] if self._running is not None else []
-        return [*self._history, *running, *self._lane_running, *self._queued]
+        return running + self._lane_running if self._lane_running else running
 
     @property
     def queued(self) -> list[Experiment]:
@@ -177,17 +219,33 @@ class ExperimentQueue:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` was called: puts are refused, and nothing queued
-        will run in this process (it stays queued in the journal for next time)."""
+        """True once :meth:`close` was called: changes are refused (QueueClosed), and
+        nothing queued will run in this process (it stays queued in the journal for next time)."""
         return self._closed_because is not None
 
     @property
     def running_experiments(self) -> list[Experiment]:
         """Every running experiment: the worker's first, then the other lanes' in the order they started."""
         with self._lock:
-            return ([self._running] if self._running is not None else []) + self._lane_running
+            return self._running_list()
 
     @property
+    def history(self) -> list[Experiment]:
+        """Snapshot of the finished, failed, aborted and interrupted ones (the first
+        part of :attr:`queue`)."""
+        with self._lock:
+            return list(self._history)
+
+    @property
+    def ended(self) -> list[Experiment]:
+        """Snapshot of the history and the cancelled experiments, in the order they ended."""
+        with self._lock:
+            return list(self._ended)
+
+    def has_queued(self) -> bool:
+        """True if any experiment is queued (lock-free: one atomic read)."""
+        return bool(self._queued)
+
     def has_running(self) -> bool:
         """True if an experiment runs on any lane (lock-free: two atomic reads)."""
         return self._running is not None or bool(self._lane_running)
@@ -197,10 +255,9 @@ class ExperimentQueue:
         """True if an experiment runs on a lane other than the worker's (lock-free)."""
         return bool(self._lane_running)
 
-    @property
-    def has_queued(self) -> bool:
-        """True if any experiment is queued (lock-free: one atomic read)."""
-        return bool(self._queued)
+    def has_history(self) -> bool:
+        """True if any experiment ended here (cancelled ones aside)."""
+        return bool(self._history)
 
     @property
     def has_work(self) -> bool:
@@ -212,14 +269,14 @@ class ExperimentQueue:
         with self._lock:
             return any(held_by(exp) is None for exp in self._queued)
 
-    @property
-    def history(self) -> list[Experiment]:
-        """Snapshot of the finished, failed, aborted, cancelled and interrupted ones."""
+    def first_queued_index(self) -> int:
+        """Index in :attr:`queue` of the next queued experiment (the length, if none)."""
         with self._lock:
-            return list(self._history)
+            return self._first_queued_index
 
     def qsize(self, status: str | None = None) -> int:
-        """Exact number of experiments that are 'queued', 'running', in 'history', or all (None)."""
+        """Exact number of experiments that are 'queued', 'running' (on any lane), in
+        'history', or all of :attr:`queue` (None). ValueError for another status."""
         with self._lock:
             if status is None:
                 return self._first_queued_index + len(self._queued)
@@ -235,7 +292,7 @@ class ExperimentQueue:
         return self.qsize()
 
     def get(self, experiment_id: str) -> Experiment:
-        """The experiment with this id; KeyError if the queue does not hold it."""
+        """The experiment with this id (cancelled ones too); KeyError if the queue never held it."""
         with self._lock:
             return self._by_id[experiment_id]
 
@@ -243,7 +300,8 @@ class ExperimentQueue:
         return isinstance(experiment, Experiment) and self._by_id.get(experiment.id) is experiment
 
     def index(self, experiment: Experiment) -> int:
-        """Current index of ``experiment`` in :attr:`queue`; ValueError if absent."""
+        """Current index of ``experiment`` in :attr:`queue`; ValueError if it is not
+        there (never queued here, or cancelled)."""
         with self._lock:
             return self._index_of(experiment)
 
@@ -252,22 +310,30 @@ class ExperimentQueue:
             raise ValueError(f"{experiment!r} is not in this queue")
         if experiment is self._running:
             return len(self._history)
-        if experiment in self._lane_running:
+        if self._lane_running and experiment in self._lane_running:
             return len(self._history) + (self._running is not None) + self._lane_running.index(experiment)
-        offset = self._first_queued_index
-        try:
-            return offset + self._queued.index(experiment)
-        except ValueError:
-            return self._history.index(experiment)
+        if experiment.status is ExpStatus.QUEUED:
+            return self._first_queued_index + self._queued.index(experiment)
+        if experiment.status is ExpStatus.CANCELLED:
+            raise ValueError(f"{experiment!r} was cancelled; it is no longer in the queue")
+        return self._history.index(experiment)
 
     @property
     def _first_queued_index(self) -> int:
         return len(self._history) + (self._running is not None) + len(self._lane_running)
 
+    def _check_open(self, action: str) -> None:
+        if self._closed_because is not None:
+            self._refuse(action)
+
+    def _refuse(self, action: str) -> None:
+        raise QueueClosed(f"cannot {action}: {self._closed_because}")
+
     # -- adding ------------------------------------------------------------------------
 
     def put(self, exp: Experiment) -> None:
-        """Add ``exp`` to the end of the queue. ValueError unless it is a new QUEUED experiment."""
+        """Add ``exp`` to the end of the queue. ValueError unless it is a new QUEUED
+        experiment, QueueClosed once the queue is closed."""
         self.put_many([exp])
 
     def set_waiter(self, thread: threading.Thread | None, waiter: Callable[[Callable[[], None]], None] | None) -> None:
@@ -284,8 +350,9 @@ class ExperimentQueue:
         """Add several experiments in one step (one journal transaction).
 
         Raises TypeError for anything that is not an Experiment or whose function is a
-        generator function, and ValueError for an experiment that is not QUEUED or is
-        already in a queue; then nothing is added.
+        generator function, ValueError for an experiment that is not QUEUED or is
+        already in a queue, QueueClosed once the queue is closed, and what the store
+        raises (JournalError); then nothing is added.
         A batch of :data:`WAITED_PUT` or more from the thread given to :meth:`set_waiter`
         is put through its waiter (the signals then fire on the waiter's thread).
         """
@@ -303,28 +370,21 @@ class ExperimentQueue:
             refuse_generator_function(exp.func)
         if not batch:
             return
+        store = self._store
+        encoded = store.prepare_added(batch) if store is not None else None
         now = time.time()
-        with self._lock:
+        with self._journal_order:
             if self._closed_because is not None:
-                raise RuntimeError(f"cannot queue: {self._closed_because}")
+                self._refuse("queue")
             self._check_new(batch)
-            first = self._first_queued_index + len(self._queued)
             for exp in batch:
                 exp.queued_at = exp.queued_at or now
-            if self._store is not None:
-                self._store.record_added(batch)
-            for exp in batch:
-                exp._queue = self
-                self._by_id[exp.id] = exp
-            self._queued.extend(batch)
-            if self._idle_workers:
-                self._job_available.notify()
-            lanes = {exp.lane for exp in batch}
-            lanes.discard(INSTRUMENT_LANE)
-            if lanes:
-                for lane in lanes:
-                    self._queued_in_lane[lane] = self._queued_in_lane.get(lane, 0) + sum(e.lane == lane for e in batch)
-                self._lane_work.notify_all()
+            if store is None:
+                first = self._append(batch)
+            else:
+                store.record_added(batch, encoded)
+                with self._lock:
+                    first = self._append(batch)
         self._on_change()
         for offset, exp in enumerate(batch):
             emit_safely(self.added_signal, first + offset, exp)
@@ -332,6 +392,23 @@ class ExperimentQueue:
             if exp.links:
                 # An upstream that ended before this put has no done-callback left to fire.
                 apply_failure_policies(exp)
+
+    def _append(self, batch: list[Experiment]) -> int:
+        """Under the lock: queue ``batch`` after the queued ones; returns the index of the first."""
+        first = self._first_queued_index + len(self._queued)
+        for exp in batch:
+            exp._queue = self
+            self._by_id[exp.id] = exp
+        self._queued.extend(batch)
+        if self._idle_workers:
+            self._job_available.notify()
+        lanes = {exp.lane for exp in batch}
+        lanes.discard(INSTRUMENT_LANE)
+        if lanes:
+            for lane in lanes:
+                self._queued_in_lane[lane] = self._queued_in_lane.get(lane, 0) + sum(e.lane == lane for e in batch)
+            self._notify_lanes()
+        return first
 
     @staticmethod
     def _check_new(batch: list[Experiment]) -> None:
@@ -344,20 +421,24 @@ class ExperimentQueue:
             seen.add(exp.id)
 
     def close(self, reason: str) -> None:
-        """Refuse every later put with RuntimeError naming ``reason`` (nothing would run it)."""
+        """Refuse every later change with :class:`QueueClosed` naming ``reason``
+        (nothing would run the experiments); no new job starts."""
         with self._lock:
             self._closed_because = reason
 
-    def restore(self, history: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
-        """Load experiments read back from a journal; nothing is written, no signal fires.
+    def restore(self, ended: Iterable[Experiment], queued: Iterable[Experiment]) -> None:
+        """Load experiments read back from a journal (the ended ones in the order they
+        ended, cancelled included); nothing is written, no signal fires.
 
         Only valid on an empty queue, before any worker uses it.
         """
-        with self._lock:
+        with self._journal_order, self._lock:
             if self._by_id:
                 raise RuntimeError("restore() needs an empty queue")
-            for exp in history:
-                self._history.append(exp)
+            for exp in ended:
+                self._ended.append(exp)
+                if exp.status is not ExpStatus.CANCELLED:
+                    self._history.append(exp)
                 self._by_id[exp.id] = exp
             for exp in queued:
                 exp._queue = self
@@ -369,7 +450,8 @@ class ExperimentQueue:
     # -- the worker's side -------------------------------------------------------------
 
     def get_next_job(self) -> Experiment:
-        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none.
+        """Take the next queued experiment and mark it RUNNING; ``queue.Empty`` if none,
+        QueueClosed once the queue is closed.
 
         RuntimeError if one is running already (call :meth:`job_done` first).
         """
@@ -381,48 +463,92 @@ class ExperimentQueue:
     def wait_next_job(self, may_start: Any, should_stop: Any) -> Experiment | None:
         """Block until a job can start, then take it as :meth:`get_next_job` does.
 
-        It waits while ``may_start()`` is false (paused), while nothing is queued, and
-        while an experiment taken by another caller is running (until its
-        :meth:`job_done`). Returns None as soon as ``should_stop()`` is true. Both are
-        checked under the lock whenever the queue is woken: put and job_done wake it,
-        and whoever makes ``may_start()`` or ``should_stop()`` true must call :meth:`wake`.
+        It waits while ``may_start()`` is false (paused), while nothing is queued that
+        may start, while an experiment taken by another caller is running (until its
+        :meth:`job_done`), and once the queue is closed. Returns None as soon as
+        ``should_stop()`` is true. Both are checked under the lock whenever the queue
+        is woken: put and job_done wake it, and whoever makes ``may_start()`` or
+        ``should_stop()`` true must call :meth:`wake`.
         """
         return self._take_next(block=True, may_start=may_start, should_stop=should_stop)
 
     def _take_next(self, block: bool, may_start=None, should_stop=None) -> Experiment | None:
-        with self._lock:
-            while True:
+        while True:
+            with self._journal_order:
                 if should_stop is not None and should_stop():
                     return None
                 if not block and self._running is not None:
                     raise RuntimeError(f"{self._running!r} is still running; call job_done() first")
-                startable = may_start is None or may_start()
-                exp = self._next_in_lane(INSTRUMENT_LANE) if startable and self._running is None else None
+                if not block and self._closed_because is not None:
+                    self._refuse("take the next job")
+                exp = self._startable_job(may_start)
                 if exp is not None:
+                    exp.started_at = time.time()
+                    if self._store is None:
+                        index = self._start(exp)
+                    else:
+                        self._record(self._store.record_started, exp)
+                        with self._lock:
+                            index = self._start(exp)
                     break
-                if not block:
-                    return None
-                # Paused, only wake() ends the wait; otherwise put() and job_done() do too.
-                if startable:
-                    self._idle_workers += 1
-                try:
-                    self._job_available.wait()
-                finally:
-                    if startable:
-                        self._idle_workers -= 1
-            # The one record of what is running, set before anything says RUNNING: an
-            # abort from a slot on the emission below finds it.
-            self._running = exp
-            self._start_locked(exp)
-            index = len(self._history)
+            if not block:
+                return None
+            self._wait_for_job(may_start, should_stop)
         # No on_change() here: a job can only start while the owner's state is already
         # "running" (something queued, not paused), so starting it changes nothing there.
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
 
+    def _startable_job(self, may_start) -> Experiment | None:
+        """The worker's next job if one may start now, else None (under either lock)."""
+        if self._running is not None or self._closed_because is not None:
+            return None
+        if may_start is not None and not may_start():
+            return None
+        return self._next_in_lane(INSTRUMENT_LANE)
+
+    def _start(self, exp: Experiment) -> int:
+        """Under the lock: ``exp``, a queued one of the worker's lane, is RUNNING; returns its index.
+
+        The one record of what is running, set before anything says RUNNING: an abort
+        from a slot on the emission that follows finds it."""
+        self._running = exp
+        self._take_queued(exp)
+        return len(self._history)
+
+    def _take_queued(self, exp: Experiment) -> None:
+        """Under the lock: take ``exp`` out of the queued ones and mark it RUNNING (the
+        caller has put it among the running)."""
+        if exp.lane != INSTRUMENT_LANE:
+            self._queued_in_lane[exp.lane] -= 1
+        if self._queued[0] is exp:
+            self._queued.popleft()
+        else:
+            self._queued.remove(exp)
+        exp.set_running_or_notify_cancel()
+
+    def _wait_for_job(self, may_start, should_stop) -> None:
+        """Wait until a job may start, or the worker must look at its conditions again.
+        Waits with the journal order released (puts go on meanwhile); the conditions
+        are checked under the lock first, so a change made since cannot be missed."""
+        with self._lock:
+            if should_stop is not None and should_stop():
+                return
+            if self._startable_job(may_start) is not None:
+                return
+            # Paused, only wake() ends the wait; otherwise put() and job_done() do too.
+            startable = may_start is None or may_start()
+            if startable:
+                self._idle_workers += 1
+            try:
+                self._job_available.wait()
+            finally:
+                if startable:
+                    self._idle_workers -= 1
+
     def _next_in_lane(self, lane: str, accept: Callable[[Experiment], bool] | None = None) -> Experiment | None:
         """The first queued experiment of ``lane`` that may start (its upstreams let it, its
-        sweep is not held) and that ``accept`` takes, or None (under the lock)."""
+        sweep is not held) and that ``accept`` takes, or None (under either lock)."""
         queued, held = self._queued, self._held_groups
 
         def startable(e: Experiment) -> bool:
@@ -458,24 +584,16 @@ class ExperimentQueue:
         with self._lock:
             self._held_groups = self._held_groups - {group_id}
             self._job_available.notify_all()
-            self._lane_work.notify_all()
+            self._notify_lanes()
         self._on_change()
 
     def is_held(self, group_id: str) -> bool:
         return group_id in self._held_groups
 
-    def _start_locked(self, exp: Experiment) -> None:
-        """Take ``exp`` out of the queued ones and mark it RUNNING (the caller has put it among the running)."""
-        if exp.lane != INSTRUMENT_LANE:
-            self._queued_in_lane[exp.lane] -= 1
-        exp.started_at = time.time()
-        if self._queued[0] is exp:
-            self._queued.popleft()
-        else:
-            self._queued.remove(exp)
-        exp.set_running_or_notify_cancel()
-        if self._store is not None:
-            self._record(self._store.record_started, exp)
+    def _notify_lanes(self) -> None:
+        """Under the lock: wake the lanes waiting in :meth:`wait_next_lane_job`."""
+        self._lane_changes += 1
+        self._lane_work.notify_all()
 
     def _record(self, write: Callable[..., None], exp: Experiment, *details: Any) -> None:
         # A journal that cannot write a status change must not stop the lab: the run
@@ -490,14 +608,15 @@ class ExperimentQueue:
         :meth:`wait_next_lane_job`, so they re-check their conditions."""
         with self._lock:
             self._job_available.notify_all()
-            self._lane_work.notify_all()
+            self._notify_lanes()
 
     def job_done(self, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None) -> None:
         """Complete the running experiment with ``exit_status``.
 
         ``result`` is the call's return value; for FAILED it may also be the exception
         (as in CustomXepr). ``exception`` is the exception the call raised, if any.
-        The outcome is written to the store before this returns.
+        The outcome is written to the store before this returns. ValueError for a
+        status that is not an outcome, RuntimeError when nothing is running.
         """
         if exit_status not in _EXIT_STATUSES:
             raise ValueError(f"{exit_status!r} is not an exit status")
@@ -510,26 +629,38 @@ class ExperimentQueue:
 
     def _finish(self, exp: Experiment, exit_status: ExpStatus, result: Any, exception: BaseException | None) -> None:
         """Move the running ``exp`` (of any lane) to the history with its outcome."""
-        outcome = self._store.prepare_outcome(exp, result, exception) if self._store is not None else None
-        with self._lock:
-            index = self._index_of(exp)
+        store = self._store
+        outcome = store.prepare_outcome(exp, result, exception) if store is not None else None
+        with self._journal_order:
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
-            if self._store is not None:
-                self._record(self._store.record_finished, exp, exit_status, outcome)
-            if exp is self._running:
-                self._running = None
-                if any(self._queued_in_lane.values()):  # a lane's experiment may have waited for this one
-                    self._lane_work.notify_all()
+            if store is None:
+                index = self._end(exp)
             else:
-                self._lane_running.remove(exp)
-                self._lane_work.notify_all()  # a slot, or a sweep's share of the slots, is free again
-            self._history.append(exp)
-            if self._idle_workers:  # a worker waits for the end of a job taken by hand
-                self._job_available.notify()
+                self._record(store.record_finished, exp, exit_status, outcome)
+                with self._lock:
+                    index = self._end(exp)
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)
+
+    def _end(self, exp: Experiment) -> int:
+        """Under the lock: the running ``exp`` (of any lane) joins the history; returns
+        its index while it ran (for the worker's, the same as its index in the history)."""
+        if exp is self._running:
+            index = len(self._history)
+            self._running = None
+            if any(self._queued_in_lane.values()):  # a lane's experiment may have waited for this one
+                self._notify_lanes()
+        else:
+            index = self._index_of(exp)
+            self._lane_running.remove(exp)
+            self._notify_lanes()  # a slot, or a sweep's share of the slots, is free again
+        self._history.append(exp)
+        self._ended.append(exp)
+        if self._idle_workers:  # a worker waits for the end of a job taken by hand
+            self._job_available.notify()
+        return index
 
     # -- the other lanes' side ---------------------------------------------------------
 
@@ -545,23 +676,43 @@ class ExperimentQueue:
         For lanes other than the worker's: several of their experiments run at once.
         The first queued experiment of ``lane`` that ``accept(exp)`` takes (all, without
         it) starts, once ``may_start()`` is true. The three are called under the queue's
-        lock whenever it is woken: by a put, a lane job done, :meth:`wake`. Returns None
-        as soon as ``should_stop()`` is true. Complete it with :meth:`lane_job_done`.
+        locks whenever it is woken: by a put, a lane job done, :meth:`wake`. Returns None
+        as soon as ``should_stop()`` is true; a closed queue starts nothing more.
+        Complete it with :meth:`lane_job_done`.
         """
-        with self._lock:
-            while True:
+        while True:
+            changes = self._lane_changes  # read first: a wake-up after it is not missed
+            with self._journal_order:
                 if should_stop():
                     return None
-                if may_start():
-                    exp = self._next_in_lane(lane, accept)
-                    if exp is not None:
-                        break
-                self._lane_work.wait()
-            self._lane_running.append(exp)
-            self._start_locked(exp)
-            index = self._index_of(exp)
+                # accept() is called only here: taking an experiment may count it (a
+                # sweep's share of the slots), so it must start when accepted.
+                exp = self._startable_lane_job(lane, may_start, accept)
+                if exp is not None:
+                    exp.started_at = time.time()
+                    if self._store is None:
+                        index = self._start_in_lane(exp)
+                    else:
+                        self._record(self._store.record_started, exp)
+                        with self._lock:
+                            index = self._start_in_lane(exp)
+                    break
+            with self._lock:  # wait with the journal order released, as the worker does
+                if self._lane_changes == changes and not should_stop():
+                    self._lane_work.wait()
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
+
+    def _startable_lane_job(self, lane: str, may_start, accept) -> Experiment | None:
+        if self._closed_because is not None or not may_start():
+            return None
+        return self._next_in_lane(lane, accept)
+
+    def _start_in_lane(self, exp: Experiment) -> int:
+        """Under the lock: ``exp``, a queued one of another lane, is RUNNING; returns its index."""
+        self._lane_running.append(exp)
+        self._take_queued(exp)
+        return self._index_of(exp)
 
     def lane_job_done(
         self, exp: Experiment, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None
@@ -581,29 +732,35 @@ class ExperimentQueue:
     # -- removing, reordering, requeueing ----------------------------------------------
 
     def remove_item(self, i: int) -> None:
-        """Remove the queued experiment at index ``i``; it becomes CANCELLED.
+        """Remove the queued experiment at index ``i`` of :attr:`queue` (negative counts
+        from the end); it becomes CANCELLED and the items after it move up one place.
 
-        ValueError if ``i`` belongs to a running or finished experiment; IndexError
-        if there is no such index.
+        ValueError if ``i`` belongs to a running or finished experiment, IndexError if
+        there is no such index, QueueClosed once the queue is closed.
         """
         self.remove_items(i, i)
 
     def remove_items(self, i_start: int, i_end: int | None = None) -> None:
-        """Remove the queued experiments from ``i_start`` to ``i_end`` inclusive.
+        """Remove the queued experiments from ``i_start`` to ``i_end`` inclusive
+        (indices of :attr:`queue`, negative ones from the end; ``i_end`` defaults to
+        ``i_start``). They become CANCELLED, their futures complete, and only the
+        items after them move up.
 
-        ValueError (and nothing removed) if the range includes a running or finished
-        experiment. Removed experiments become CANCELLED and their futures complete.
+        Nothing is removed when it raises: ValueError if the range includes a running
+        or finished experiment or ``i_end`` comes before ``i_start``, IndexError if an
+        index is outside the queue, QueueClosed once the queue is closed.
         """
-        i_end = i_start if i_end is None else i_end
-        with self._lock:
-            size = self._first_queued_index + len(self._queued)
-            if not (0 <= i_start <= i_end < size):
-                raise IndexError(f"indices {i_start}..{i_end} outside the queue of {size}")
+        with self._journal_order:
+            self._check_open("remove")
             first = self._first_queued_index
-            if i_start < first:
+            size = first + len(self._queued)
+            start = absolute_index(i_start, size)
+            end = absolute_index(i_start if i_end is None else i_end, size)
+            if end < start:
+                raise ValueError("'i_end' must be larger than or equal to 'i_start'")
+            if start < first:
                 raise ValueError("only queued experiments can be removed, not running or finished ones")
-            victims = [self._queued[i - first] for i in range(i_start, i_end + 1)]
-            removed = self._cancel_locked(victims)
+            removed = self._cancel(list(islice(self._queued, start - first, end - first + 1)))
         self._announce_cancelled(removed)
 
     def remove(self, experiments: Iterable[Experiment]) -> list[Experiment]:
@@ -611,64 +768,88 @@ class ExperimentQueue:
 
         Unlike :meth:`remove_items` this takes experiments, not indices, so it is
         safe against concurrent changes; ones that already started are left alone.
+        QueueClosed once the queue is closed.
         """
-        with self._lock:
+        with self._journal_order:
+            self._check_open("remove")
             queued = set(self._queued)
-            victims = [e for e in experiments if e in queued]
-            removed = self._cancel_locked(victims)
+            removed = self._cancel([e for e in experiments if e in queued])
         self._announce_cancelled(removed)
-        return [exp for _, exp in reversed(removed)]
+        return [exp for _, run in reversed(removed) for exp in run]
 
     def cancel_experiment(self, exp: Experiment) -> bool:
-        """Cancel one experiment (what ``Experiment.cancel()`` calls); True if cancelled."""
-        with self._lock:
+        """Cancel one experiment (what ``Experiment.cancel()`` calls): True if it is
+        cancelled now or was already, False if it runs, ended or is not queued here."""
+        with self._journal_order:
             if exp.status is ExpStatus.CANCELLED:
                 return True
             if exp.status is not ExpStatus.QUEUED or self._by_id.get(exp.id) is not exp:
                 return False
-            removed = self._cancel_locked([exp])
+            removed = self._cancel([exp])
         self._announce_cancelled(removed)
         return True
 
     def clear(self) -> list[Experiment]:
-        """Cancel every queued experiment at once; returns them."""
-        with self._lock:
-            removed = self._cancel_locked(list(self._queued))
+        """Cancel every queued experiment at once; returns them. QueueClosed once the
+        queue is closed."""
+        with self._journal_order:
+            self._check_open("clear the queue")
+            removed = self._cancel(list(self._queued))
         self._announce_cancelled(removed)
-        return [exp for _, exp in reversed(removed)]
+        return [exp for _, run in reversed(removed) for exp in run]
 
-    def _cancel_locked(self, victims: list[Experiment]) -> list[tuple[int, Experiment]]:
-        """Move ``victims`` (queued) to the history; returns (old index, exp), highest index first."""
+    def _cancel(self, victims: list[Experiment]) -> list[tuple[int, list[Experiment]]]:
+        """Under the journal order: take the queued ``victims`` out of the queue and
+        into the ended ones. Returns their runs of neighbours as (index of the first,
+        experiments), highest first, so that each index is still right when announced."""
         if not victims:
             return []
         doomed = set(victims)
         first = self._first_queued_index
-        indexed = [(first + i, e) for i, e in enumerate(self._queued) if e in doomed]
+        runs: list[tuple[int, list[Experiment]]] = []
+        for position, exp in enumerate(self._queued):
+            if exp in doomed:
+                index = first + position
+                if runs and runs[-1][0] + len(runs[-1][1]) == index:
+                    runs[-1][1].append(exp)
+                else:
+                    runs.append((index, [exp]))
+        in_order = [exp for _, run in runs for exp in run]
         now = time.time()
-        if self._store is not None:
-            self._store.record_cancelled([exp for _, exp in indexed], now)  # in the order they join the history
-        self._queued = deque(e for e in self._queued if e not in doomed)
-        for _, exp in indexed:
-            exp.finished_at = now
-            self._history.append(exp)
-        indexed.reverse()  # emitted highest first, so each index is valid when it arrives
-        return indexed
+        if self._store is None:
+            self._take_out(doomed, in_order, now)
+        else:
+            self._store.record_cancelled(in_order, now)  # in the order they join the ended ones
+            with self._lock:
+                self._take_out(doomed, in_order, now)
+        runs.reverse()
+        return runs
 
-    def _announce_cancelled(self, removed: list[tuple[int, Experiment]]) -> None:
+    def _take_out(self, doomed: set[Experiment], in_order: list[Experiment], now: float) -> None:
+        """Under the lock: the queued ``in_order`` (the ``doomed``) end, cancelled at ``now``."""
+        self._queued = deque(e for e in self._queued if e not in doomed)
+        for exp in in_order:
+            exp.finished_at = now
+        self._ended.extend(in_order)
+
+    def _announce_cancelled(self, removed: list[tuple[int, list[Experiment]]]) -> None:
         if not removed:
             return
-        for _, exp in removed:
-            exp._complete_cancelled()
+        for _, run in removed:
+            for exp in run:
+                exp._complete_cancelled()
         self._on_change()
-        for index, exp in removed:
-            emit_safely(self.removed_signal, index, exp)
+        for index, run in removed:
+            emit_safely(self.removed_signal, index, len(run), run)
 
     def move(self, exp: Experiment, new_position: int) -> None:
         """Move a queued experiment to ``new_position`` among the queued ones (0 = next).
 
-        Positions beyond either end are clamped. ValueError if ``exp`` is not queued here.
+        Positions beyond either end are clamped. ValueError if ``exp`` is not queued
+        here, QueueClosed once the queue is closed.
         """
-        with self._lock:
+        with self._journal_order:
+            self._check_open("move")
             if exp.status is not ExpStatus.QUEUED or self._by_id.get(exp.id) is not exp:
                 raise ValueError(f"{exp!r} is not queued here; only queued experiments can be moved")
             old = self._queued.index(exp)
@@ -677,9 +858,12 @@ class ExperimentQueue:
                 return
             order = list(self._queued)
             order.insert(new, order.pop(old))
-            if self._store is not None:
+            if self._store is None:
+                self._queued = deque(order)
+            else:
                 self._store.record_moved(exp, order)
-            self._queued = deque(order)
+                with self._lock:
+                    self._queued = deque(order)
             first = self._first_queued_index
         self._on_change()
         emit_safely(self.moved_signal, first + old, first + new, exp)
@@ -687,7 +871,8 @@ class ExperimentQueue:
     def requeue(self, exp: Experiment) -> Experiment:
         """Queue a new experiment with the same call as ``exp`` (which must have ended).
 
-        ValueError for queued or running experiments. Returns the new experiment.
+        ValueError for queued or running experiments, QueueClosed once the queue is
+        closed. Returns the new experiment.
         """
         if exp.status not in REQUEUEABLE:
             raise ValueError(f"{exp!r} is {exp.status.name}; only ended experiments can be requeued")

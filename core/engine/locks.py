@@ -44,7 +44,9 @@ class YieldingRLock:
         self.raw.acquire()
 
     def __enter__(self) -> YieldingRLock:
-        self.acquire()
+        # The uncontended case inline: a queue change takes two of these locks.
+        if not self.raw.acquire(False):
+            self.acquire()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

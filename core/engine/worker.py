@@ -16,11 +16,11 @@ import inspect
 import logging
 import queue as std_queue
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from typing import Any
 
+from .bounded_text import format_failure
 from .experiment import Aborted, Experiment, ExpStatus, _set_current
 from .experiment_queue import ExperimentQueue
 
@@ -72,7 +72,8 @@ def _raise_in_thread(thread_id: int, exception_type: type[BaseException] | None)
 
 
 class Worker(threading.Thread):
-    """Runs every call from ``job_q``, puts non-None results on ``result_q``.
+    """Runs every call from ``job_q``, puts non-None results on ``result_q`` (before
+    the experiment completes, as CustomXepr's worker did).
 
     The worker sleeps on the queue's condition while there is nothing to do or it is
     paused, so a job put on an idle worker starts at once. It pauses between jobs
@@ -318,7 +319,7 @@ class Worker(threading.Thread):
                         _raise_in_thread(self.ident, None)
         except BaseException as exc:  # the worker outlives SystemExit and KeyboardInterrupt too
             exception = exc
-            exp.traceback = "".join(traceback.format_exception(exc))
+            exp.traceback = format_failure(exc)  # bounded: the exception may carry a huge payload
         status = self._outcome(exp, exception)
         if status is not ExpStatus.FINISHED:
             self._run_cleanups(exp)
@@ -337,14 +338,14 @@ class Worker(threading.Thread):
                 # Paused before the outcome is announced, so no queued job slips in first.
                 self.running.clear()
                 logger.warning("Queue paused after %s failed; resume to continue.", exp.title, extra=about)
+        if result is not None and status is not ExpStatus.FAILED:
+            self.result_q.put(result)  # as in CustomXepr: there before the experiment is announced done
         try:
             self.job_q.job_done(status, result, exception=exception)
         except BaseException:
             if self.job_q.running_experiment is exp:
                 raise  # the queue still holds it as running, so no job could start again
             logger.exception("Announcing the outcome of %s raised; the worker carries on", exp.title, extra=about)
-        if result is not None and status is not ExpStatus.FAILED:
-            self.result_q.put(result)
 
     def _call(self, exp: Experiment) -> Any:
         result = exp.func(*exp.args, **exp.kwargs)

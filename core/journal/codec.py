@@ -14,18 +14,20 @@ import logging
 import operator
 import pickle
 import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
 
-from ..engine import Experiment, record_message
+from ..engine import MAX_TRACEBACK_CHARS, Experiment, cut_middle, format_failure, make_bounded_repr, record_message
 
 __all__ = [
     "CallEncoder",
     "CallNotStored",
     "FunctionPickles",
+    "PickleTooLarge",
     "ResultNotStored",
     "StoredFailure",
     "decode_log",
@@ -36,10 +38,17 @@ __all__ = [
 
 #: Longest repr kept for a result that cannot be pickled.
 MAX_RESULT_REPR = 10_000
-#: Largest pickled result kept in the journal. Bigger ones (a raw camera stack, say)
-#: belong in a file the experiment writes; the journal keeps their repr. SQLite itself
-#: refuses blobs near 1 GB, and pickling that much would hold up the queue.
+#: Largest pickled result (or exception) kept in the journal. Bigger ones (a raw
+#: camera stack, say) belong in a file the experiment writes; the journal keeps their
+#: repr. SQLite itself refuses values near 1 GB.
 MAX_STORED_RESULT_BYTES = 100 * 1024 * 1024
+#: Largest pickled call (the function, or its arguments) kept in the journal; a bigger
+#: one runs, marked "not stored".
+MAX_STORED_ARGUMENT_BYTES = 100 * 1024 * 1024
+#: Longest message of one captured log record kept in the journal.
+MAX_LOG_MESSAGE_CHARS = 10_000
+
+_RESULT_REPR = make_bounded_repr(maxstring=MAX_RESULT_REPR, maxother=MAX_RESULT_REPR, maxitems=200, maxlevel=4)
 
 _NO_ARGUMENTS = cloudpickle.dumps(((), {}))
 
@@ -70,9 +79,31 @@ class ResultNotStored:
     __hash__ = None  # type: ignore[assignment]
 
 
-def pickle_value(value: Any) -> bytes:
-    """cloudpickle ``value``; raises whatever pickling raises."""
-    return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+class PickleTooLarge(ValueError):
+    """A pickle passed its limit; it was abandoned there, never built whole."""
+
+
+class _LimitedBuffer(io.BytesIO):
+    """Where a pickle is written; refuses to grow beyond ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def write(self, data) -> int:
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        if self.tell() + size > self._limit:
+            raise PickleTooLarge(f"more than {self._limit / 2**20:.0f} MB pickled")
+        return super().write(data)
+
+
+def pickle_value(value: Any, limit: int | None = None) -> bytes:
+    """cloudpickle ``value``; raises whatever pickling raises, and PickleTooLarge as
+    soon as the pickle passes ``limit`` bytes (the pickler writes as it goes, so a
+    huge value is never pickled whole)."""
+    with _LimitedBuffer(limit) if limit is not None else io.BytesIO() as buffer:
+        cloudpickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        return buffer.getvalue()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -93,11 +124,12 @@ class CallEncoder:
         self.functions: dict[bytes, bytes] = {}  # digest -> pickle, to store
 
     def encode(self, exp: Experiment) -> tuple[bytes, bytes]:
-        """(function digest, pickled arguments); raises if either cannot be pickled."""
+        """(function digest, pickled arguments); raises if either cannot be pickled,
+        PickleTooLarge if the arguments pass :data:`MAX_STORED_ARGUMENT_BYTES`."""
         digest = self.function_digest(exp.func)
         if not exp.args and not exp.kwargs:
             return digest, _NO_ARGUMENTS
-        return digest, pickle_value((exp.args, exp.kwargs))
+        return digest, pickle_value((exp.args, exp.kwargs), MAX_STORED_ARGUMENT_BYTES)
 
     def function_digest(self, func: Any) -> bytes:
         """The digest under which ``func`` is stored (a call's function, or a cleanup);
@@ -184,29 +216,34 @@ class FunctionPickles:
     that can change in place, is pickled at every put, so that the journal keeps what
     it was at that put.
 
-    Not thread-safe: the journal uses it under the queue's lock.
+    Thread-safe: puts on several threads pickle at the same time, outside the
+    queue's locks; pickling itself happens outside this one's lock too.
     """
 
     def __init__(self, kept: int = FUNCTION_PICKLES_KEPT) -> None:
         self._kept = kept
+        self._lock = threading.Lock()
         # id(function) -> (function, captured objects, digest, pickle). The entry holds
         # the function, so its id cannot be reused while the entry is here.
         self._entries: dict[int, tuple] = {}
         self._names: dict[types.CodeType, tuple[str, ...]] = {}  # the global names of each code seen
 
     def get(self, func: Any) -> tuple[bytes, bytes]:
-        """(digest, pickle) of ``func``; raises whatever pickling raises."""
+        """(digest, pickle) of ``func``; raises whatever pickling raises, PickleTooLarge
+        beyond :data:`MAX_STORED_ARGUMENT_BYTES`."""
         captured = self._captured(func) if type(func) is types.FunctionType else None
-        entry = self._entries.pop(id(func), None)
+        with self._lock:
+            entry = self._entries.pop(id(func), None)
         if captured is not None and entry is not None and entry[0] is func and _same_objects(entry[1], captured):
             digest, data = entry[2], entry[3]
         else:
-            data = pickle_value(func)
+            data = pickle_value(func, MAX_STORED_ARGUMENT_BYTES)
             digest = hashlib.blake2b(data, digest_size=16).digest()
         if captured is not None:
-            if len(self._entries) >= self._kept:
-                del self._entries[next(iter(self._entries))]  # the least recently queued
-            self._entries[id(func)] = (func, captured, digest, data)
+            with self._lock:
+                if len(self._entries) >= self._kept:
+                    del self._entries[next(iter(self._entries))]  # the least recently queued
+                self._entries[id(func)] = (func, captured, digest, data)
         return digest, data
 
     def _captured(self, func: types.FunctionType) -> tuple | None:
@@ -220,9 +257,11 @@ class FunctionPickles:
         code = func.__code__
         names = self._names.get(code)
         if names is None:
-            names = self._names[code] = _global_names(code)
-            if len(self._names) > self._kept:
-                del self._names[next(iter(self._names))]
+            names = _global_names(code)
+            with self._lock:
+                self._names[code] = names
+                if len(self._names) > self._kept:
+                    del self._names[next(iter(self._names))]
         namespace = func.__globals__
         groups = (
             tuple(namespace.get(key, _MISSING) for key in _NAMESPACE_KEYS),
@@ -243,35 +282,37 @@ def _same_objects(old: tuple, new: tuple) -> bool:
 
 
 def encode_result(result: Any) -> tuple[bytes | None, str | None, str | None]:
-    """(pickle, None, None) or, when it cannot be pickled, (None, repr, why)."""
+    """(pickle, None, None) or, when it cannot be pickled or passes
+    :data:`MAX_STORED_RESULT_BYTES`, (None, bounded repr, why)."""
     if result is None:
         return None, None, None
     try:
-        data = pickle_value(result)
+        data = pickle_value(result, MAX_STORED_RESULT_BYTES)
+    except PickleTooLarge as exc:
+        return None, _bounded_repr(result), f"{exc}, more than the journal keeps"
     except Exception as exc:
         return None, _bounded_repr(result), describe_error(exc)
-    if len(data) > MAX_STORED_RESULT_BYTES:
-        megabytes = len(data) / 2**20
-        return None, _bounded_repr(result), f"{megabytes:.0f} MB pickled, more than the journal keeps"
     return data, None, None
 
 
 def _bounded_repr(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception as exc:
-        text = f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"
-    return text[:MAX_RESULT_REPR]
+    return _RESULT_REPR.safe(value)[:MAX_RESULT_REPR]
 
 
 def encode_exception(exception: BaseException | None) -> bytes | None:
-    """The pickled exception, or None (the traceback text is stored either way)."""
+    """The pickled exception, or None when there is none, it cannot be pickled or it
+    passes :data:`MAX_STORED_RESULT_BYTES` (the traceback text is stored either way)."""
     if exception is None:
         return None
     try:
-        return pickle_value(exception)
+        return pickle_value(exception, MAX_STORED_RESULT_BYTES)
     except Exception:
         return None
+
+
+def bounded_traceback(text: str | None) -> str | None:
+    """Traceback text as stored: at most :data:`~core.engine.MAX_TRACEBACK_CHARS` long."""
+    return None if text is None else cut_middle(text, MAX_TRACEBACK_CHARS)
 
 
 #: Where each module of labqueue 0.1's flat layout (top-level ``core``) lives now, so
@@ -334,12 +375,12 @@ def encode_log(records: list[logging.LogRecord]) -> str | None:
         return None
     rows = []
     for record in records:
-        message = record_message(record)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        message = record_message(record)  # bad %-arguments are shown, not lost
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = format_failure(record.exc_info[1]).rstrip("\n")
         if record.exc_text:
             message = f"{message}\n{record.exc_text}"
-        rows.append([record.created, record.levelno, record.name, message])
+        rows.append([record.created, record.levelno, record.name, cut_middle(message, MAX_LOG_MESSAGE_CHARS)])
     return json.dumps(rows)
 
 

@@ -22,6 +22,7 @@ file while it is open.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -43,13 +44,17 @@ from ..engine import (
     PublishedData,
     RetryPolicy,
     Series,
+    StoredOutcome,
     attach_links,
     watch_retries,
 )
 from .codec import (
     CallEncoder,
     FunctionPickles,
+    PickleTooLarge,
     ResultNotStored,
+    StoredFailure,
+    bounded_traceback,
     decode_log,
     describe_error,
     encode_exception,
@@ -87,6 +92,12 @@ _INSERT_SERIES = (
     "INSERT OR REPLACE INTO series (experiment_id, position, name, x_label, y_label, x_units, y_units, x, y) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_OUTCOME_SET = (
+    "status = ?, history_order = ?, title = ?, finished_at = ?, progress_fraction = ?, progress_message = ?, "
+    "result = ?, result_repr = ?, result_pickled = ?, exception = ?, traceback = ?, log_lines = ?, paused_seconds = ?"
+)
+_STORE_OUTCOME = f"UPDATE experiments SET {_OUTCOME_SET} WHERE seq = ?"
+_STORE_OUTCOME_AND_ERROR = f"UPDATE experiments SET {_OUTCOME_SET}, store_error = ? WHERE seq = ?"
 
 _INSERT_LINK = (
     "INSERT INTO experiment_links (downstream_id, place, upstream_id, feed_position, feed_name, on_failure) "
@@ -122,12 +133,31 @@ def _chain_rows(experiments: list[Experiment]) -> tuple[list[tuple], list[tuple]
     return link_rows, chain_rows
 
 
+#: What a listing reads of each experiment: all but its outcome, which comes after the
+#: (possibly huge) result in the row and is read by :meth:`Journal._read_outcome` on
+#: first use.
 _COLUMNS = (
     "seq, id, status, queue_position, title, func_name, func_digest, arguments, store_error, "
     "requeued_from, queued_at, started_at, finished_at, progress_fraction, progress_message, "
-    "result, result_repr, result_pickled, exception, traceback, log_lines, lane, group_id, cleanup_digest, "
-    "paused_seconds"
+    "lane, group_id, cleanup_digest, paused_seconds"
 )
+_OUTCOME_COLUMNS = "result, result_repr, result_pickled, exception, traceback, log_lines"
+#: Row keys per ``seq IN (...)`` query (SQLite allows at least 999 parameters).
+_KEYS_PER_QUERY = 500
+
+
+class EncodedCalls(NamedTuple):
+    """Calls pickled for the journal: per experiment (function digest, pickled
+    arguments, why not stored), the function pickles by digest, the cleanups and the
+    rows of chains."""
+
+    calls: list[tuple[bytes | None, bytes | None, str | None]]
+    functions: dict[bytes, bytes]
+    #: Per experiment (cleanup digest, why its cleanup is not stored).
+    cleanups: list[tuple[bytes | None, str | None]]
+    #: Rows of experiment_links (or the exception that kept them from being made) and experiment_chain.
+    link_rows: list[tuple] | Exception
+    chain_rows: list[tuple]
 
 
 class EncodedOutcome(NamedTuple):
@@ -137,6 +167,7 @@ class EncodedOutcome(NamedTuple):
     result_repr: str | None
     result_error: str | None
     exception: bytes | None
+    traceback: str | None
     log_lines: str | None
     series: list[tuple]  # rows for the series table (see _series_rows)
 
@@ -221,10 +252,10 @@ class Journal:
             except sqlite3.Error as exc:
                 raise JournalError(f"cannot {action} in the journal {self.path}: {exc}") from exc
 
-    def _write(self, action: str, sql: str, params: tuple) -> None:
+    def _write(self, action: str, sql: str, params: tuple | list) -> None:
         """One statement, in a transaction of its own (autocommit)."""
         with self._lock:
-            conn = self._connection(action)
+            conn = self._conn or self._connection(action)  # _connection() only raises (closed): three writes a job
             try:
                 conn.execute(sql, params)
             except sqlite3.Error as exc:
@@ -244,33 +275,67 @@ class Journal:
 
     # -- the QueueStore side -----------------------------------------------------------
 
-    def record_added(self, experiments: list[Experiment]) -> None:
-        """Store experiments appended to the queue, in one transaction.
+    def prepare_added(self, experiments: list[Experiment]) -> EncodedCalls:
+        """Pickle the calls of experiments about to be queued (outside the queue's
+        locks: a big argument must not hold up the window or the worker).
 
-        A call or argument that cannot be pickled is still recorded (title and all,
-        without the call): the experiment gets ``stored=False`` and ``store_error``,
-        and one warning is logged for it. A cleanup that cannot be pickled is left
-        out, with a warning: it runs in this session, not after a crash.
+        A call that cannot be pickled, or whose function or arguments pickle to more
+        than :data:`~core.journal.codec.MAX_STORED_ARGUMENT_BYTES`, is given a reason
+        instead (:meth:`record_added` records it as not stored); so is a cleanup that
+        cannot be pickled (it runs in this session, not after a crash). The rows of
+        chains (links, retry policies) are made here too. This never raises.
         """
         encoder = CallEncoder(self._function_pickles)
+        calls: list[tuple[bytes | None, bytes | None, str | None]] = []
+        cleanups: list[tuple[bytes | None, str | None]] = []
+        for exp in experiments:
+            try:
+                digest, arguments = encoder.encode(exp)
+            except PickleTooLarge as exc:
+                calls.append((None, None, f"the call is too large for the journal ({exc})"))
+            except Exception as exc:
+                calls.append((None, None, f"the call cannot be pickled ({describe_error(exc)})"))
+            else:
+                calls.append((digest, arguments, None))
+            cleanup = exp.cleanup
+            if cleanup is None:
+                cleanups.append((None, None))
+                continue
+            try:
+                cleanups.append((encoder.function_digest(cleanup), None))
+            except Exception as exc:
+                cleanups.append((None, describe_error(exc)))
+        try:
+            link_rows, chain_rows = _chain_rows(experiments) if self._has_chains else ([], [])
+        except Exception as exc:  # a retry_on that cannot be pickled: record_added raises it
+            link_rows, chain_rows = exc, []
+        return EncodedCalls(calls, encoder.functions, cleanups, link_rows, chain_rows)
+
+    def record_added(self, experiments: list[Experiment], encoded: EncodedCalls) -> None:
+        """Store experiments appended to the queue (their calls ``encoded`` by
+        :meth:`prepare_added`), in one transaction.
+
+        A call that could not be encoded is still recorded (title and all, without the
+        call): the experiment gets ``stored=False`` and ``store_error``, and one
+        warning is logged for it. A cleanup that could not be pickled is left out,
+        with a warning: it runs in this session, not after a crash.
+        """
+        link_rows, chain_rows = encoded.link_rows, encoded.chain_rows
+        if isinstance(link_rows, Exception):
+            raise link_rows
         rows = []
         unstored: list[tuple[Experiment, str]] = []
         unstored_cleanups: list[tuple[Experiment, str]] = []
         seq, position = self._next_seq, self._last_position
-        for exp in experiments:
-            try:
-                digest, arguments = encoder.encode(exp)
-                error, title = None, exp._title
-            except Exception as exc:
-                digest = arguments = None
-                error, title = f"the call cannot be pickled ({describe_error(exc)})", exp.title
+        for exp, (digest, arguments, error), (cleanup_digest, cleanup_error) in zip(
+            experiments, encoded.calls, encoded.cleanups, strict=True
+        ):
+            title = exp._title
+            if error is not None:
+                title = exp.title
                 unstored.append((exp, error))
-            cleanup_digest = None
-            if exp.cleanup is not None:
-                try:
-                    cleanup_digest = encoder.function_digest(exp.cleanup)
-                except Exception as exc:
-                    unstored_cleanups.append((exp, describe_error(exc)))
+            if cleanup_error is not None:
+                unstored_cleanups.append((exp, cleanup_error))
             position += 1.0
             rows.append(
                 (
@@ -291,9 +356,8 @@ class Journal:
                 )
             )
             seq += 1
-        link_rows, chain_rows = _chain_rows(experiments) if self._has_chains else ([], [])
         with self._lock:  # a purge() on another thread must not delete a function between check and insert
-            functions = [item for item in encoder.functions.items() if item[0] not in self._stored_functions]
+            functions = [item for item in encoded.functions.items() if item[0] not in self._stored_functions]
             if len(rows) == 1 and not functions and not chain_rows:  # the common single put: no BEGIN/COMMIT
                 self._write("queue an experiment", _INSERT_EXPERIMENT, rows[0])
             else:
@@ -333,27 +397,25 @@ class Journal:
         self._positions.pop(experiment.id, None)
 
     def prepare_outcome(self, experiment: Experiment, result: Any, exception: BaseException | None) -> EncodedOutcome:
-        """Pickle the result (or keep its repr), the exception and the log lines, before
-        the queue's lock is taken: a big result must not hold up the window or other
-        threads. The call has returned, so the experiment's log is complete."""
+        """Pickle the result (or keep its repr), the exception and the log lines, and
+        bound the traceback text, before the queue's locks are taken: a big result must
+        not hold up the window or other threads. The call has returned, so the
+        experiment's log is complete. Never raises."""
         return EncodedOutcome(
             *encode_result(result),
             encode_exception(exception),
+            bounded_traceback(experiment.traceback),
             encode_log(experiment.log_records),
             _series_rows(experiment),
         )
 
     def record_finished(self, experiment: Experiment, status: ExpStatus, outcome: EncodedOutcome) -> None:
-        """Store the outcome: status, result (its repr when it cannot be stored),
-        exception, traceback, progress, captured log lines and time paused."""
-        result_data, result_repr, result_error, exception_data, log_lines, series = outcome
+        """Store the outcome: status, result (its repr when it cannot be stored, and why
+        in ``store_error``), exception, traceback, progress, captured log lines, time
+        paused and the published series."""
+        result_data, result_repr, result_error, exception_data, traceback_text, log_lines, series = outcome
         fraction, message = experiment.progress
-        update = (
-            "UPDATE experiments SET status = ?, history_order = ?, title = ?, finished_at = ?, "
-            "progress_fraction = ?, progress_message = ?, result = ?, result_repr = ?, result_pickled = ?, "
-            "exception = ?, traceback = ?, log_lines = ?, paused_seconds = ? WHERE seq = ?"
-        )
-        values = (
+        values = [
             status.value,
             self._next_history,
             experiment._title,
@@ -364,21 +426,27 @@ class Journal:
             result_repr,
             int(result_error is None),
             exception_data,
-            experiment.traceback,
+            traceback_text,
             log_lines,
             experiment.paused_seconds,
-            self._seqs[experiment.id],
-        )
+        ]
+        sql = _STORE_OUTCOME
+        store_error = experiment.store_error
+        if result_error is not None:  # rare: only then is store_error written again
+            store_error = store_error or f"the result was not stored ({result_error})"
+            sql = _STORE_OUTCOME_AND_ERROR
+            values.append(store_error)
+        values.append(self._seqs[experiment.id])
         if not series:  # the common case: one statement, no BEGIN/COMMIT
-            self._write("store an outcome", update, values)
+            self._write("store an outcome", sql, values)
         else:
             with self._transaction("store an outcome and its data") as conn:
-                conn.execute(update, values)
+                conn.execute(sql, values)
                 conn.executemany(_INSERT_SERIES, series)
         del self._seqs[experiment.id]  # only once written: a failed write can be told apart
         self._next_history += 1
         if result_error is not None:
-            experiment.store_error = experiment.store_error or f"the result was not stored ({result_error})"
+            experiment.store_error = store_error
             logger.warning(
                 "The result of %s cannot be stored in the journal (%s); its repr is kept instead.",
                 experiment.title,
@@ -464,26 +532,30 @@ class Journal:
 
         Queued experiments come back QUEUED in their order; one found RUNNING becomes
         INTERRUPTED (written back at once, at the end of the history). Experiments
-        keep their ids. A call that cannot be loaded any more (a module that is gone)
-        comes back with ``stored=False``, a ``store_error`` saying why, and a call
-        that raises :class:`~core.journal_codec.CallNotStored`; a warning is logged.
+        keep their ids; ended ones read their outcome from the journal on first use.
+        A call that cannot be loaded any more (a module that is gone) comes back with
+        ``stored=False``, a ``store_error`` saying why, and a call that raises
+        :class:`~core.journal.CallNotStored`; a warning is logged.
         """
         with self._lock:
             conn = self._connection("read the queue")
-            history_rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM experiments WHERE history_order IS NOT NULL "
-                "ORDER BY history_order DESC LIMIT ?",
+            history_keys = self._keys(
+                conn,
+                "SELECT seq FROM experiments WHERE history_order IS NOT NULL ORDER BY history_order DESC LIMIT ?",
                 (RESTORED_HISTORY,),
-            ).fetchall()
-            history_rows.reverse()
-            running_rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM experiments WHERE status = ? ORDER BY seq",
-                (ExpStatus.RUNNING.value,),
-            ).fetchall()
-            queued_rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM experiments WHERE status = ? ORDER BY queue_position, seq",
+            )
+            history_keys.reverse()
+            running_keys = self._keys(
+                conn, "SELECT seq FROM experiments WHERE status = ? ORDER BY seq", (ExpStatus.RUNNING.value,)
+            )
+            queued_keys = self._keys(
+                conn,
+                "SELECT seq FROM experiments WHERE status = ? ORDER BY queue_position, seq",
                 (ExpStatus.QUEUED.value,),
-            ).fetchall()
+            )
+            history_rows, running_rows, queued_rows = (
+                self._rows(conn, keys) for keys in (history_keys, running_keys, queued_keys)
+            )
         builder = _ExperimentBuilder(self)
         restored = Restored(
             history=[builder.build(row) for row in history_rows],
@@ -491,7 +563,7 @@ class Journal:
             queued=[builder.build(row) for row in queued_rows],
             groups=self.groups(),
         )
-        self._store_interrupted(list(zip(restored.interrupted, (row[0] for row in running_rows), strict=True)))
+        self._store_interrupted(list(zip(restored.interrupted, running_keys, strict=True)))
         if self._has_chains:
             self._restore_chains(restored)
         for exp, row in zip(restored.queued, queued_rows, strict=True):
@@ -499,6 +571,23 @@ class Journal:
             self._positions[exp.id] = row[3]
         builder.warn_unloadable()
         return restored
+
+    @staticmethod
+    def _keys(conn: sqlite3.Connection, sql: str, params: tuple | list) -> list[int]:
+        """The row keys a query selects, in its order. Queries that sort select the keys
+        alone, so SQLite never sorts the rows' blobs with them."""
+        return [seq for (seq,) in conn.execute(sql, params)]
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, keys: list[int]) -> list[tuple]:
+        """The rows (:data:`_COLUMNS`) with these keys, in the order of ``keys``."""
+        found: dict[int, tuple] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT {_COLUMNS} FROM experiments WHERE seq IN ({marks})", chunk):
+                found[row[0]] = row
+        return [found[seq] for seq in keys]
 
     def _restore_chains(self, restored: Restored) -> None:
         """Give restored experiments their retry state, cancel reasons and links, and
@@ -589,12 +678,13 @@ class Journal:
             # A title not yet stored is made from the call below.
             where.append("(title IS NULL OR contains_text(title, ?))")
             params.append(criteria.title_contains)
-        sql = f"SELECT {_COLUMNS} FROM experiments WHERE {' AND '.join(where)} ORDER BY history_order DESC"
+        sql = f"SELECT seq FROM experiments WHERE {' AND '.join(where)} ORDER BY history_order DESC"
         if criteria.limit is not None and criteria.title_contains is None:
             sql += " LIMIT ?"
             params.append(criteria.limit)
         with self._lock:
-            rows = self._connection("search the history").execute(sql, params).fetchall()
+            conn = self._connection("search the history")
+            rows = self._rows(conn, self._keys(conn, sql, params))
         rows.reverse()
         builder = _ExperimentBuilder(self)
         found = [known(row[1]) or builder.build(row) for row in rows]
@@ -605,7 +695,8 @@ class Journal:
         return criteria.most_recent(found)
 
     def load(self, experiment_id: str) -> Experiment | None:
-        """The experiment with this id as stored (a new object), or None."""
+        """The experiment with this id as stored (a new object, its outcome read on
+        first use), or None."""
         with self._lock:
             row = (
                 self._connection("read an experiment")
@@ -654,6 +745,40 @@ class Journal:
             data.series[name] = series
             data.points += len(series.y)
         return data
+
+    def _read_outcome(self, seq: int, experiment: Experiment) -> StoredOutcome:
+        """The stored outcome of the ended experiment in row ``seq`` (what its
+        ``result()`` needs on first use). Never raises: an outcome that cannot be read
+        (the journal closed, the row purged, a pickle that does not load) comes back
+        as placeholders saying why, and in the experiment's ``store_error``."""
+        try:
+            with self._lock:
+                row = (
+                    self._connection("read an outcome")
+                    .execute(f"SELECT {_OUTCOME_COLUMNS} FROM experiments WHERE seq = ?", (seq,))
+                    .fetchone()
+                )
+        except (JournalError, sqlite3.Error) as exc:
+            reason = str(exc)
+        else:
+            reason = "it is no longer in the journal" if row is None else None
+        if reason is not None:
+            experiment.store_error = experiment.store_error or f"the stored outcome cannot be read ({reason})"
+            return StoredOutcome(
+                ResultNotStored(f"<result that cannot be read: {reason}>"),
+                StoredFailure(f"{experiment.title} ended in an earlier session; its outcome cannot be read: {reason}"),
+                None,
+                [],
+            )
+        result, result_repr, result_pickled, exception, traceback_text, log_lines = row
+        try:
+            value = load_result(result, None if result_pickled else result_repr)
+        except Exception as exc:
+            why = describe_error(exc)
+            value = ResultNotStored(f"<result that cannot be loaded: {why}>")
+            experiment.store_error = experiment.store_error or f"the stored result cannot be loaded ({why})"
+        failure = load_exception(exception, traceback_text, experiment.title)
+        return StoredOutcome(value, failure, traceback_text, decode_log(log_lines))
 
     # -- groups (sweeps) ---------------------------------------------------------------
 
@@ -742,7 +867,7 @@ class _ExperimentBuilder:
 
     def build(self, row: tuple) -> Experiment:
         (
-            _,
+            seq,
             exp_id,
             status_value,
             _,
@@ -757,12 +882,6 @@ class _ExperimentBuilder:
             finished_at,
             fraction,
             message,
-            result,
-            result_repr,
-            result_pickled,
-            exception,
-            traceback_text,
-            log_lines,
             lane,
             group_id,
             cleanup_digest,
@@ -791,25 +910,15 @@ class _ExperimentBuilder:
         elif status is ExpStatus.RUNNING:
             exp._complete(ExpStatus.INTERRUPTED)  # its finish time: when it was found interrupted
             finished_at = exp.finished_at
+        elif status is ExpStatus.INTERRUPTED:
+            exp._complete(status)  # it never produced an outcome to store
         elif status is not ExpStatus.QUEUED:
-            stored_exception = load_exception(exception, traceback_text, exp.title)
-            if status in (ExpStatus.FAILED, ExpStatus.ABORTED) and stored_exception is not None:
-                exp._complete(status, exception=stored_exception)
-            else:
-                try:
-                    value = load_result(result, None if result_pickled else result_repr)
-                except Exception as exc:
-                    reason = describe_error(exc)
-                    value = ResultNotStored(f"<result that cannot be loaded: {reason}>")
-                    exp.store_error = exp.store_error or f"the stored result cannot be loaded ({reason})"
-                exp._complete(status, value)
+            exp._complete_later(status, functools.partial(self._journal._read_outcome, seq))
         elif unloadable:
             self.unloadable.append(exp)
         exp.queued_at, exp.started_at, exp.finished_at = queued_at, started_at, finished_at
-        exp.traceback = traceback_text
         exp.paused_seconds = paused_seconds or 0.0
         exp.progress = (fraction, message or "")
-        exp.set_log_records(decode_log(log_lines))
         return exp
 
     def _cleanup(self, digest: bytes, exp: Experiment) -> Any:

@@ -14,13 +14,12 @@ import logging
 import socket
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..engine import Experiment, current_experiment, record_message
+from ..engine import MAX_TRACEBACK_CHARS, Experiment, current_experiment, cut_middle, format_failure, record_message
 from .smtp import SmtpSettings, send_email, smtp_password
 
 __all__ = ["EMAIL_LOGGER", "Digest", "EmailDigestHandler", "NotifySettings"]
@@ -74,10 +73,10 @@ class _Sighting:
         )
 
     def traceback_text(self) -> str | None:
-        if self.exc_text:
-            return self.exc_text
-        if self.exc_info and self.exc_info[0] is not None:
-            return "".join(traceback.format_exception(*self.exc_info)).rstrip()
+        if self.exc_text:  # cached by another handler's formatter, maybe whole
+            return cut_middle(self.exc_text, MAX_TRACEBACK_CHARS)
+        if self.exc_info and self.exc_info[1] is not None:
+            return format_failure(self.exc_info[1]).rstrip()  # bounded, whatever the exception carries
         return None
 
 

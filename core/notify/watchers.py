@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..engine import INTERNAL_PRIORITY, Experiment, ExpStatus
+from ..engine import INTERNAL_PRIORITY, Experiment, ExpStatus, failure_message
 from ..manager import Manager
 
 __all__ = ["QueueDoneNotifier", "StallWatchdog", "quiet_seconds", "status_tally"]
@@ -28,7 +28,7 @@ def _outcome_line(exp: Experiment) -> str:
     line = f"{exp.status.label:<11} {took}  {exp.title}"
     if exp.status is ExpStatus.FAILED:
         error = exp.exception()
-        line += f"  ({type(error).__name__}: {error})"
+        line += f"  ({type(error).__name__}: {failure_message(error)})"
     return line
 
 
@@ -59,13 +59,13 @@ class QueueDoneNotifier:
         elif status.is_terminal:
             self._send_if_done()
 
-    def _on_removed(self, index: int, exp: Experiment) -> None:
+    def _on_removed(self, i_start: int, n_items: int, experiments: list[Experiment]) -> None:
         self._send_if_done()
 
     def _send_if_done(self) -> None:
         queue = self._manager.job_queue
         with self._lock:
-            if not self._ran or queue.has_running or queue.has_queued:
+            if not self._ran or queue.has_running() or queue.has_queued():
                 return
             ran, self._ran = self._ran, []
         tally = status_tally([e.status for e in ran])

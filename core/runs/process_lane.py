@@ -6,12 +6,11 @@ import logging
 import queue as std_queue
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine import PROCESS_LANE, Aborted, Experiment, ExperimentQueue, ExpStatus
+from ..engine import PROCESS_LANE, Aborted, Experiment, ExperimentQueue, ExpStatus, failure_message, format_failure
 from .command import RunControl, command_of
 from .isolated import IsolatedRun, Relay
 from .lane import LaneStatistics
@@ -189,7 +188,7 @@ class ProcessLane:
             self._execute(exp)
 
     def _claim(self, experiment: Experiment) -> bool:
-        """Under the queue's lock: True takes ``experiment`` (it starts at once), False
+        """Under the queue's journal order: True takes ``experiment`` (it starts at once), False
         leaves it queued while its sweep has as many running as it allows."""
         group_id = experiment.group_id
         if group_id is None:
@@ -216,7 +215,7 @@ class ProcessLane:
         except BaseException as exc:  # the lane outlives anything a run raises, as the worker does
             exception = exc
             if exp.traceback is None:  # an isolated call's own traceback came from its process
-                exp.traceback = "".join(traceback.format_exception(exc))
+                exp.traceback = format_failure(exc)  # bounded: the exception may carry a huge payload
         finally:
             with self._lock:
                 del self._active[exp]
@@ -233,11 +232,11 @@ class ProcessLane:
             logger.warning("Queue paused after %s failed; resume to continue.", exp.title)
         with self._lock:
             self._ended[status] += 1
+        if result is not None and status is ExpStatus.FINISHED:
+            self._result_queue.put(result)  # as the worker does: there before the experiment is announced done
         try:
             self._queue.lane_job_done(exp, status, result, exception=exception)
         except Exception:
             logger.exception("Could not record the outcome of %s", exp.title)
-        if result is not None and status is ExpStatus.FINISHED:
-            self._result_queue.put(result)
         if status is ExpStatus.FAILED:
-            logger.error("%s failed: %s", exp.title, exception)
+            logger.error("%s failed: %s", exp.title, failure_message(exception))

@@ -31,6 +31,17 @@ def test_line_has_date_time_level_logger_and_no_experiment_outside_a_run(log_dir
     )
 
 
+def test_a_logged_failure_carrying_a_huge_payload_is_written_with_a_short_traceback(log_dir):
+    configure_logging(log_dir)
+    try:
+        raise ValueError(b"\x00" * 5_000_000)  # str() of it would be 20 MB
+    except ValueError:
+        logging.getLogger("labqueue.test").exception("camera readout failed")
+    text = read_log(log_dir)
+    assert "camera readout failed" in text and "ValueError: b'\\x00\\x00" in text
+    assert len(text) < 50_000
+
+
 def test_lines_emitted_during_a_run_carry_the_experiment_id(log_dir):
     configure_logging(log_dir)
     with Manager(start=True) as manager:

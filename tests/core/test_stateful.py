@@ -180,6 +180,25 @@ class QueueMachine(RuleBasedStateMachine):
             t.join(TIMEOUT)
         assert not errors, errors
 
+    @rule(index=st.integers(-30, 30))
+    def remove_by_index(self, index):
+        """remove_item(i) cancels the experiment at i in the ``queue`` snapshot and no
+        other, as in CustomXepr, while the worker runs: a job starting or ending keeps
+        every experiment at its index."""
+        q = self.queue
+        before = q.queue
+        try:
+            q.remove_item(index)
+        except IndexError:
+            assert not -len(before) <= index < len(before)
+            return
+        except ValueError:
+            assert before[index].status not in (ExpStatus.QUEUED, ExpStatus.CANCELLED), "a queued one was refused"
+            return
+        victim = before[index]
+        assert victim.status is ExpStatus.CANCELLED
+        assert q.queue == [exp for exp in before if exp is not victim]
+
     @rule()
     def run_until_idle(self):
         """Resume and let the worker run until the queue is empty or a failure pauses it."""
@@ -203,14 +222,18 @@ class QueueMachine(RuleBasedStateMachine):
     def snapshot_is_consistent_and_loses_nothing(self):
         q = self.queue
         with q._lock:  # one consistent moment, while the worker keeps running
-            snapshot = q.queue
+            in_queue = q.queue
+            everything = q.snapshot().experiments
             sizes = (q.qsize("history"), q.qsize("running"), q.qsize("queued"), q.qsize())
-        assert sizes[3] == len(snapshot) == sizes[0] + sizes[1] + sizes[2]
-        ids = [e.id for e in snapshot]
+        assert sizes[3] == len(in_queue) == sizes[0] + sizes[1] + sizes[2]
+        ids = [e.id for e in everything]
         assert len(ids) == len(set(ids)), "an experiment appears twice"
         assert set(ids) == {e.id for e in self.known}, "an experiment was lost"
+        cancelled = {e.id for e in everything} - {e.id for e in in_queue}
+        assert all(q.get(i).status is ExpStatus.CANCELLED for i in cancelled), "only cancelled ones leave the queue"
+        assert not any(e.status is ExpStatus.CANCELLED for e in in_queue[: sizes[0]])
         assert sizes[1] <= 1
-        queued_part = snapshot[sizes[0] + sizes[1] :]
+        queued_part = in_queue[sizes[0] + sizes[1] :]
         assert all(e.status in (ExpStatus.QUEUED, ExpStatus.CANCELLED) for e in queued_part)
 
     @invariant()

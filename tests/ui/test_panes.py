@@ -99,6 +99,25 @@ def test_details_follow_the_selected_experiment_as_it_runs_and_ends(qtbot, windo
     assert window.details.texts["Result"].toPlainText() == "'released'"
 
 
+def test_details_show_what_an_aborted_experiment_measured(qtbot, window, manager):
+    gate = threading.Event()
+
+    def partial_sweep():
+        gate.set()
+        assert manager.abort.wait(10)
+        return [1.5, 2.5]
+
+    exp = manager.queued_exec(partial_sweep)()
+    assert gate.wait(10)
+    manager.abort_job()
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1 and exp.done())
+    click_row(qtbot, window, 0)
+
+    qtbot.waitUntil(lambda: window.details.fields["Status"].text() == "Aborted")
+    assert window.details.texts["Result"].toPlainText() == "Aborted, returned [1.5, 2.5]"
+    assert window.queue_model.index(0, Column.RESULT).data() == "Aborted, returned [1.5, 2.5]"
+
+
 def test_huge_results_are_shown_shortened_without_being_walked(qtbot, window, manager):
     mapping = manager.queued_exec(huge_mapping)()
     samples = manager.queued_exec(huge_samples)()

@@ -141,7 +141,17 @@ def test_remove_takes_a_non_contiguous_selection_and_spares_finished_rows(qtbot,
         ExpStatus.CANCELLED
     ] * 2
     assert all(exp.status is ExpStatus.FINISHED for exp in done)
-    qtbot.waitUntil(lambda: window.queue_model.experiments() == manager.job_queue.queue)
+    queue = manager.job_queue
+    assert queue.queue == done + [waiting[0], waiting[2]]  # cancelled ones leave the queue...
+    qtbot.waitUntil(lambda: window.queue_model.experiments() == queue.snapshot().experiments)
+    model = window.queue_model
+    cancelled_rows = [model.row_of(exp.id) for exp in (waiting[1], waiting[3], waiting[4])]
+    assert all(row is not None and row < model.history_size for row in cancelled_rows)  # ...not the window
+
+    click_row(qtbot, window, cancelled_rows[0])
+    window.queue_actions.requeue.trigger()
+
+    assert queue.queued[-1].requeued_from == waiting[1].id
 
 
 def test_actions_apply_only_where_they_make_sense(qtbot, window, manager):

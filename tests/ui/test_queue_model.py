@@ -177,7 +177,7 @@ def test_model_equals_queue_snapshot_after_a_concurrent_storm(qtbot, qtlog, wind
     qtbot.waitUntil(
         lambda: (
             (model.experiments(), model.history_size, model.first_queued_row)
-            == (snapshot.experiments, snapshot.history_size, snapshot.first_queued)
+            == (snapshot.experiments, snapshot.ended_size, snapshot.first_queued)
         ),
         timeout=5000,
     )
@@ -200,7 +200,7 @@ def test_selection_follows_its_experiments_when_rows_move_and_get_cancelled(qtbo
 
     queue.move(exps[7], 0)
     queue.remove([exps[3], exps[0]])
-    qtbot.waitUntil(lambda: window.queue_model.experiments() == queue.queue)
+    qtbot.waitUntil(lambda: window.queue_model.experiments() == queue.snapshot().experiments)
 
     selected = window.queue_view.selected_experiments()
     assert selected == [exps[2], exps[5]]

@@ -123,11 +123,21 @@ def test_aborted_and_interrupted_work_with_asyncio_and_wait_first_exception(stat
         asyncio.run(main())
 
 
-def test_aborted_with_a_return_value_keeps_it():
+def test_aborted_with_a_return_value_raises_cancelled_error_and_keeps_it_as_partial_result():
     exp = Experiment(measure, (2,))
     _run(exp, ExpStatus.ABORTED, result="partial")
     assert exp.status is ExpStatus.ABORTED
-    assert exp.result() == "partial"
+    with pytest.raises(CancelledError):
+        exp.result()
+    assert exp.partial_result == "partial"
+    done, _ = wait([exp], timeout=5, return_when=FIRST_EXCEPTION)
+    assert done == {exp}
+
+    async def main():
+        return await asyncio.wait_for(asyncio.wrap_future(exp), timeout=5)
+
+    with pytest.raises((asyncio.CancelledError, CancelledError)):
+        asyncio.run(main())
 
 
 def test_interrupted_raises_interrupted_which_is_a_cancelled_error():

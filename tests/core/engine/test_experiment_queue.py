@@ -25,7 +25,7 @@ def q():
 def record(q):
     events = []
     q.added_signal.connect(lambda i, e: events.append(("added", i, e)))
-    q.removed_signal.connect(lambda i, e: events.append(("removed", i, e)))
+    q.removed_signal.connect(lambda i, n, exps: events.append(("removed", i, n, exps)))
     q.status_changed_signal.connect(lambda i, s, e: events.append(("status", i, s, e)))
     q.moved_signal.connect(lambda a, b, e: events.append(("moved", a, b, e)))
     return events
@@ -147,18 +147,18 @@ def test_remove_item_cancels_and_completes_the_future(q):
     with pytest.raises(CancelledError):
         exps[1].result(timeout=0)
     assert q.queued == [exps[0], exps[2]]
-    assert q.history == [exps[1]]  # kept, so it can be requeued
-    assert events == [("removed", 1, exps[1])]
+    assert q.history == [] and q.ended == [exps[1]]  # kept, so it can be requeued
+    assert events == [("removed", 1, 1, [exps[1]])]
 
 
-def test_remove_items_range_emits_highest_index_first(q):
+def test_remove_by_experiments_emits_each_run_of_neighbours_once_highest_first(q):
     events = record(q)
-    exps = make(5)
+    exps = make(6)
     q.put_many(exps)
     events.clear()
-    q.remove_items(1, 3)
-    assert [e[1] for e in events] == [3, 2, 1]
-    assert q.queued == [exps[0], exps[4]]
+    assert q.remove([exps[4], exps[1], exps[2]]) == [exps[1], exps[2], exps[4]]
+    assert events == [("removed", 4, 1, [exps[4]]), ("removed", 1, 2, [exps[1], exps[2]])]
+    assert q.queued == [exps[0], exps[3], exps[5]]
 
 
 def test_remove_of_running_or_finished_is_a_value_error_and_removes_nothing(q):
@@ -264,8 +264,11 @@ class RecordingStore:
             raise OSError("disk full")
         self.calls.append((name, *args))
 
-    def record_added(self, experiments):
-        self._record("added", [e.id for e in experiments])
+    def prepare_added(self, experiments):
+        return [e.id for e in experiments]
+
+    def record_added(self, experiments, encoded):
+        self._record("added", encoded)
 
     def record_started(self, experiment):
         self._record("started", experiment.id)
@@ -364,3 +367,81 @@ def test_snapshot_if_free_gives_none_while_another_thread_holds_the_queue():
         holder.join()
     snapshot = queue.snapshot_if_free()
     assert snapshot is not None and len(snapshot.experiments) == 1
+
+
+# -- removal by index, as in CustomXepr ----------------------------------------------
+
+
+def test_the_usual_highest_first_loop_removes_the_experiments_it_names(q):
+    exps = make(5)
+    q.put_many(exps)
+    for i in (3, 1):
+        q.remove_item(i)
+    assert [e.status for e in exps] == [
+        ExpStatus.QUEUED,
+        ExpStatus.CANCELLED,
+        ExpStatus.QUEUED,
+        ExpStatus.CANCELLED,
+        ExpStatus.QUEUED,
+    ]
+    assert q.queue == [exps[0], exps[2], exps[4]]
+
+
+def test_removal_shifts_only_the_later_items_and_takes_negative_indices(q):
+    exps = make(7)
+    q.put_many(exps)
+    run_next(q)
+    q.get_next_job()  # history [0], running 1, queued 2..6
+    before = q.queue
+    q.remove_item(3)
+    assert q.queue == before[:3] + before[4:]  # history and running keep their indices
+    assert q.qsize() == 6 and q.qsize("history") == 1 and q.first_queued_index() == 2
+    q.remove_item(-1)
+    assert q.queue == [exps[0], exps[1], exps[2], exps[4], exps[5]]
+    q.remove_items(-2, -1)
+    assert q.queue == [exps[0], exps[1], exps[2]]
+    with pytest.raises(ValueError, match="only queued"):
+        q.remove_item(-2)  # the running one
+    with pytest.raises(IndexError):
+        q.remove_item(-4)
+    with pytest.raises(ValueError, match="i_end"):
+        q.remove_items(2, 1)
+
+
+def test_removed_signal_carries_the_first_index_and_the_count_once_per_call(q):
+    events = []
+    q.removed_signal.connect(lambda i_start, n_items: events.append((i_start, n_items)))
+    exps = make(8)
+    q.put_many(exps)
+    run_next(q)
+    q.remove_items(2, 4)
+    q.remove_item(-1)
+    q.clear()
+    assert events == [(2, 3), (4, 1), (1, 3)]
+
+
+def test_removed_signal_can_also_take_the_removed_experiments(q):
+    events = record(q)
+    exps = make(4)
+    q.put_many(exps)
+    events.clear()
+    q.remove_items(1, 2)
+    assert events == [("removed", 1, 2, exps[1:3])]
+
+
+def test_cancelled_experiments_leave_the_queue_and_stay_reachable(q):
+    exps = make(3)
+    q.put_many(exps)
+    run_next(q)
+    q.remove_item(1)
+    assert q.queue == [exps[0], exps[2]] and q.qsize() == 2
+    assert q.history == [exps[0]]
+    assert q.ended == [exps[0], exps[1]]  # what the window shows, in the order they ended
+    assert q.get(exps[1].id) is exps[1]
+    with pytest.raises(ValueError, match="cancelled"):
+        q.index(exps[1])
+    again = q.requeue(exps[1])
+    assert q.queue == [exps[0], exps[2], again]
+    snapshot = q.snapshot()
+    assert snapshot.experiments == [exps[0], exps[1], exps[2], again]
+    assert (snapshot.ended_size, snapshot.first_queued) == (2, 2)

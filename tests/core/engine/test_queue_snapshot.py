@@ -18,7 +18,7 @@ def test_snapshot_reports_history_running_and_queued_parts():
     snap = queue.snapshot()
 
     assert snap.experiments == [first, second, third]
-    assert snap.history_size == 1
+    assert snap.ended_size == 1
     assert snap.running is second
     assert snap.first_queued == 2
 
@@ -30,4 +30,4 @@ def test_snapshot_of_an_idle_queue_has_no_running_part():
 
     snap = queue.snapshot()
 
-    assert (snap.history_size, snap.running, snap.first_queued) == (0, None, 0)
+    assert (snap.ended_size, snap.running, snap.first_queued) == (0, None, 0)

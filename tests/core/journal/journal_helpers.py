@@ -29,6 +29,34 @@ def restart(manager: Manager, open_manager, **kwargs) -> Manager:
     return open_manager(data_dir=manager.data_dir, **kwargs)
 
 
+#: How many CountedResult objects were unpickled (reset it before counting).
+loads = {"count": 0}
+
+
+def _load_counted(payload: bytes) -> CountedResult:
+    loads["count"] += 1
+    return CountedResult(payload)
+
+
+class CountedResult:
+    """A result whose every unpickling is counted in :data:`loads`."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def __reduce__(self):
+        return (_load_counted, (self.payload,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CountedResult) and other.payload == self.payload
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def counted(size: int) -> CountedResult:
+    return CountedResult(b"r" * size)
+
+
 #: (experiment id, status) of every ramp_down() call, and an event set by each.
 ramped_down: list[tuple[str, object]] = []
 ramp_down_called = threading.Event()

@@ -52,10 +52,10 @@ def pickles_made(monkeypatch):
     made = []
     real = journal_codec.pickle_value
 
-    def counting(value):
+    def counting(value, limit=None):
         if callable(value):
             made.append(value)
-        return real(value)
+        return real(value, limit)
 
     monkeypatch.setattr(journal_codec, "pickle_value", counting)
     return made

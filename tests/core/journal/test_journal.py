@@ -109,13 +109,15 @@ def test_cancelled_experiments_come_back_cancelled_at_the_end_of_the_history(ope
     manager.job_queue.remove_item(2)
     exps[0].cancel()
     manager.clear_all_jobs()
-    order = [e.id for e in manager.job_queue.history]
+    order = [e.id for e in manager.job_queue.ended]
     assert order == [exps[2].id, exps[0].id, exps[1].id, exps[3].id]
+    assert manager.job_queue.queue == []  # cancelled ones leave the queue (and its indices)
 
     again = restart(manager, open_manager)
-    assert [e.id for e in again.job_queue.history] == order
-    assert again.job_queue.qsize("queued") == 0 and not again.paused
-    for exp in again.job_queue.history:
+    assert [e.id for e in again.job_queue.ended] == order
+    assert again.job_queue.queue == [] and again.job_queue.qsize() == 0 and not again.paused
+    assert [e.id for e in again.history(status="cancelled")] == order
+    for exp in again.job_queue.ended:
         assert exp.status is ExpStatus.CANCELLED
         with pytest.raises(CancelledError):
             exp.result(0)

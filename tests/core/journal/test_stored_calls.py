@@ -16,7 +16,7 @@ def calibrate(x):
 
 @manager.queued_exec
 def measure(x):
-    return calibrate(x).result() + 1   # a decorated function calling another
+    return calibrate(x) + 1   # a decorated function calling another: inline, its plain value (CustomXepr)
 """
 
 

@@ -131,6 +131,18 @@ def test_distinct_messages_each_once_with_experiment_time_and_traceback(server, 
     assert "Traceback (most recent call last)" in body
 
 
+def test_a_logged_failure_carrying_a_huge_payload_is_emailed_with_a_short_traceback(server, make_handler):
+    handler = make_handler(server.port)
+    try:
+        raise ValueError(b"\x00" * 5_000_000)  # str() of it would be 20 MB
+    except ValueError:
+        log.exception("Camera readout failed")
+    handler.flush()
+    (mail,) = server.wait_for(1)
+    assert "ValueError: b'\\x00\\x00" in mail.body
+    assert len(mail.body) < 50_000
+
+
 def test_messages_with_broken_arguments_are_still_sent(server, make_handler):
     handler = make_handler(server.port)
     # Only our handler sees this record: pytest's own log capture fails tests on format errors.
