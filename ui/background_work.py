@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 __all__ = ["SWITCH_INTERVAL_S", "import_in_background", "responsive_switching"]
 
 #: The interpreter's switch interval while background work runs.
-SWITCH_INTERVAL_S = 0.0005
+SWITCH_INTERVAL_S = 0.0001
 #: Qt modules that pyqtgraph, qtconsole and magicgui import besides the window's own.
 _QT_MODULES = (
     "PySide6.QtCore",

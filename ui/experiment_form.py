@@ -129,7 +129,7 @@ class CallForm(QWidget):
                 kwargs[parameter.name] = value
         return tuple(args), kwargs
 
-    def numeric_parameters(self) -> list[str]:
+    def sweepable_parameters(self) -> list[str]:
         """Parameters a sweep can run over: the ones that are not ``*args``/``**kwargs``."""
         return [p.name for p in self.parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
@@ -395,7 +395,7 @@ class ExperimentDialog(QDialog):
         self.form = CallForm(func, values)
         self._form_box.addWidget(self.form)
         self.sweep_parameter.clear()
-        self.sweep_parameter.addItems(self.form.numeric_parameters())
+        self.sweep_parameter.addItems(self.form.sweepable_parameters())
         for widget in self.form.widgets.values():
             changed = getattr(widget, "changed", None)
             if changed is not None:

@@ -307,6 +307,9 @@ class MainWindow(QMainWindow):
             self.close()
 
     def _store_big_put(self, put: Callable[[], None]) -> None:
+        # The experiments put live on in the queue: out of full collections before
+        # (they exist already) and after (what storing them made).
+        self._sharing.freeze_long_lived()
         run_while_responsive(put)
         self._sharing.freeze_long_lived()
 

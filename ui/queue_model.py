@@ -110,6 +110,7 @@ class QueueModel(QAbstractTableModel):
         self._history_size = 0
         self._first_queued = 0
         self._row_of_id: dict[str, int] | None = None  # built on demand, dropped on change
+        self._appended_only = True  # the last change only put rows at the end
         self._outcomes: dict[str, str] = {}  # cell text of ended experiments, built once each
         self._palette = QGuiApplication.palette()
         self._bold = QFont()
@@ -170,7 +171,7 @@ class QueueModel(QAbstractTableModel):
         snapshot = self._queue.snapshot_if_free()
         if snapshot is None:
             return False
-        old_history_size = self._history_size
+        old_history_size, old_first_queued = self._history_size, self._first_queued
         if self._filter is RowFilter.ALL:
             self.stats.update(snapshot, self._apply(snapshot.experiments))
         else:
@@ -183,8 +184,11 @@ class QueueModel(QAbstractTableModel):
         # Ended, started or cancelled since the last sync: between the old end of the
         # history and the running row.
         self._announce(min(old_history_size, snapshot.ended_size), snapshot.first_queued - 1)
-        # Queued rows: their place and their estimate.
-        self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
+        # Queued rows: their place and their estimate, which change only when a job
+        # starts or ends, or queued rows move or go; not when rows are put at the end
+        # (a big put would repaint the table every frame while it comes in).
+        if snapshot.first_queued != old_first_queued or not self._appended_only:
+            self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
         return True
 
     @property
@@ -240,11 +244,13 @@ class QueueModel(QAbstractTableModel):
     def _apply(self, new: list[Experiment]) -> list[Experiment]:
         """Turn the rows into ``new`` with row signals; returns the rows that are new."""
         old = self._rows
+        self._appended_only = True
         if new == old:
             return []
         self._row_of_id = None
         if len(new) > len(old) and new[: len(old)] == old:  # the common case: puts at the end
             return self._insert(len(old), new[len(old) :])
+        self._appended_only = False
         prefix = _common_prefix(old, new)
         suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
         old_middle = old[prefix : len(old) - suffix]

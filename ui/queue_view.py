@@ -183,7 +183,11 @@ class QueueView(QTableView):
             return
         top = self.rowViewportPosition(first)
         bottom = self.rowViewportPosition(last) + self.rowHeight(last)
-        self.viewport().update(0, top, self.viewport().width(), bottom - top)
+        if top_left.column() == 0 and bottom_right.column() == self.model().columnCount() - 1:
+            self.viewport().update(0, top, self.viewport().width(), bottom - top)
+            return
+        for column in range(top_left.column(), bottom_right.column() + 1):  # only those columns
+            self.viewport().update(self.columnViewportPosition(column), top, self.columnWidth(column), bottom - top)
 
     def _rows_on_screen(self) -> tuple[int, int]:
         last = self.rowAt(self.viewport().height() - 1)

@@ -50,6 +50,7 @@ class QueueStatusBar(QStatusBar):
         self.addWidget(self.state_label)
         self.addPermanentWidget(self.counts_label)
         self.addPermanentWidget(self.eta_label)
+        self.eta_label.setContentsMargins(16, 0, 4, 0)  # apart from the counts: they are two things
         self._shown_state: tuple | None = None
         self._texts: dict[QLabel, str] = {}
 

@@ -12,7 +12,7 @@ from labqueue.ui.queue_model import Column
 
 from .conftest import noop, report_then_wait
 
-#: Set to a folder to keep the screenshots these tests take.
+#: Set to a folder to keep the screenshots these tests take (``docs/screenshots`` in the README).
 SCREENSHOTS_ENV = "LABQUEUE_SCREENSHOTS"
 
 
