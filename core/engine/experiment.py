@@ -269,17 +269,8 @@ class Experiment(Future):
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.progress: tuple[float | None, str] = (None, "")
-        self.paused_seconds = 0.0
-        self._paused_since: float | None = None
-        self.published = None  # PublishedData once the call publishes (or the journal gives it back)
-        self._log_records: list[logging.LogRecord] | None = None  # created on the first record
-        self.dropped_log_records = 0
-        self.warnings_logged = 0  # captured records at WARNING, dropped ones included
-        self.errors_logged = 0  # ... at ERROR and above
-        self.stored: bool | None = None
-        self.store_error: str | None = None
-        self.requeued_from: str | None = None
-        self.cleanup = cleanup
+        if cleanup is not None:
+            self.cleanup = cleanup
         self._final_status = ExpStatus.FINISHED
         self._queue = None  # the ExperimentQueue holding it, set by ExperimentQueue.put
         if after or inputs or retries:
@@ -290,10 +281,24 @@ class Experiment(Future):
         if lane is None:
             lane = PROCESS_LANE if isolate else getattr(func, "labqueue_lane", INSTRUMENT_LANE)
         self.lane: str = lane
-        self.group_id = group_id
+        if group_id is not None:
+            self.group_id = group_id
 
     # Class defaults, so that the many experiments that never need them carry no
-    # instance attribute for them (a queued experiment is kept small).
+    # instance attribute for them (a queued experiment is kept small: CPython shares
+    # the keys of instance dictionaries only up to 30 attributes).
+    paused_seconds = 0.0
+    _paused_since: float | None = None
+    published = None  # PublishedData once the call publishes (or the journal gives it back)
+    _log_records: list[logging.LogRecord] | None = None  # created on the first record
+    dropped_log_records = 0
+    warnings_logged = 0  # captured records at WARNING, dropped ones included
+    errors_logged = 0  # ... at ERROR and above
+    stored: bool | None = None
+    store_error: str | None = None
+    requeued_from: str | None = None
+    cleanup: Callable[[Experiment], Any] | None = None
+    group_id: str | None = None
     _traceback: str | None = None
     _partial_result: Any = None
     #: ``load(experiment)`` reads the stored outcome of one restored from the journal, until first used.

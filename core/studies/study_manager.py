@@ -258,6 +258,16 @@ class StudyManager:
         (restored from the journal), or record how they ended."""
         self._reconcile(self.runs.get_all({"status": _UNENDED}), follow=True)
 
+    def _latest_experiment(self, run: RunRecord) -> Experiment | None:
+        """The experiment of the run's latest attempt (a retry or requeue follows it), or None."""
+        try:
+            exp = self.manager.get(run.experiment_id) if run.experiment_id else None
+        except KeyError:
+            return None
+        while exp is not None and exp.repeated_by is not None:
+            exp = exp.repeated_by
+        return exp
+
     def _reconcile(self, runs: list[RunRecord], follow: bool = False) -> None:
         """Record the outcome of the experiments of ``runs`` that have ended.
 
@@ -268,12 +278,7 @@ class StudyManager:
         for run in runs:
             if run.status not in _UNENDED:
                 continue
-            try:
-                exp = self.manager.get(run.experiment_id) if run.experiment_id else None
-            except KeyError:
-                exp = None
-            while exp is not None and exp.repeated_by is not None:
-                exp = exp.repeated_by
+            exp = self._latest_experiment(run)
             if exp is not None and not exp.done():
                 if follow:
                     run.experiment_id = exp.id
@@ -317,6 +322,12 @@ class StudyManager:
             done["stopped"] = len(stopped)
         if mark_runs_cancelled:
             unfinished = [run for run in self.runs.get_all({"study_id": record.id}) if run.status not in _ENDED]
+            # A run whose experiment has just finished (its done-callback still on its way) did finish.
+            finished = [
+                run for run in unfinished if getattr(self._latest_experiment(run), "status", None) is ExpStatus.FINISHED
+            ]
+            self._reconcile(finished)
+            unfinished = [run for run in unfinished if run.status not in _ENDED]
             for run in unfinished:
                 run.status, run.reason = ExpStatus.CANCELLED.value, "study cancelled"
             self.runs.update_many(unfinished)
