@@ -8,6 +8,14 @@ from labqueue import Manager
 
 
 @pytest.fixture
+def manager():
+    """An in-memory Manager, shut down at the end (a module may define its own)."""
+    made = Manager()
+    yield made
+    made.shutdown(timeout=10)
+
+
+@pytest.fixture
 def lab(tmp_path):
     """The data directory the journal tests use."""
     return tmp_path / "lab"

@@ -13,21 +13,9 @@ import pytest
 
 from labqueue import Aborted, Experiment, ExpStatus, Manager, WorkerState, checkpoint
 
+from .job_helpers import wait_for_end
+
 TIMEOUT = 10
-
-
-def wait_for_end(exp):
-    """The status ``exp`` ends with, once it has (``result()`` of an ABORTED one is
-    not what these tests are about)."""
-    assert not futures.wait([exp], timeout=TIMEOUT).not_done, f"{exp!r} did not end"
-    return exp.status
-
-
-@pytest.fixture
-def manager():
-    m = Manager()
-    yield m
-    m.shutdown(timeout=TIMEOUT)
 
 
 class RecordsArrive(logging.Handler):

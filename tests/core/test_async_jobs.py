@@ -4,27 +4,14 @@ generator functions are refused when they are queued."""
 import asyncio
 import functools
 import threading
-from concurrent import futures
 
 import pytest
 
-from labqueue import Experiment, ExpStatus, Manager
+from labqueue import Experiment, ExpStatus
+
+from .job_helpers import wait_for_end
 
 TIMEOUT = 10
-
-
-def wait_for_end(exp):
-    """The status ``exp`` ends with, once it has (``result()`` of an ABORTED one is
-    not what these tests are about)."""
-    assert not futures.wait([exp], timeout=TIMEOUT).not_done, f"{exp!r} did not end"
-    return exp.status
-
-
-@pytest.fixture
-def manager():
-    m = Manager()
-    yield m
-    m.shutdown(timeout=TIMEOUT)
 
 
 async def read_twice(offset):

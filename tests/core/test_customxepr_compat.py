@@ -12,13 +12,6 @@ from labqueue import Experiment, ExperimentQueue, ExpStatus, Manager, Worker
 TIMEOUT = 10
 
 
-@pytest.fixture
-def manager():
-    m = Manager()
-    yield m
-    m.shutdown(timeout=TIMEOUT)
-
-
 def test_a_decorated_function_called_inside_a_job_returns_its_plain_value(manager):
     @manager.queued_exec
     def inner(x):

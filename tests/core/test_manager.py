@@ -12,13 +12,6 @@ from labqueue import Aborted, Experiment, ExpStatus, Manager, WorkerState, check
 TIMEOUT = 10
 
 
-@pytest.fixture
-def manager():
-    m = Manager()
-    yield m
-    m.shutdown(timeout=TIMEOUT)
-
-
 class Gate:
     """A job that signals when it starts and returns only when released."""
 

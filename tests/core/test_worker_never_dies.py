@@ -13,13 +13,6 @@ from labqueue import Experiment, ExpStatus, Manager, WorkerState
 TIMEOUT = 10
 
 
-@pytest.fixture
-def manager():
-    m = Manager()
-    yield m
-    m.shutdown(timeout=TIMEOUT)
-
-
 def still_alive():
     return "still alive"
 
