@@ -28,6 +28,7 @@ from .multirun_api import (
     multirun,
     multirunAsync,
     postRunResults,
+    restart_multirun,
 )
 from .process_lane import DEFAULT_KILL_GRACE_S, ProcessLane
 from .run_files import (
@@ -59,6 +60,7 @@ __all__ = [
     "multirun",
     "multirunAsync",
     "postRunResults",
+    "restart_multirun",
     "FINISHED_MARKER",
     "PARAMS_FILE",
     "RESULTS_FILE",
