@@ -39,7 +39,7 @@ from .queue_view import QueueView
 from .responsive_wait import run_while_responsive
 from .run_notices import NoticeActions, RunNotices
 from .status_bar import QueueStatusBar
-from .sweeps_pane import SweepsPane
+from .sweep_rows import SweepSource
 from .theme import action_icon, app_icon
 from .window_layout import WindowLayout
 
@@ -49,8 +49,6 @@ __all__ = ["MainWindow"]
 FRAME_MS = 33
 #: Counts and time left are refreshed at most this often while the queue churns.
 STATUS_SECONDS = 0.25
-#: The sweeps pane counts every sweep's runs in the whole queue: at most this often.
-SWEEPS_SECONDS = 0.25
 #: On quit, how long to wait for the aborted running experiment to return.
 QUIT_ABORT_SECONDS = 10.0
 
@@ -89,10 +87,10 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._last_tick = 0.0
         self._last_status = 0.0
-        self._last_sweeps = 0.0
 
         self.stats = QueueStats()
-        self.queue_model = QueueModel(manager.job_queue, self.stats, self)
+        sweeps = SweepSource(lambda: manager.groups, manager.job_queue.is_held, lambda: manager.process_lane.slots)
+        self.queue_model = QueueModel(manager.job_queue, self.stats, self, sweeps)
         self.queue_view = QueueView(self.queue_model)
         self.banner = NoticeBanner()
         central = QWidget()
@@ -125,9 +123,6 @@ class MainWindow(QMainWindow):
         self.add_dock(self.details, "Details", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.plot_pane, "Live plot", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.log_pane, "Log", Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.sweeps = SweepsPane(manager, self.details.show_experiment)
-        self.add_dock(self.sweeps, "Sweeps", tab_with="Log")
-        self.docks["Log"].raise_()  # the log in front until there is a sweep to look at
         self.resizeDocks([self.docks["Details"]], [400], Qt.Orientation.Horizontal)
         self.resizeDocks(
             [self.docks["Details"], self.docks["Live plot"], self.docks["Log"]],
@@ -160,6 +155,8 @@ class MainWindow(QMainWindow):
         self.toolbar.setMovable(False)
         self.addToolBar(self.toolbar)
         for group in groups:
+            if group == self.queue_actions.sweep_group:
+                continue  # in the menus: they act on the selected sweep's row
             if self.toolbar.actions():
                 self.toolbar.addSeparator()
             self.toolbar.addActions(group)
@@ -284,9 +281,6 @@ class MainWindow(QMainWindow):
         if state_changed or second_passed or (queue_changed and now - self._last_status >= STATUS_SECONDS):
             self._last_status = now
             self._show_status()
-        if second_passed or (queue_changed and now - self._last_sweeps >= SWEEPS_SECONDS):
-            self._last_sweeps = now
-            self.sweeps.refresh()
         if second_passed:
             self._last_tick = now
         self.plot_pane.set_live(inbox.latest_publisher)
@@ -396,7 +390,8 @@ class MainWindow(QMainWindow):
             first_rows += range(top, min(bottom, top + MAX_OVERLAID) + 1)
             if len(first_rows) >= MAX_OVERLAID:
                 break
-        experiments = [self.queue_model.experiment(row) for row in first_rows[:MAX_OVERLAID]]
+        shown = (self.queue_model.experiment(row) for row in first_rows[:MAX_OVERLAID])
+        experiments = [exp for exp in shown if exp is not None]  # a sweep's row plots nothing
         self.plot_pane.show_selected(experiments, self.manager.job_queue.running_experiment)
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex) -> None:

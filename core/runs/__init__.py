@@ -14,6 +14,7 @@ from .groups import SweepGroup
 from .isolated import IsolatedCallFailed, Relay
 from .lane import Lane, LaneStatistics
 from .multirun_api import (
+    SWEEP_FILE,
     AbstractRunner,
     FileLinkage,
     FileResource,
@@ -46,6 +47,7 @@ from .sweep import RunStatistics, RunStatus, Sweep, parameter_sets, queue_sweep,
 
 __all__ = [
     "DEFAULT_KILL_GRACE_S",
+    "SWEEP_FILE",
     "AbstractRunner",
     "FileLinkage",
     "FileResource",
