@@ -49,6 +49,8 @@ __all__ = ["MainWindow"]
 FRAME_MS = 33
 #: Counts and time left are refreshed at most this often while the queue churns.
 STATUS_SECONDS = 0.25
+#: With sweeps in the table, the time between two syncs is at least this many times the last one's.
+GROUPED_SYNC_REST = 4
 #: On quit, how long to wait for the aborted running experiment to return.
 QUIT_ABORT_SECONDS = 10.0
 
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._last_tick = 0.0
         self._last_status = 0.0
+        self._next_grouped_sync = 0.0
 
         self.stats = QueueStats()
         sweeps = SweepSource(lambda: manager.groups, manager.job_queue.is_held, lambda: manager.process_lane.slots)
@@ -266,9 +269,9 @@ class MainWindow(QMainWindow):
         state_changed = inbox.take_state_changed()
         now = time.monotonic()
         second_passed = now - self._last_tick >= 1.0
-        synced = queue_changed and self.queue_model.sync()
+        synced = queue_changed and now >= self._next_grouped_sync and self._sync_rows()
         if queue_changed and not synced:
-            inbox.note_queue_changed()  # the queue is busy (a big put being stored): next frame
+            inbox.note_queue_changed()  # the queue is busy (a big put being stored), or see _sync_rows: next frame
         if synced or second_passed:  # each second too: a scroll held back may be due
             self.queue_view.follow_running()
         queue_changed = synced
@@ -290,6 +293,17 @@ class MainWindow(QMainWindow):
         self.banner.show_notice(self.notices.current(progress_changed), self.palette())
         if self._quit_after_current:
             self._quit_if_current_done()
+
+    def _sync_rows(self) -> bool:
+        """Sync the table. Regrouping a sweep's runs (see ui.sweep_rows) costs time for
+        every run: with sweeps, the table syncs again only after GROUPED_SYNC_REST times
+        as long as this sync took (a sweep of 20,000 runs then leaves the worker its time)."""
+        started = time.monotonic()
+        synced = self.queue_model.sync()
+        if self.queue_model.grouped:
+            ended = time.monotonic()
+            self._next_grouped_sync = ended + GROUPED_SYNC_REST * (ended - started)
+        return synced
 
     def _quit_if_current_done(self) -> None:
         manager = self.manager
@@ -368,13 +382,21 @@ class MainWindow(QMainWindow):
 
     def select_by_short_id(self, short_id: str) -> None:
         """Select the (newest) experiment whose id starts with ``short_id``, as the log names it."""
-        found = next((exp for exp in reversed(self.queue_model.experiments()) if exp.id.startswith(short_id)), None)
+        everything = self.manager.job_queue.snapshot().experiments  # runs hidden under their sweep too
+        found = next((exp for exp in reversed(everything) if exp.id.startswith(short_id)), None)
         if found is not None:
             self._select(found)
 
     def _select(self, experiment: Experiment) -> None:
-        self.queue_model.sync()
-        row = self.queue_model.row_of(experiment.id)
+        model = self.queue_model
+        model.sync()
+        row = model.row_of(experiment.id)
+        sweep = model.sweep_of(experiment)
+        if row is None and sweep is not None:  # a run of a sweep whose runs are hidden: show them
+            sweep_row = model.row_of(sweep.id)
+            if sweep_row is not None:
+                self.queue_view.set_expanded(sweep_row, True)
+                row = model.row_of(experiment.id)
         if row is not None:
             self.queue_view.select_rows([row])
             self.queue_view.scrollTo(self.queue_model.index(row, 0))

@@ -266,7 +266,7 @@ class QueueModel(QAbstractTableModel):
         old_history_size, old_first_queued = self._history_size, self._first_queued
         self.stats.update(snapshot, _new_experiments(self._all, snapshot.experiments))
         self._all = snapshot.experiments
-        update_sweeps(self._sweeps, snapshot.experiments, self._sweep_source)
+        update_sweeps(self._sweeps, snapshot, self._sweep_source)
         self._show_grouped(self._filtered(snapshot) if self._filter is not RowFilter.ALL else snapshot)
         self._announce(min(old_history_size, self._history_size), self._first_queued - 1)
         if self._first_queued != old_first_queued or not self._appended_only:

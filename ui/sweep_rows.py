@@ -11,12 +11,12 @@ a long queue of plain experiments with a few sweeps in it stays cheap.
 
 from __future__ import annotations
 
-import time
+import math
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Mapping
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, not_, sub
 from typing import NamedTuple
 
 from labqueue.core import Experiment, ExpStatus
@@ -26,7 +26,17 @@ from labqueue.core.runs import SweepGroup
 __all__ = ["GroupedRows", "SweepRow", "SweepSource", "group_rows", "update_sweeps"]
 
 _group_of = attrgetter("group_id")
-_ACTIVE = (ExpStatus.QUEUED, ExpStatus.RUNNING)
+_requeued_from = attrgetter("requeued_from")
+_status_of = attrgetter("status")
+#: The time left is worked out from at most this many of a sweep's latest ended runs.
+_TIME_LEFT_SAMPLE = 100
+
+
+def _queue_order(exp: Experiment) -> tuple[float, float]:
+    """When it was queued, then when it started: runs of one put start in their order."""
+    return exp.queued_at or 0.0, exp.started_at if exp.started_at is not None else math.inf
+
+
 #: What a sweep's Requeue queues again: its runs that did not finish.
 REQUEUED_STATUSES = frozenset({ExpStatus.FAILED, ExpStatus.ABORTED, ExpStatus.INTERRUPTED, ExpStatus.CANCELLED})
 # The counts on a group row, in this order, each only when not zero.
@@ -58,7 +68,7 @@ class SweepRow:
     attempt of each run.
     """
 
-    __slots__ = ("counts", "expanded", "group", "group_id", "held", "id", "latest", "members", "time_left")
+    __slots__ = ("counts", "expanded", "group", "group_id", "held", "id", "latest", "members", "time_left", "_known")
 
     def __init__(self, group_id: str) -> None:
         self.group_id = group_id
@@ -70,6 +80,7 @@ class SweepRow:
         self.held = False
         self.time_left: float | None = None
         self.expanded = False
+        self._known: set[Experiment] = set()  # the members, for finding new ones
 
     @property
     def title(self) -> str:
@@ -135,45 +146,65 @@ class SweepRow:
         return f"<SweepRow {self.title}: {self.counts_text()}>"
 
 
-def update_sweeps(
-    sweeps: dict[str, SweepRow], experiments: list[Experiment], source: SweepSource, now: float | None = None
-) -> None:
+def update_sweeps(sweeps: dict[str, SweepRow], snapshot: QueueSnapshot, source: SweepSource) -> None:
     """Bring ``sweeps`` (by group id; rows made for new groups, kept for gone ones) in
-    line with the sweeps' runs among ``experiments``."""
-    members: dict[str, list[Experiment]] = {}
-    for index in compress(range(len(experiments)), map(_group_of, experiments)):
-        exp = experiments[index]
-        members.setdefault(exp.group_id, []).append(exp)
+    line with the sweeps' runs in ``snapshot``.
+
+    Each sweep costs a few passes over the sweeps' runs, all in C (a sweep of 20,000
+    runs is followed at every frame); nothing that is computed per run (a title, a
+    duration) is asked of them all.
+    """
+    experiments, ended_size = snapshot.experiments, snapshot.ended_size
+    grouped = list(compress(experiments, map(_group_of, experiments)))
+    group_ids = list(map(_group_of, grouped))
+    ended_ids = group_ids[: sum(map(bool, map(_group_of, experiments[:ended_size])))]
+    members = {group_id: list(compress(grouped, map(group_id.__eq__, group_ids))) for group_id in set(group_ids)}
     groups = source.groups()
-    now = time.time() if now is None else now
     for group_id in sweeps.keys() - members.keys():
-        sweeps[group_id].members = []
+        sweeps[group_id].members, sweeps[group_id].latest = [], []
     for group_id, runs in members.items():
         row = sweeps.get(group_id)
         if row is None:
             row = sweeps[group_id] = SweepRow(group_id)
         row.group = groups.get(group_id, row.group)
-        # In the order they were queued (a sweep's runs in their order: one put), not the
-        # queue's, where ended runs are in the order they ended.
-        runs.sort(key=lambda exp: (exp.queued_at or 0.0, exp.title))
-        row.members = runs
-        replaced = {exp.requeued_from for exp in runs if exp.requeued_from is not None}
-        row.latest = [exp for exp in runs if exp.id not in replaced] if replaced else runs
-        row.counts = Counter(exp.status for exp in row.latest)
+        _update_members(row, runs)
+        replaced = set(map(_requeued_from, runs))
+        replaced.discard(None)
+        row.latest = [exp for exp in row.members if exp.id not in replaced] if replaced else row.members
+        statuses = list(map(_status_of, row.latest))
+        row.counts = Counter({status: statuses.count(status) for status in ExpStatus})  # no hashing per run
         row.held = source.is_held(group_id)
-        row.time_left = _time_left(row, source.slots())
+        # Ended runs are in the order they ended: the last ones are the most recent.
+        ended = ended_ids.count(group_id)
+        recent = runs[max(0, ended - _TIME_LEFT_SAMPLE) : ended]
+        row.time_left = _time_left(row, [exp for exp in recent if exp.id not in replaced], source.slots())
 
 
-def _time_left(row: SweepRow, slots: int) -> float | None:
-    """The mean duration of the ended runs times the runs still to end, shared among the
-    runs that may go at once. None until one run has ended."""
-    ended = [exp.duration for exp in row.latest if exp.status.is_terminal and exp.started_at is not None]
+def _update_members(row: SweepRow, runs: list[Experiment]) -> None:
+    """Keep the runs in the order they were first seen (a sweep's runs in their order:
+    one put), new ones after them in the order they were queued, not in the queue's
+    order, where ended runs are in the order they ended."""
+    if len(runs) == len(row.members) and row._known.issuperset(runs):
+        return
+    present = set(runs)
+    kept = [exp for exp in row.members if exp in present]
+    known = set(kept)
+    new = [exp for exp in runs if exp not in known]
+    new.sort(key=_queue_order)  # stable: the queued runs of one put keep their order
+    row.members = kept + new
+    row._known = present
+
+
+def _time_left(row: SweepRow, recent: list[Experiment], slots: int) -> float | None:
+    """The mean duration of its recently ended runs, times the runs still to end, shared
+    among the runs that may go at once. None until one run has ended."""
+    durations = [exp.duration for exp in recent if exp.started_at is not None]
     waiting = row.counts[ExpStatus.QUEUED] + row.counts[ExpStatus.RUNNING]
-    if not ended or not waiting:
+    if not durations or not waiting:
         return None
     max_parallel = row.group.max_parallel if row.group is not None else None
     at_once = 1 if row.latest[0].lane == "instrument" else min(slots, max_parallel or slots)
-    return sum(ended) / len(ended) * waiting / max(1, at_once)
+    return sum(durations) / len(durations) * waiting / max(1, at_once)
 
 
 class GroupedRows(NamedTuple):
@@ -192,43 +223,49 @@ class GroupedRows(NamedTuple):
 
 
 def group_rows(snapshot: QueueSnapshot, sweeps: Mapping[str, SweepRow]) -> GroupedRows:
-    """The rows of ``snapshot`` with the runs of ``sweeps`` under their sweep rows."""
+    """The rows of ``snapshot`` with the runs of ``sweeps`` under their sweep rows.
+
+    The plain experiments are picked out and copied in C; Python steps only per sweep.
+    """
     experiments, ended, first_queued = snapshot.experiments, snapshot.ended_size, snapshot.first_queued
     grouped = list(compress(range(len(experiments)), map(_group_of, experiments)))
-    # Each sweep goes where its first running or queued run is, else at its last ended one.
-    anchor: dict[str, int] = {}
-    for index in grouped:
-        group_id = experiments[index].group_id
-        if index < ended or group_id not in anchor or anchor[group_id] < ended:
-            anchor[group_id] = index
-    queued_place = {experiments[i]: i - first_queued for i in grouped[bisect_left(grouped, first_queued) :]}
+    group_ids = list(map(_group_of, map(experiments.__getitem__, grouped)))
+    split = bisect_left(grouped, ended)
+    # Each sweep goes where its first running or queued run is, else at its last ended
+    # one (a dict made from pairs keeps the last value given for each key).
+    anchor = dict(zip(group_ids[:split], grouped[:split], strict=True))
+    anchor.update(zip(reversed(group_ids[split:]), reversed(grouped[split:]), strict=True))
+    in_queue = bisect_left(grouped, first_queued)
+    queued_runs = grouped[in_queue:]
+    places_of_queued_runs = map(sub, queued_runs, repeat(first_queued))
+    queued_place = dict(zip(map(experiments.__getitem__, queued_runs), places_of_queued_runs, strict=True))
+    by_place = sorted((index, group_id) for group_id, index in anchor.items())
     rows: list[Experiment | SweepRow] = []
     places: list[int | None] = []
     sweep_rows: list[int] = []
     sizes = []
     start = 0
     for end in (ended, first_queued, len(experiments)):
-        in_queue = end == len(experiments)
-        for index in grouped[bisect_left(grouped, start) : bisect_left(grouped, end)]:
-            rows += experiments[start:index]
-            if in_queue:
-                places += range(start - first_queued, index - first_queued)
-            start = index + 1
-            exp = experiments[index]
-            if anchor[exp.group_id] != index:
-                continue
-            sweep = sweeps[exp.group_id]
+        queued_part = end == len(experiments)
+        plain = list(map(not_, map(_group_of, experiments[start:end])))
+        for index, group_id in by_place[bisect_left(by_place, (start,)) : bisect_left(by_place, (end,))]:
+            rows += compress(experiments[start:index], plain[: index - start])
+            if queued_part:
+                places += compress(range(start - first_queued, index - first_queued), plain[: index - start])
+            plain = plain[index - start :]
+            start = index
+            sweep = sweeps[group_id]
             sweep_rows.append(len(rows))
             rows.append(sweep)
-            if in_queue:
+            if queued_part:
                 places.append(index - first_queued)
             if sweep.expanded:
                 rows += sweep.members
-                if in_queue:
-                    places += (queued_place.get(member) for member in sweep.members)
-        rows += experiments[start:end]
-        if in_queue:
-            places += range(start - first_queued, end - first_queued)
+                if queued_part:
+                    places += map(queued_place.get, sweep.members)
+        rows += compress(experiments[start:end], plain)
+        if queued_part:
+            places += compress(range(start - first_queued, end - first_queued), plain)
         start = end
         sizes.append(len(rows))
     return GroupedRows(rows, sizes[0], sizes[1], places, sweep_rows, queued_place)

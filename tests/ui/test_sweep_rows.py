@@ -78,6 +78,11 @@ def test_a_sweep_is_one_row_with_its_counts_that_expands_into_its_runs(qtbot, wi
     assert window.queue_view.selected_sweeps() == [sweep]  # the selection stayed on the sweep
     assert window.details.experiment is None  # a sweep's row is no experiment to detail
 
+    press(qtbot, window, Qt.Key.Key_Left)
+    window.show_traceback(runs[2].experiment)  # the banner's or the log's way to a run hidden under its sweep
+    assert model.rowCount() == 5 and window.queue_view.selected_experiments() == [runs[2].experiment]
+    assert window.details.experiment is runs[2].experiment
+
 
 def test_hold_abort_of_one_run_requeue_and_abort_of_the_whole_sweep_from_the_table(qtbot, window, manager, tmp_path):
     pipe = Pipe(tmp_path / "tell.fifo")
