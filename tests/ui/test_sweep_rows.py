@@ -207,8 +207,10 @@ def test_a_sweep_expanded_in_the_window_renders_to_a_png(qtbot, window, manager,
         manager.queued_exec(noop)(3)
         pipe.pids()  # run 5 runs (and hangs); 4 done, 1 failed, 5 queued
         qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].counts[ExpStatus.RUNNING])
-        window.queue_view.set_expanded(sweep_row(window)[0], True)
-        click_row(qtbot, window, sweep_row(window)[0])
+        row = sweep_row(window)[0]
+        window.queue_view.set_expanded(row, True)
+        click_row(qtbot, window, row + 4)  # its failed run, in the details
+        assert window.details.experiment is runs[3].experiment
         QApplication.processEvents()
         save_screenshot(window, tmp_path, "sweep-expanded")
         manager.abort_group(runs[0].experiment.group_id)
