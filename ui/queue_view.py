@@ -158,11 +158,13 @@ class QueueView(QTableView):
 
     def selected_runs_under_sweeps(self) -> list[Experiment]:
         """The selected experiments shown under a sweep's row (its runs, expanded)."""
-        model, selection = self.queue_model(), self.selectionModel()
+        runs = self.selected_row_runs()
         chosen: list[Experiment] = []
-        for row, sweep in model.sweep_rows():
-            if sweep.expanded:
-                chosen += (exp for i, exp in enumerate(sweep.members, row + 1) if selection.isRowSelected(i))
+        for row, sweep in self.queue_model().sweep_rows():
+            if sweep.expanded:  # its runs are rows row + 1 .. row + len(members)
+                for top, bottom in runs:
+                    first, last = max(top, row + 1), min(bottom, row + len(sweep.members))
+                    chosen += sweep.members[first - row - 1 : last - row]
         return chosen
 
     def select_rows(self, rows: list[int]) -> None:

@@ -167,7 +167,8 @@ def update_sweeps(sweeps: dict[str, SweepRow], snapshot: QueueSnapshot, source: 
         if row is None:
             row = sweeps[group_id] = SweepRow(group_id)
         row.group = groups.get(group_id, row.group)
-        _update_members(row, runs)
+        ended = ended_ids.count(group_id)
+        _update_members(row, runs, ended)
         replaced = set(map(_requeued_from, runs))
         replaced.discard(None)
         row.latest = [exp for exp in row.members if exp.id not in replaced] if replaced else row.members
@@ -175,23 +176,25 @@ def update_sweeps(sweeps: dict[str, SweepRow], snapshot: QueueSnapshot, source: 
         row.counts = Counter({status: statuses.count(status) for status in ExpStatus})  # no hashing per run
         row.held = source.is_held(group_id)
         # Ended runs are in the order they ended: the last ones are the most recent.
-        ended = ended_ids.count(group_id)
         recent = runs[max(0, ended - _TIME_LEFT_SAMPLE) : ended]
         row.time_left = _time_left(row, [exp for exp in recent if exp.id not in replaced], source.slots())
 
 
-def _update_members(row: SweepRow, runs: list[Experiment]) -> None:
+def _update_members(row: SweepRow, runs: list[Experiment], ended: int) -> None:
     """Keep the runs in the order they were first seen (a sweep's runs in their order:
-    one put), new ones after them in the order they were queued, not in the queue's
-    order, where ended runs are in the order they ended."""
+    one put), new ones after them: those ended (``runs[:ended]``, in the order they
+    ended) sorted into the order they were queued, then the others in the queue's order."""
     if len(runs) == len(row.members) and row._known.issuperset(runs):
         return
     present = set(runs)
-    kept = [exp for exp in row.members if exp in present]
-    known = set(kept)
-    new = [exp for exp in runs if exp not in known]
-    new.sort(key=_queue_order)  # stable: the queued runs of one put keep their order
-    row.members = kept + new
+    if row.members:
+        kept = [exp for exp in row.members if exp in present]
+        known = set(kept)
+        new_ended = [exp for exp in runs[:ended] if exp not in known]
+        new_active = [exp for exp in runs[ended:] if exp not in known]
+    else:  # first seen (a put of 20,000 runs): no lookups
+        kept, new_ended, new_active = [], runs[:ended], runs[ended:]
+    row.members = kept + sorted(new_ended, key=_queue_order) + new_active
     row._known = present
 
 
