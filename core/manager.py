@@ -35,6 +35,7 @@ from .engine import (
     check_chain_options,
     current_experiment,
     current_manager,
+    declared_axes,
     emit_safely,
     install_log_capture,
     refuse_generator_function,
@@ -746,7 +747,7 @@ class Manager:
     def _keep_published(exp: Experiment | None, name: str, x: Any, y: Any, x_label, y_label, units) -> None:
         if exp is not None:
             if exp.published is None:
-                exp.published = PublishedData()
+                exp.published = PublishedData(declared_axes(exp.func))
             exp.published.add(name, x, y, x_label, y_label, units)
 
     def published_data(self, exp: Experiment) -> PublishedData | None:
