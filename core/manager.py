@@ -573,7 +573,8 @@ class Manager:
     def pause_group(self, group_id: str) -> None:
         """Start no more runs of sweep ``group_id`` (running ones go on) until :meth:`resume_group`.
 
-        Its queued runs still wait in the queue, so :meth:`wait_until_idle` waits for them."""
+        Its queued runs stay queued, waiting for a human as in a paused queue:
+        :meth:`wait_until_idle` does not wait for them."""
         self.job_queue.hold_group(group_id)
 
     def resume_group(self, group_id: str) -> None:
