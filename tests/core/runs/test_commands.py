@@ -255,7 +255,7 @@ def test_a_failing_command_is_retried_in_its_run_folder_with_the_first_attempt_s
     )
     exp = CommandExperiment([child()[0], "-c", script, str(counter)], run_dir=tmp_path / "r", retries=2)
     manager.job_queue.put(exp)
-    wait_for_end(exp)
+    assert manager.wait_until_idle(timeout=30)  # the retry is queued before the failure is told
     assert exp.status is ExpStatus.FAILED and exp.attempt == 1
     second = exp.repeated_by
     assert second is not None and second.result(timeout=30) is None and second.attempt == 2
