@@ -164,6 +164,11 @@ class CommandCall:
     def _spawn_message(self, exc: SpawnError) -> str:
         program = self.argv[0]
         if exc.errno == 2 and exc.filename in (None, program):  # ENOENT
+            if os.sep in program and not os.path.isabs(program):
+                return (
+                    f"command not found: {program!r}, looked for from the run folder {self.run_dir} "
+                    "(the command runs there: give the program's absolute path)"
+                )
             return f"command not found: {program!r} (run folder {self.run_dir})"
         if exc.errno == 13:  # EACCES
             return f"command not executable: {program!r} (run folder {self.run_dir})"

@@ -103,11 +103,14 @@ def test_a_missing_or_not_executable_command_fails_with_a_clear_error(open_manag
     not_executable.write_text("#!/bin/sh\necho hi\n")
     missing = CommandExperiment(["no-such-program-here", "x"], run_dir=tmp_path / "a")
     denied = CommandExperiment([str(not_executable)], run_dir=tmp_path / "b")
-    manager.job_queue.put_many([missing, denied])
+    relative = CommandExperiment(["./script.sh"], run_dir=tmp_path / "c")  # beside the caller, not in the run folder
+    manager.job_queue.put_many([missing, denied, relative])
     with pytest.raises(
         CommandFailed, match=f"command not found: 'no-such-program-here' \\(run folder {tmp_path / 'a'}"
     ):
         missing.result(timeout=30)
+    with pytest.raises(CommandFailed, match=f"'./script.sh', looked for from the run folder {tmp_path / 'c'}"):
+        relative.result(timeout=30)
     with pytest.raises(CommandFailed, match=f"command not executable: '{not_executable}'"):
         denied.result(timeout=30)
 
