@@ -8,7 +8,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 
-from labqueue import ExpStatus, publish
+from labqueue import Experiment, ExpStatus, publish
 from labqueue.ui.display_text import DETAIL_MAX_CHARS
 from labqueue.ui.queue_model import Column
 
@@ -285,6 +285,10 @@ def test_status_bar_shows_state_counts_and_time_left(qtbot, window, manager):
     gate.set()
     qtbot.waitUntil(lambda: status.state_label.text() == "Idle")
     assert status.counts_label.text() == "5 finished" and status.eta_label.text() == ""
+
+    manager.pause_worker()
+    manager.job_queue.put_many([Experiment(noop, (i,)) for i in range(1_200)])
+    qtbot.waitUntil(lambda: status.counts_label.text() == "1,200 queued · 5 finished")
 
 
 def test_status_bar_says_when_the_worker_thread_died(qtbot, window, manager, caplog):
