@@ -87,12 +87,17 @@ def _print_status(studies: StudyManager, args: argparse.Namespace) -> int:
         json.dump([status.as_dict() for status in statuses], sys.stdout, indent=2)
         print()
     elif args.csv:
+        # One table: a row per step and status with its count, then a row per run that
+        # did not finish, with its folder and why (count left empty, so sums stay right).
         writer = csv.writer(sys.stdout)
-        writer.writerow(["study", "step", "status", "count", "mean_s", "stdev_s"])
+        writer.writerow(["study", "step", "status", "count", "mean_s", "stdev_s", "run_dir", "reason"])
         for status in statuses:
             for step in status.steps:
                 for name, count in sorted(step.counts.items()):
-                    writer.writerow([status.study.name, step.step, name, count, step.mean_s, step.stdev_s])
+                    writer.writerow([status.study.name, step.step, name, count, step.mean_s, step.stdev_s, "", ""])
+            for step in status.steps:
+                for run in step.failed:
+                    writer.writerow([status.study.name, step.step, run.status, "", "", "", run.run_dir, run.reason])
     else:
         _print_table(statuses)
     return ExitCode.OK
@@ -105,5 +110,5 @@ def _print_table(statuses) -> None:
             counts = ", ".join(f"{count} {name}" for name, count in sorted(step.counts.items()))
             timing = f"  {step.mean_s:.3f} s ± {step.stdev_s:.3f}" if step.mean_s is not None else ""
             print(f"  {step.step:<16} {counts}{timing}")
-            for run_dir, reason in step.failed:
-                print(f"      {run_dir}: {reason}")
+            for run in step.failed:
+                print(f"      {run.run_dir}: {run.reason}")

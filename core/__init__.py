@@ -14,6 +14,7 @@ from .engine import (
     Interrupted,
     Worker,
     current_experiment,
+    plot_axes,
 )
 from .journal import DataDirectoryInUse, JournalError
 from .manager import Manager, WorkerState, checkpoint, publish, set_progress
@@ -32,6 +33,7 @@ __all__ = [
     "WorkerState",
     "checkpoint",
     "current_experiment",
+    "plot_axes",
     "publish",
     "set_progress",
 ]

@@ -35,6 +35,7 @@ from .engine import (
     check_chain_options,
     current_experiment,
     current_manager,
+    declared_axes,
     emit_safely,
     install_log_capture,
     refuse_generator_function,
@@ -575,9 +576,10 @@ class Manager:
     def pause_group(self, group_id: str) -> None:
         """Start no more runs of sweep ``group_id`` (running ones go on) until :meth:`resume_group`.
 
-        Its queued runs still wait in the queue, so :meth:`wait_until_idle` waits for them.
-        The hold is stored with the sweep: after a restart its runs still wait.
-        Raises JournalError when the journal cannot store it (the sweep is held anyway)."""
+        Its queued runs stay queued, waiting for a human as in a paused queue:
+        :meth:`wait_until_idle` does not wait for them. The hold is stored with the
+        sweep: after a restart its runs still wait. Raises JournalError when the
+        journal cannot store it (the sweep is held anyway)."""
         self.job_queue.hold_group(group_id)
         self._store_hold(group_id, True)
 
@@ -762,7 +764,7 @@ class Manager:
     def _keep_published(exp: Experiment | None, name: str, x: Any, y: Any, x_label, y_label, units) -> None:
         if exp is not None:
             if exp.published is None:
-                exp.published = PublishedData()
+                exp.published = PublishedData(declared_axes(exp.func))
             exp.published.add(name, x, y, x_label, y_label, units)
 
     def published_data(self, exp: Experiment) -> PublishedData | None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from labqueue.core import Experiment, ExpStatus
 from labqueue.core.runs import command_of, tail_lines
 
-from .display_text import arguments_text, format_duration, format_time, outcome_text, status_label
+from .display_text import arguments_text, chain_text, format_duration, format_time, outcome_text, status_label
 from .theme import experiment_color, experiment_icon
 from .traceback_text import is_plain_abort, readable_traceback
 
@@ -74,12 +74,13 @@ class DetailsPane(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setHorizontalSpacing(12)
-        for name in ("Status", "Queued", "Started", "Finished", "Duration", "Journal", "Id"):
+        for name in ("Status", "Chain", "Queued", "Started", "Finished", "Duration", "Journal", "Id"):
             value = QLabel()
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)
             self.fields[name] = value
             form.addRow(f"{name}:", value)
+        self._form = form
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -168,10 +169,11 @@ class DetailsPane(QWidget):
         if duration != self._duration_shown:  # compared here: a call into Qt costs even when equal
             self._duration_shown = duration
             self.fields["Duration"].setText(duration)
-        fields = (status, exp.paused, exp.stored, exp.traceback is not None)
+        chain = chain_text(exp) if exp.links or exp.retry is not None or exp.attempt > 1 else ""
+        fields = (status, exp.paused, exp.stored, exp.traceback is not None, chain)
         if fields != self._fields_shown:
             self._fields_shown = fields
-            self._show_fields(exp, status)
+            self._show_fields(exp, status, chain)
         result = (status, exp.paused, exp.progress)
         if result != self._result_shown:
             self._result_shown = result
@@ -190,13 +192,15 @@ class DetailsPane(QWidget):
     def _forget_shown(self) -> None:
         self._fields_shown = self._result_shown = self._log_shown = self._output_shown = None
 
-    def _show_fields(self, exp: Experiment, status: ExpStatus) -> None:
+    def _show_fields(self, exp: Experiment, status: ExpStatus, chain: str) -> None:
         palette = self.palette()
         self._icon.setPixmap(experiment_icon(exp, palette).pixmap(24, 24))
         self.title.setText(exp.title)
         waiting = " — waits at its checkpoint() until Resume" if exp.paused else ""
         self.fields["Status"].setText(status_label(exp) + waiting)
         self.fields["Status"].setStyleSheet(f"color: {experiment_color(exp, palette).name()}; font-weight: bold")
+        self.fields["Chain"].setText(chain)
+        self._form.setRowVisible(self.fields["Chain"], bool(chain))  # most experiments are in no chain
         self.fields["Queued"].setText(format_time(exp.queued_at))
         self.fields["Started"].setText(format_time(exp.started_at) or "not yet")
         self.fields["Finished"].setText(

@@ -18,6 +18,7 @@ from labqueue.core.engine import failure_message, held_by, make_bounded_repr
 __all__ = [
     "arguments_text",
     "cell_repr",
+    "chain_text",
     "detail_repr",
     "error_text",
     "format_duration",
@@ -138,4 +139,40 @@ def arguments_text(exp: Experiment) -> str:
     if not pairs:
         lines.append("(no arguments)")
     lines += [f"{name} = {detail_repr(value)}" for name, value in pairs]
+    return "\n".join(lines)
+
+
+#: What a downstream does when its upstream does not finish, as a reader would say it.
+_POLICY_TEXT = {
+    "skip": "cancelled if it does not finish",
+    "continue": "runs anyway if it does not finish",
+    "stop_study": "stops the study if it does not finish",
+}
+
+
+def chain_text(exp: Experiment) -> str:
+    """What ``exp`` waits for and what happens if that fails, and its attempt; one line
+    each (empty for an experiment outside any chain)::
+
+        after 3a5e2fb2 calibrate() (Finished), result as gain: cancelled if it does not finish
+        attempt 2 of 3 (retried on OSError, 30 s after a failure)
+    """
+    lines = []
+    for link in exp.links:
+        upstream = link.current
+        fed = ""
+        if isinstance(link.feed, str):
+            fed = f", result as {link.feed}"
+        elif isinstance(link.feed, int):
+            fed = f", result as argument {link.feed + 1}"
+        lines.append(
+            f"after {upstream.id[:8]} {upstream.title} ({upstream.status.label}){fed}: {_POLICY_TEXT[link.on_failure]}"
+        )
+    retry = exp.retry
+    if retry is not None:
+        on = ", ".join(kind.__name__ for kind in retry.on)
+        delay = f", {format_duration(retry.delay)} after a failure" if retry.delay else ""
+        lines.append(f"attempt {exp.attempt} of {retry.retries + 1} (retried on {on}{delay})")
+    elif exp.attempt > 1:
+        lines.append(f"attempt {exp.attempt}")
     return "\n".join(lines)

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import inspect
 import math
 import os
+import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -103,8 +105,13 @@ class CallForm(QWidget):
             layout.addWidget(QLabel("It takes no arguments."))
 
     def values(self) -> dict[str, Any]:
-        """The value of each parameter, by name, as the form shows it."""
-        return {name: self._kept.get(name, getattr(widget, "value", None)) for name, widget in self.widgets.items()}
+        """The value of each parameter, by name, as the form shows it
+        (``inspect.Parameter.empty`` for a field left empty that has no default).
+
+        Raises ValueError naming the parameter whose text is not a Python literal.
+        """
+        kept = self._kept
+        return {name: kept[name] if name in kept else _value_of(widget) for name, widget in self.widgets.items()}
 
     def call(self, override: dict[str, Any] | None = None) -> tuple[tuple, dict]:
         """``(args, kwargs)`` for the form's values, with ``override`` (by name) on top.
@@ -117,8 +124,9 @@ class CallForm(QWidget):
         kwargs: dict = {}
         for parameter in self.parameters:
             value = values[parameter.name]
-            if value is inspect.Parameter.empty:
-                raise ValueError(f"{parameter.name} needs a value")
+            required = parameter.default is inspect.Parameter.empty and parameter.kind not in _VARIADIC
+            if value is inspect.Parameter.empty or (required and value == ""):
+                raise ValueError(f"{parameter.name} needs a value (it has no default)")
             if parameter.kind is parameter.VAR_POSITIONAL:
                 args.extend(value or ())
             elif parameter.kind is parameter.VAR_KEYWORD:
@@ -132,6 +140,23 @@ class CallForm(QWidget):
     def sweepable_parameters(self) -> list[str]:
         """Parameters a sweep can run over: the ones that are not ``*args``/``**kwargs``."""
         return [p.name for p in self.parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def _value_of(widget: Any) -> Any:
+    from magicgui.widgets import LiteralEvalLineEdit
+
+    if isinstance(widget, LiteralEvalLineEdit):
+        text = widget.native.text().strip()
+        if not text:
+            return inspect.Parameter.empty
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise ValueError(f"{widget.name}: {text!r} is not a Python literal (a string needs quotes)") from None
+    return getattr(widget, "value", None)
 
 
 def _signature(func: Callable) -> inspect.Signature:
@@ -150,6 +175,7 @@ def _type_hints(func: Callable) -> dict[str, Any]:
 
 def _widget_for(parameter: inspect.Parameter, annotation: Any, value: Any):
     """The magicgui widget for one parameter, or _KEPT when its value cannot be edited."""
+    from magicgui.types import Undefined
     from magicgui.widgets import LiteralEvalLineEdit, create_widget
 
     name = parameter.name
@@ -158,6 +184,7 @@ def _widget_for(parameter: inspect.Parameter, annotation: Any, value: Any):
     elif parameter.kind is parameter.VAR_KEYWORD:
         value, annotation = ({} if value is inspect.Parameter.empty else value), None
     base, options = _unpack(annotation)
+    base, optional = _strip_none(base)
     units = options.pop("units", None)
     decimals = options.pop("decimals", None)
     label = options.pop("label", name.replace("_", " "))
@@ -169,15 +196,18 @@ def _widget_for(parameter: inspect.Parameter, annotation: Any, value: Any):
         low, high = _WIDE_RANGE[base]
         options.setdefault("min", low)
         options.setdefault("max", high)
+        _widen_to(options, value, name)
     widget = None
     if base is not None and base not in (tuple, list, dict, set):
+        shown = value if value not in (inspect.Parameter.empty, None) else Undefined
         try:
-            initial = value if value is not inspect.Parameter.empty else inspect.Parameter.empty
             widget = create_widget(
-                value=_as_base(initial, base), annotation=base, name=name, label=label, options=options
+                value=_as_base(shown, base), annotation=base, name=name, label=label, options=options
             )
         except (ValueError, TypeError):
             widget = None
+        if widget is not None and optional:
+            widget = _optional_edit_class()(widget, none=value is None, name=name, label=label)
     if widget is None:
         if value is not inspect.Parameter.empty and not _is_literal(value):
             return _KEPT
@@ -185,11 +215,68 @@ def _widget_for(parameter: inspect.Parameter, annotation: Any, value: Any):
         widget = LiteralEvalLineEdit(name=name, label=label, value=text)
         widget.tooltip = "A Python literal: a number, a string in quotes, a list, a dict, ..."
     elif base is float:
-        shown = decimals if decimals is not None else _decimals_for(value)
-        widget.native.setDecimals(shown)
-        if value is not inspect.Parameter.empty:
-            widget.value = value
+        spin_box = getattr(widget, "inner", widget)  # an OptionalEdit's own spin box
+        spin_box.native.setDecimals(decimals if decimals is not None else _decimals_for(value))
+        if value not in (inspect.Parameter.empty, None):
+            spin_box.value = value
     return widget
+
+
+def _strip_none(annotation: Any) -> tuple[Any, bool]:
+    """``Optional[float]`` (or ``float | None``) -> ``(float, True)``; else ``(annotation, False)``."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        others = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(others) == 1 and len(others) < len(typing.get_args(annotation)):
+            return others[0], True
+    return annotation, False
+
+
+def _widen_to(options: dict, value: Any, name: str) -> None:
+    """Let a number's range hold ``value`` (a default or an edited experiment's argument
+    outside the declared range is shown as it is, not refused), and say so."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high = options["min"], options["max"]
+    if low <= value <= high:
+        return
+    options["min"], options["max"] = min(low, value), max(high, value)
+    options.setdefault("tooltip", f"{name}: {value!r} is outside its declared range {low!r} to {high!r}")
+
+
+@functools.cache
+def _optional_edit_class() -> type:
+    """OptionalEdit, defined on first use: magicgui loads with the first form, not at start."""
+    from magicgui.widgets import CheckBox
+    from magicgui.widgets.bases import ValuedContainerWidget
+
+    class OptionalEdit(ValuedContainerWidget):
+        """A parameter that may be None: its own widget beside a "None" check box."""
+
+        def __init__(self, inner: Any, *, none: bool, **kwargs: Any) -> None:
+            super().__init__(layout="horizontal", labels=False, **kwargs)
+            self.margins = (0, 0, 0, 0)
+            self.inner = inner
+            self.none_box = CheckBox(text="None", value=none, name=f"{kwargs['name']}_none")
+            self.none_box.tooltip = "Pass None instead of a value"
+            inner.enabled = not none
+            self._insert_widget(0, inner)
+            self._insert_widget(1, self.none_box)
+            inner.changed.connect(lambda: self.changed.emit(self.value))
+            self.none_box.changed.connect(self._none_toggled)
+
+        def _none_toggled(self, none: bool) -> None:
+            self.inner.enabled = not none
+            self.changed.emit(self.value)
+
+        def get_value(self) -> Any:
+            return None if self.none_box.value else self.inner.value
+
+        def set_value(self, value: Any) -> None:
+            self.none_box.value = value is None
+            if value is not None:
+                self.inner.value = value
+
+    return OptionalEdit
 
 
 def _unpack(annotation: Any) -> tuple[Any, dict]:
@@ -205,8 +292,6 @@ def _unpack(annotation: Any) -> tuple[Any, dict]:
 
 
 def _as_base(value: Any, base: Any) -> Any:
-    if value is inspect.Parameter.empty:
-        return value
     if base is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value

@@ -258,6 +258,12 @@ class QueueStats:
         counts.update(self._history_counts)
         return {status: counts[status] for status in ExpStatus if counts.get(status)}
 
+    @property
+    def running_paused(self) -> bool:
+        """True while the running experiment waits in its ``checkpoint()`` (paused mid-run)."""
+        running = self._running
+        return running is not None and running.paused
+
     def estimate(self, exp: Experiment) -> float | None:
         """Expected duration of ``exp`` from earlier runs of the same call, else of the
         same function."""

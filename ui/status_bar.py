@@ -68,7 +68,11 @@ class QueueStatusBar(QStatusBar):
             icon = status_icon(icon, palette) if isinstance(icon, ExpStatus) else action_icon(icon, palette)
             self.state_icon.setPixmap(icon.pixmap(16, 16))
         waiting = counts.get(ExpStatus.QUEUED, 0) + counts.get(ExpStatus.RUNNING, 0)
-        parts = [f"{count:,} {status.name.lower()}" for status, count in counts.items()]
+        paused_mid_run = stats.running_paused  # it is RUNNING, waiting in checkpoint(): say what one sees
+        parts = [
+            f"{count:,} {'paused' if status is ExpStatus.RUNNING and paused_mid_run else status.name.lower()}"
+            for status, count in counts.items()
+        ]
         self._set(self.state_label, detail or state.value)
         self._set(self.counts_label, " · ".join(parts) if parts else "Queue empty")
         self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused))

@@ -190,7 +190,7 @@ class StudiesPane(QWidget):
         self._update_actions()
 
     def _show_study(self, study: StudyRecord, running_id: str | None) -> None:
-        status = self.studies.status(study)  # counts per step, and "finished" once every run ended
+        status = self.studies.status(study)  # counts per step; "finished" or "incomplete" once every run ended
         study_item = self._item(self._study_items, study.id, self.tree.invisibleRootItem(), study.id)
         totals = dict.fromkeys(COUNTED, 0)
         runs_by_step: dict[str, list] = {}
@@ -244,19 +244,18 @@ class StudiesPane(QWidget):
         item.setText(STATUS, status_name.capitalize())
         try:
             item.setForeground(STATUS, status_color(ExpStatus(status_name), self.palette()))
-        except ValueError:  # a study's own statuses ("running", "finished") are no ExpStatus
+        except ValueError:  # a study's own statuses ("running", "incomplete") are no ExpStatus
             item.setForeground(STATUS, self.palette().color(QPalette.ColorRole.Text))
 
     def _show_study_status(self, item: QTreeWidgetItem, status_name: str, totals: dict[ExpStatus, int]) -> None:
-        # A study whose runs all ended is "finished" in the journal; green would read as
-        # success, so one with runs that did not finish says "Ended", in the worst colour.
-        unfinished = [s for s in (ExpStatus.FAILED, ExpStatus.INTERRUPTED, ExpStatus.ABORTED, ExpStatus.CANCELLED)
-                      if totals[s]]  # fmt: skip
-        if status_name != "finished" or not unfinished:
+        if status_name != "incomplete":
             self._show_status(item, status_name)
             return
-        item.setText(STATUS, "Ended")
-        item.setForeground(STATUS, status_color(unfinished[0], self.palette()))
+        # Every run ended, not all finished: in the colour of the worst of them.
+        worst = next(s for s in (ExpStatus.FAILED, ExpStatus.INTERRUPTED, ExpStatus.ABORTED, ExpStatus.CANCELLED)
+                     if totals[s])  # fmt: skip
+        item.setText(STATUS, "Incomplete")
+        item.setForeground(STATUS, status_color(worst, self.palette()))
         item.setToolTip(STATUS, "Every run ended, not all of them finished")
 
     def _show_run(self, item: QTreeWidgetItem, run, shown: ExpStatus | None) -> None:

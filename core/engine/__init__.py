@@ -46,7 +46,7 @@ from .experiment import (
 )
 from .experiment_queue import ExperimentQueue, QueueClosed, QueueSnapshot, QueueStore
 from .locks import YieldingRLock
-from .published import MAX_POINTS, PublishedData, Series
+from .published import MAX_POINTS, AxisLabels, PublishedData, Series, declared_axes, plot_axes
 from .signal_queue import SignalQueue
 from .signals import INTERNAL_PRIORITY, emit_safely
 from .worker import DEFAULT_ABORT_GRACE_SECONDS, ForcedAbort, WatchedEvent, Worker
@@ -67,6 +67,7 @@ __all__ = [
     "DEFAULT_ABORT_GRACE_SECONDS",
     "INTERNAL_PRIORITY",
     "MAX_POINTS",
+    "AxisLabels",
     "MAX_TRACEBACK_CHARS",
     "PENDING",
     "PROCESS_LANE",
@@ -92,12 +93,14 @@ __all__ = [
     "call_title",
     "current_experiment",
     "current_manager",
+    "declared_axes",
     "cut_middle",
     "emit_safely",
     "failure_message",
     "format_failure",
     "install_log_capture",
     "make_bounded_repr",
+    "plot_axes",
     "running_as",
     "record_message",
     "refuse_generator_function",

@@ -263,11 +263,33 @@ class ExperimentQueue:
     def has_work(self) -> bool:
         """True if a queued experiment can start, now or later, without anyone acting:
         one held back by an interrupted upstream (see :func:`~core.engine.chains.held_by`)
-        waits for a human, so it is not work the queue will get to."""
+        or by its paused sweep waits for a human, so it is not work the queue will get to."""
         if not self._queued:
             return False
         with self._lock:
-            return any(held_by(exp) is None for exp in self._queued)
+            held_groups = self._held_groups
+            return any(held_by(exp) is None and exp.group_id not in held_groups for exp in self._queued)
+
+    def waiting_for_someone(self) -> list[tuple[Experiment, str]] | None:
+        """Each queued experiment with why it waits for a human (an interrupted or never
+        queued upstream, or its sweep is held), or None as soon as one of them can start,
+        now or later, without anyone acting."""
+        with self._lock:
+            queued = list(self._queued)
+            held_groups = self._held_groups
+        waiting = []
+        for exp in queued:
+            if exp.group_id is not None and exp.group_id in held_groups:
+                waiting.append((exp, "its sweep is paused"))
+                continue
+            upstream = held_by(exp)
+            if upstream is None:
+                return None
+            if upstream.status is ExpStatus.INTERRUPTED:
+                waiting.append((exp, f"its upstream {upstream.title} was interrupted: requeue it"))
+            else:
+                waiting.append((exp, f"its upstream {upstream.title} was never queued"))
+        return waiting
 
     def first_queued_index(self) -> int:
         """Index in :attr:`queue` of the next queued experiment (the length, if none)."""

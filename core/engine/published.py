@@ -7,22 +7,84 @@ ended, and the journal stores them with the outcome. Values are kept as C double
 million points is 16 MB, and a runaway loop must not eat the memory of an overnight
 run. Appends and copies are single operations under the interpreter lock, so a
 reader on another thread sees a consistent prefix of each series.
+
+A function can say how its series are labelled once, where it is defined, with
+:func:`plot_axes`; labels given to ``publish`` win over those.
 """
 
 from __future__ import annotations
 
 import logging
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
-__all__ = ["MAX_POINTS", "PublishedData", "Series"]
+__all__ = ["MAX_POINTS", "AxisLabels", "PublishedData", "Series", "declared_axes", "plot_axes"]
 
 logger = logging.getLogger("labqueue")
 
 #: Points kept per experiment, all series together; later ones are dropped (and said once).
 MAX_POINTS = 1_000_000
+
+
+@dataclass(frozen=True)
+class AxisLabels:
+    """How a function labels the axes of one of its series (see :func:`plot_axes`)."""
+
+    x_label: str | None = None
+    y_label: str | None = None
+    x_units: str | None = None
+    y_units: str | None = None
+
+
+#: The attribute :func:`plot_axes` sets on a function: {series name: AxisLabels}.
+_AXES_ATTRIBUTE = "labqueue_axes"
+
+
+def plot_axes(
+    series: str,
+    *,
+    x_label: str | None = None,
+    y_label: str | None = None,
+    units: str | tuple[str | None, str | None] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Decorator: label the axes of ``series`` that the function publishes.
+
+    ``units`` is y's unit, or ``(x_units, y_units)``, as in ``publish``. Stack one per
+    series; it may go above or below ``queued_exec``. Labels passed to ``publish``
+    itself take precedence over these.
+    """
+    x_units, y_units = _split_units(units)
+    labels = AxisLabels(
+        None if x_label is None else str(x_label),
+        None if y_label is None else str(y_label),
+        x_units,
+        y_units,
+    )
+
+    def label(func: Callable) -> Callable:
+        # A queued_exec wrapper queues its __wrapped__ function, which is where the
+        # experiment looks: label both, so the decorators stack in either order.
+        for target in {func, getattr(func, "__wrapped__", func)}:
+            setattr(target, _AXES_ATTRIBUTE, {**declared_axes(target), str(series): labels})
+        return func
+
+    return label
+
+
+def declared_axes(func: Any) -> dict[str, AxisLabels]:
+    """The labels :func:`plot_axes` gave the series of ``func`` (empty if none)."""
+    declared = getattr(func, _AXES_ATTRIBUTE, None)
+    return dict(declared) if isinstance(declared, dict) else {}
+
+
+def _split_units(units: str | tuple[str | None, str | None] | None) -> tuple[str | None, str | None]:
+    if units is None:
+        return None, None
+    x_units, y_units = units if isinstance(units, tuple) else (None, units)
+    return (None if x_units is None else str(x_units)), (None if y_units is None else str(y_units))
 
 
 @dataclass
@@ -44,10 +106,15 @@ class Series:
 
 
 class PublishedData:
-    """The series one experiment published, in the order they first appeared."""
+    """The series one experiment published, in the order they first appeared.
 
-    def __init__(self) -> None:
+    ``declared`` are the labels its function declared (:func:`declared_axes`): a new
+    series starts with them.
+    """
+
+    def __init__(self, declared: dict[str, AxisLabels] | None = None) -> None:
         self.series: dict[str, Series] = {}
+        self._declared = declared or {}
         self.points = 0
         self.truncated = False  # points were dropped beyond MAX_POINTS
         self._rejected: set[str] = set()
@@ -66,15 +133,16 @@ class PublishedData:
         given. Returns False, logging it once per series, for values that are not numbers."""
         series = self.series.get(name)
         if series is None:
-            series = self.series[name] = Series(name)
+            labels = self._declared.get(name, AxisLabels())
+            series = self.series[name] = Series(name, x_label=labels.x_label, y_label=labels.y_label)
+            series.x_units, series.y_units = labels.x_units, labels.y_units
         if x_label is not None:
             series.x_label = str(x_label)
         if y_label is not None:
             series.y_label = str(y_label)
-        if units is not None:
-            x_units, y_units = units if isinstance(units, tuple) else (None, units)
-            series.x_units = series.x_units if x_units is None else str(x_units)
-            series.y_units = series.y_units if y_units is None else str(y_units)
+        x_units, y_units = _split_units(units)
+        series.x_units = series.x_units if x_units is None else x_units
+        series.y_units = series.y_units if y_units is None else y_units
         start = len(series.y)
         try:
             if isinstance(y, Real) and (x is None or isinstance(x, Real)):

@@ -33,10 +33,12 @@ def _outcome_line(exp: Experiment) -> str:
 
 
 class QueueDoneNotifier:
-    """Sends ``send(subject, body)`` once the queue is empty after experiments ran.
+    """Sends ``send(subject, body)`` once the queue is done after experiments ran.
 
-    "Empty" means nothing running and nothing queued; a queue paused with jobs left
-    is not done (a summary follows when those are run or cleared).
+    "Done" means nothing runs and nothing queued will start without a human: the
+    queue is empty, or what is left waits for an interrupted upstream to be requeued
+    or for its paused sweep (the summary lists those and why). A paused queue with
+    jobs left is not done (a summary follows when those are run or cleared).
     """
 
     def __init__(self, manager: Manager, send: Callable[[str, str], None], host_name: str | None = None) -> None:
@@ -65,12 +67,24 @@ class QueueDoneNotifier:
     def _send_if_done(self) -> None:
         queue = self._manager.job_queue
         with self._lock:
-            if not self._ran or queue.has_running() or queue.has_queued():
+            if not self._ran or queue.has_running():
+                return
+            waiting = queue.waiting_for_someone() if queue.has_queued() else []
+            if waiting is None or (waiting and self._manager.paused):
                 return
             ran, self._ran = self._ran, []
         tally = status_tally([e.status for e in ran])
         subject = f"[labqueue] {self._host}: queue done, {tally}"
-        lines = [f"labqueue on {self._host}: the queue is empty. {len(ran)} experiment(s) ran: {tally}.", ""]
+        if not waiting:
+            lines = [f"labqueue on {self._host}: the queue is empty. {len(ran)} experiment(s) ran: {tally}.", ""]
+        else:
+            subject += f"; {len(waiting)} waiting for you"
+            lines = [
+                f"labqueue on {self._host}: nothing more runs without you. {len(ran)} experiment(s) ran: {tally}.",
+                f"{len(waiting)} queued experiment(s) wait for you:",
+                *(f"  {exp.title}: {why}" for exp, why in waiting),
+                "",
+            ]
         self._send(subject, "\n".join(lines + [_outcome_line(e) for e in ran]) + "\n")
 
 

@@ -6,7 +6,7 @@ import os
 import pickle
 import shlex
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +164,11 @@ class CommandCall:
     def _spawn_message(self, exc: SpawnError) -> str:
         program = self.argv[0]
         if exc.errno == 2 and exc.filename in (None, program):  # ENOENT
+            if os.sep in program and not os.path.isabs(program):
+                return (
+                    f"command not found: {program!r}, looked for from the run folder {self.run_dir} "
+                    "(the command runs there: give the program's absolute path)"
+                )
             return f"command not found: {program!r} (run folder {self.run_dir})"
         if exc.errno == 13:  # EACCES
             return f"command not executable: {program!r} (run folder {self.run_dir})"
@@ -241,8 +246,14 @@ class CommandExperiment(Experiment):
     :class:`CommandTimedOut`. Abort sends SIGTERM to the whole group, then SIGKILL
     after the manager's ``kill_grace``.
 
+    It takes the chain options of :class:`Experiment`: ``after`` (upstreams to wait
+    for), ``on_failure`` (what happens to it when one of them does not finish),
+    ``retries`` more attempts ``retry_delay`` seconds apart when it fails with one of
+    ``retry_on`` (each attempt in the same ``run_dir``, the earlier output moved aside).
+
     Raises TypeError for a string command without ``shell=True``, ValueError for an
-    empty one or a timeout that is not positive.
+    empty one or a timeout that is not positive, and as :class:`Experiment` does for
+    chain options it cannot use.
 
     After a restart the experiment comes back as a plain :class:`Experiment` whose
     ``func`` is the :class:`CommandCall`; :func:`command_of` finds it on either.
@@ -259,9 +270,23 @@ class CommandExperiment(Experiment):
         title: str | None = None,
         group_id: str | None = None,
         inputs: Sequence[str] | None = None,
+        after: Iterable[Experiment] = (),
+        on_failure: str = "skip",
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
     ) -> None:
         call = CommandCall(cmd, run_dir if run_dir is not None else ".", env, timeout, shell, inputs)
-        super().__init__(call, title=title or call.title, group_id=group_id)
+        super().__init__(
+            call,
+            title=title or call.title,
+            group_id=group_id,
+            after=after,
+            on_failure=on_failure,
+            retries=retries,
+            retry_delay=retry_delay,
+            retry_on=retry_on,
+        )
         if run_dir is None:
             call.run_dir = Path.cwd() / f"run-{self.id[:8]}"
 

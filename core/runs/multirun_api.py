@@ -1,7 +1,8 @@
 """Karana's ``multirun`` API on labqueue: a command over many parameter sets, one folder per run.
 
 ``multirun(runs=[...], cmd=[...], output_path=..., input_files=[...])`` makes a folder
-for the sweep and one per run in it (``run_000``, ``run_001``, ...), each with
+for the sweep and one per run in it (``run_0``, ``run_1``, ...; zero-padded to sort:
+``run_000`` ... ``run_999`` for a thousand runs), each with
 ``params.json`` and the input files, and queues one command experiment per run on the
 manager's process lane. The command reads its parameters with :func:`getRunParams`
 and hands back results with :func:`postRunResults`. Each run that succeeds gets a
@@ -550,7 +551,7 @@ def multirun(
 ) -> list[Run]:
     """Run a command with varying parameters in distinct directories.
 
-    One folder per run (``run_000``, ...) under ``output_path`` (default: a
+    One folder per run (``run_0``, ...; ``run_000``, ... for a thousand) under ``output_path`` (default: a
     timestamped folder in the current directory; an existing folder that is not a
     sweep is never written into: ``_1``, ``_2``, ... is added), each with
     ``params.json`` and the ``input_files`` (paths or :class:`FileResource`, default

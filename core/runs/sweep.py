@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import inspect
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -125,6 +126,7 @@ def queue_sweep(
         raise ValueError(f"max_parallel must be at least 1, not {max_parallel}")
     params = parameter_sets(grid)
     name = getattr(func, "__qualname__", None) or type(func).__name__
+    _check_parameters(func, name, params)
     group = SweepGroup(
         title=title or f"{name} × {len(params)}",
         kind="sweep",
@@ -134,3 +136,23 @@ def queue_sweep(
     experiments = [Experiment(func, (), p, isolate=isolate, group_id=group.id) for p in params]
     manager.job_queue.put_many(experiments)
     return Sweep(group, experiments, params)
+
+
+def _check_parameters(func: Callable, name: str, params: list[dict[str, Any]]) -> None:
+    """Refuse, before anything is queued, a grid with a key ``func`` does not take or
+    that leaves one of its parameters without a value: else every run would fail."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # a builtin without one: its runs say what is wrong
+        return
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    for keys in dict.fromkeys(tuple(p) for p in params):
+        unknown = [] if accepts_any else [key for key in keys if key not in signature.parameters]
+        if unknown:
+            raise TypeError(
+                f"{name}{signature} takes no parameter {', '.join(map(repr, unknown))}, which the sweep sets"
+            )
+        try:
+            signature.bind(**dict.fromkeys(keys))
+        except TypeError as exc:
+            raise TypeError(f"the sweep does not give {name}{signature} all it needs: {exc}") from None

@@ -10,7 +10,7 @@ Python call) in its run directory and builds chains of steps for many series at 
 from .records import RunManager, RunNotFoundError, RunRecord, StudyNotFoundError, StudyRecord, StudyRecordManager
 from .spec import SpecError, StepSpec, StudySpec, load_spec
 from .steps import FINISHED_MARKER, CommandFailed, Step, StepCall, StepFactory, TemplateKeyError, fill_template
-from .study_manager import SpecChanged, StepStatus, StudyExists, StudyManager, StudyStatus
+from .study_manager import FailedRun, SpecChanged, StepStatus, StudyExists, StudyManager, StudyStatus
 
 __all__ = [
     "FINISHED_MARKER",
@@ -24,6 +24,7 @@ __all__ = [
     "StepCall",
     "StepFactory",
     "StepSpec",
+    "FailedRun",
     "StepStatus",
     "StudyExists",
     "StudyManager",

@@ -42,6 +42,7 @@ import itertools
 import json
 import re
 import shlex
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -262,13 +263,31 @@ def _entry_point(path: Path, line: int | None, entry: str) -> Callable:
     if not module_name or not func_name:
         raise SpecError(path, line, entry, "an entry point is 'module:function'")
     try:
-        module = importlib.import_module(module_name)
+        module = _import_beside(path.parent, module_name)
     except ImportError as exc:
         raise SpecError(path, line, entry, f"cannot import {module_name}: {exc}") from exc
     func = getattr(module, func_name, None)
     if not callable(func):
         raise SpecError(path, line, entry, f"{module_name} has no function {func_name}")
     return func
+
+
+def _import_beside(folder: Path, module_name: str) -> Any:
+    """Import ``module_name``; one that is not installed but lies beside the spec
+    (``steps.py`` or a ``steps/`` package) is imported from there, as ``python FILE``
+    finds the modules beside its script. The folder goes at the end of ``sys.path``,
+    so it never hides an installed module, and stays there so that the journal can
+    load the steps' calls again."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        beside = (folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file()
+        if exc.name != top or not beside:
+            raise
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    return importlib.import_module(module_name)
 
 
 def _check_templates(path: Path, lines: _Lines, step: StepSpec, known: set[str]) -> None:

@@ -13,7 +13,7 @@ import functools
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from psygnal import Signal
 
@@ -23,7 +23,7 @@ from .records import RunManager, RunRecord, StudyNotFoundError, StudyRecord, Stu
 from .spec import StudySpec, load_spec
 from .steps import StepCall, command_call, fill_template, is_finished, step_experiment
 
-__all__ = ["SpecChanged", "StepStatus", "StudyExists", "StudyManager", "StudyStatus"]
+__all__ = ["FailedRun", "SpecChanged", "StepStatus", "StudyExists", "StudyManager", "StudyStatus"]
 
 _ENDED = {s.value for s in ExpStatus if s.is_terminal}
 _UNENDED = [ExpStatus.QUEUED.value, ExpStatus.RUNNING.value]
@@ -37,6 +37,14 @@ class StudyExists(RuntimeError):
     """A study of that name is already stored (restart its workspace, or delete it)."""
 
 
+class FailedRun(NamedTuple):
+    """A run of a step that did not finish: its run directory, status and why."""
+
+    run_dir: str
+    status: str
+    reason: str
+
+
 @dataclass
 class StepStatus:
     """Counts per status of one step's runs, their mean and spread of run time, and the failed ones."""
@@ -45,7 +53,7 @@ class StepStatus:
     counts: dict[str, int] = field(default_factory=dict)
     mean_s: float | None = None
     stdev_s: float | None = None
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (run directory, reason)
+    failed: list[FailedRun] = field(default_factory=list)
 
 
 @dataclass
@@ -60,7 +68,7 @@ class StudyStatus:
             "study": self.study.name,
             "workspace": self.study.workspace,
             "status": self.study.status,
-            "steps": [vars(step) for step in self.steps],
+            "steps": [{**vars(step), "failed": [run._asdict() for run in step.failed]} for step in self.steps],
         }
 
 
@@ -350,12 +358,14 @@ class StudyManager:
             if run.status == ExpStatus.FINISHED.value and run.duration is not None:
                 durations.setdefault(run.step, []).append(run.duration)
             if run.status in (ExpStatus.FAILED.value, ExpStatus.CANCELLED.value, ExpStatus.ABORTED.value):
-                step.failed.append((run.workspace, run.reason or run.status))
+                step.failed.append(FailedRun(run.workspace, run.status, run.reason or run.status))
         for name, times in durations.items():
             steps[name].mean_s = statistics.fmean(times)
             steps[name].stdev_s = statistics.stdev(times) if len(times) > 1 else 0.0
         if record.status == "running" and all(status in _ENDED for step in steps.values() for status in step.counts):
-            record.status = "finished"
+            # Every run ended: "finished" only if every one of them did.
+            finished = all(status == ExpStatus.FINISHED.value for step in steps.values() for status in step.counts)
+            record.status = "finished" if finished else "incomplete"
             self.studies.update(record)
         return StudyStatus(record, list(steps.values()))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -53,10 +55,19 @@ def test_run_status_restart_and_cancel(tmp_path):
     steps = {step["step"]: step for step in study["steps"]}
     assert steps["measure"]["counts"] == {"finished": 2, "failed": 1}
     assert steps["record"]["counts"] == {"finished": 2, "cancelled": 1}
-    assert steps["measure"]["failed"] == [[str(tmp_path / "ws" / "measure" / "1"), "OSError: no signal at field 2"]]
+    failed_run = str(tmp_path / "ws" / "measure" / "1")
+    assert steps["measure"]["failed"] == [
+        {"run_dir": failed_run, "status": "failed", "reason": "OSError: no signal at field 2"}
+    ]
+    assert study["status"] == "incomplete"
 
     as_csv = labqueue("status", "--csv", *data)
-    assert "cli,measure,failed,1," in as_csv.stdout
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    counts = {(row["step"], row["status"]): row["count"] for row in rows if row["count"]}
+    assert counts[("measure", "failed")] == "1" and counts[("record", "cancelled")] == "1"
+    failed = {(row["step"], row["run_dir"]): (row["status"], row["reason"]) for row in rows if not row["count"]}
+    assert failed[("measure", failed_run)] == ("failed", "OSError: no signal at field 2")
+    assert failed[("record", str(tmp_path / "ws" / "record" / "1"))][0] == "cancelled"
 
     restarted = labqueue("restart", str(tmp_path / "ws"), *data)
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
@@ -81,3 +92,20 @@ def test_errors_are_clear_and_old_flags_still_work(tmp_path):
 
     version = subprocess.run([sys.executable, "-m", "labqueue", "--version"], capture_output=True, text=True)
     assert version.stdout.startswith("labqueue ")
+
+
+def test_python_steps_beside_the_spec_are_found_as_python_finds_a_scripts_modules(tmp_path):
+    lab = tmp_path / "campaign"
+    lab.mkdir()
+    (lab / "my_lab_steps.py").write_text("def calibrate(gain):\n    return 2 * gain\n")
+    (lab / "study.toml").write_text(
+        '[study]\nname = "beside"\nworkspace = "ws"\n\n'
+        '[steps.calibrate]\npython = "my_lab_steps:calibrate"\nparameters = { gain = 21 }\nforeach = false\n'
+    )
+    ran = labqueue("run", str(lab / "study.toml"), "--data-dir", str(tmp_path / "lab"))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "calibrate        1 finished" in ran.stdout
+
+    (lab / "broken.toml").write_text('[steps.a]\npython = "not_beside_anything:f"\n')
+    bad = labqueue("run", str(lab / "broken.toml"), "--data-dir", str(tmp_path / "lab"))
+    assert bad.returncode == 2 and "cannot import not_beside_anything" in bad.stderr

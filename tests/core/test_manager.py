@@ -7,7 +7,7 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from labqueue import Aborted, Experiment, ExpStatus, Manager, WorkerState, checkpoint, publish, set_progress
+from labqueue import Aborted, Experiment, ExpStatus, Manager, WorkerState, checkpoint, plot_axes, publish, set_progress
 
 TIMEOUT = 10
 
@@ -543,6 +543,41 @@ def test_decorated_functions_are_listed_by_name_and_a_redefinition_replaces(mana
     assert list(manager.queued_functions.values())[0] is measure.__wrapped__ is not first
     with Manager() as other:
         assert other.queued_functions == {}  # each manager its own
+
+
+def test_a_function_declares_its_axes_once_and_publish_labels_win(manager):
+    @plot_axes("signal", x_label="field", y_label="lock-in X", units=("mT", "V"))
+    @manager.queued_exec
+    @plot_axes("reference", y_label="power", units="dBm")
+    def scan():
+        publish("signal", 1.0, 2.0)
+        publish("reference", 1.0, -3.0, y_label="attenuated power")
+        publish("other", 1.0, 1.0)
+
+    exp = scan()
+    exp.result(timeout=TIMEOUT)
+
+    series = manager.published_data(exp).series
+    labels = {name: (s.x_label, s.y_label, s.x_units, s.y_units) for name, s in series.items()}
+    assert labels == {
+        "signal": ("field", "lock-in X", "mT", "V"),
+        "reference": (None, "attenuated power", None, "dBm"),
+        "other": (None, None, None, None),
+    }
+
+
+def test_declared_axes_reach_a_plain_function_and_a_chained_one(manager):
+    @plot_axes("trace", x_label="time", units=("s", "A"))
+    def trace(offset=0.0):
+        publish("trace", 0.0, offset)
+        return offset
+
+    plain = manager.queued_exec(trace)(1.0)
+    chained = plain.then(trace)
+    chained.result(timeout=TIMEOUT)
+    for exp in (plain, chained):
+        found = manager.published_data(exp).series["trace"]
+        assert (found.x_label, found.x_units, found.y_units) == ("time", "s", "A")
 
 
 def test_published_series_are_kept_with_the_experiment_with_their_labels(manager):

@@ -201,3 +201,73 @@ def test_with_no_decorated_function_the_dialog_says_how_to_get_one(qtbot, window
     assert not dialog.ok.isEnabled()
     dialog.reject()
     QApplication.processEvents()
+
+
+def prepare(sample: str, field: float, repeats: int, notes, limit: float | None = None, tag: str | None = None):
+    """A function with parameters that have no default, and ones that default to None."""
+
+
+def test_parameters_without_a_default_must_be_filled_in_before_it_queues(qtbot, window, manager):
+    manager.pause_worker()
+    manager.queued_exec(prepare)
+    dialog = open_from_menu(qtbot, window, "prepare")
+
+    assert native(dialog, "sample").text() == ""  # not "<class 'inspect._empty'>"
+    assert dialog.summary.text() == "Cannot queue it yet: sample needs a value (it has no default)."
+    assert not dialog.ok.isEnabled()
+    type_into(qtbot, native(dialog, "sample"), "B-7")
+    assert dialog.summary.text() == "Cannot queue it yet: notes needs a value (it has no default)."
+    type_into(qtbot, native(dialog, "notes"), "cooled overnight")
+    assert dialog.summary.text() == (
+        "Cannot queue it yet: notes: 'cooled overnight' is not a Python literal (a string needs quotes)."
+    )
+    type_into(qtbot, native(dialog, "notes"), "['cooled', 'overnight']")
+    type_into(qtbot, native(dialog, "field"), "0.25")
+    type_into(qtbot, native(dialog, "repeats"), "3")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+
+    [exp] = manager.job_queue.queued
+    assert exp.kwargs == {
+        "sample": "B-7",
+        "field": 0.25,
+        "repeats": 3,
+        "notes": ["cooled", "overnight"],
+        "limit": None,
+        "tag": None,
+    }
+
+
+def test_a_none_default_stays_none_and_a_value_can_replace_it(qtbot, window, manager):
+    manager.pause_worker()
+    prepared = manager.queued_exec(prepare)
+    prepared("A-1", 1.0, 2, [], tag="warm")
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 1)
+    click_row(qtbot, window, 0)
+    dialog = window.queue_actions.edit_selected()
+    qtbot.waitUntil(dialog.isVisible)
+
+    limit, tag = dialog.form.widgets["limit"], dialog.form.widgets["tag"]
+    assert limit.none_box.value and not limit.inner.enabled  # None, shown as None
+    assert not tag.none_box.value and tag.inner.value == "warm"
+    qtbot.mouseClick(tag.none_box.native, Qt.MouseButton.LeftButton, pos=QPoint(8, tag.none_box.native.height() // 2))
+    qtbot.mouseClick(limit.none_box.native, Qt.MouseButton.LeftButton, pos=QPoint(8, 8))
+    type_into(qtbot, limit.inner.native, "4.5")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+
+    [edited] = manager.job_queue.queued
+    assert (edited.kwargs["limit"], edited.kwargs["tag"]) == (4.5, None)
+
+
+def ramp(rate: Annotated[float, {"min": 0, "max": 10, "units": "K/min"}] = 20.0):
+    """A default the range was not updated for."""
+
+
+def test_a_default_outside_its_declared_range_keeps_its_spin_box_and_value(qtbot, window, manager):
+    manager.pause_worker()
+    manager.queued_exec(ramp)
+    dialog = open_from_menu(qtbot, window, "ramp")
+
+    spin = native(dialog, "rate")
+    assert type(dialog.form.widgets["rate"]).__name__ == "FloatSpinBox"
+    assert (spin.minimum(), spin.maximum(), spin.value()) == (0, 20, 20.0)
+    assert "outside its declared range 0 to 10" in spin.toolTip()

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 
-from labqueue import ExpStatus, publish
+from labqueue import Experiment, ExpStatus, publish
 from labqueue.ui.display_text import DETAIL_MAX_CHARS
 from labqueue.ui.queue_model import Column
 
@@ -84,6 +84,39 @@ def test_details_show_everything_about_a_failed_experiment(qtbot, window, manage
     assert details.fields["Journal"].text() == "no journal: kept in memory only"
     assert details.fields["Started"].text() and details.fields["Finished"].text()
     assert window.queue_model.index(0, Column.RESULT).data() == "RuntimeError: the cryostat lost B-12"
+
+
+def calibrate(gain: float) -> float:
+    return 2 * gain
+
+
+def flaky_fit(reference: float) -> float:
+    raise OSError(f"fit did not converge near {reference}")
+
+
+def test_details_say_what_a_chained_step_waits_for_its_failure_policy_and_its_attempt(qtbot, window, manager):
+    manager.pause_worker()
+    upstream = manager.queued_exec(calibrate)(1.5)
+    fit = manager.queued_exec(
+        flaky_fit, inputs={"reference": upstream}, on_failure="continue", retries=1, retry_on=(OSError,)
+    )()
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 2)
+    click_row(qtbot, window, 1)
+    chain = window.details.fields["Chain"]
+    qtbot.waitUntil(lambda: chain.isVisible() and "(Queued)" in chain.text())
+    policy = "result as reference: runs anyway if it does not finish"
+    assert chain.text() == (
+        f"after {upstream.id[:8]} calibrate(gain=1.5) (Queued), {policy}\nattempt 1 of 2 (retried on OSError)"
+    )
+    manager.resume_worker()
+    qtbot.waitUntil(lambda: "(Finished)" in chain.text())  # follows the upstream
+    assert manager.wait_until_idle(timeout=10) and fit.repeated_by is not None
+
+    qtbot.waitUntil(lambda: window.queue_model.rowCount() == 3)
+    click_row(qtbot, window, 2)  # the retry
+    qtbot.waitUntil(lambda: chain.text().endswith("attempt 2 of 2 (retried on OSError)"))
+    click_row(qtbot, window, 0)
+    qtbot.waitUntil(lambda: not chain.isVisible())  # a step outside any chain has no Chain row
 
 
 def test_details_follow_the_selected_experiment_as_it_runs_and_ends(qtbot, window, manager):
@@ -252,6 +285,10 @@ def test_status_bar_shows_state_counts_and_time_left(qtbot, window, manager):
     gate.set()
     qtbot.waitUntil(lambda: status.state_label.text() == "Idle")
     assert status.counts_label.text() == "5 finished" and status.eta_label.text() == ""
+
+    manager.pause_worker()
+    manager.job_queue.put_many([Experiment(noop, (i,)) for i in range(1_200)])
+    qtbot.waitUntil(lambda: status.counts_label.text() == "1,200 queued · 5 finished")
 
 
 def test_status_bar_says_when_the_worker_thread_died(qtbot, window, manager, caplog):

@@ -9,7 +9,7 @@ import threading
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLineEdit
 
-from labqueue import Manager, publish
+from labqueue import Manager, plot_axes, publish
 from labqueue.ui.main_window import MainWindow
 
 from .conftest import click_row, wait_for
@@ -19,6 +19,13 @@ from .test_run_state import save_screenshot
 def field_sweep(start: float, points: int = 4) -> int:
     for i in range(points):
         publish("signal", start + i, (start + i) ** 2, x_label="field", y_label="lock-in X", units=("T", "V"))
+    return points
+
+
+@plot_axes("spectrum", x_label="magnetic field", y_label="absorption", units=("mT", "a.u."))
+def spectrum(points: int = 3) -> int:
+    for i in range(points):
+        publish("spectrum", 340.0 + i, float(i))
     return points
 
 
@@ -52,6 +59,16 @@ def test_a_finished_row_shows_its_curves_and_several_overlay_each_in_its_colour(
 
     qtbot.mouseClick(pane.live_button, Qt.MouseButton.LeftButton)  # back to the live plot
     assert pane.live and pane.shown == [second]
+
+
+def test_the_axes_a_function_declares_label_its_plot(qtbot, window, manager):
+    exp = manager.queued_exec(spectrum)()
+    exp.result(timeout=10)
+    pane = window.plot_pane
+    qtbot.waitUntil(lambda: len(plotted(pane, exp, "spectrum")) == 3)
+    item = pane.plot_widget.getPlotItem()
+    assert (item.getAxis("bottom").labelText, item.getAxis("bottom").labelUnits) == ("magnetic field", "mT")
+    assert (item.getAxis("left").labelText, item.getAxis("left").labelUnits) == ("absorption", "a.u.")
 
 
 def test_selecting_the_running_row_or_nothing_follows_the_live_experiment(qtbot, window, manager):

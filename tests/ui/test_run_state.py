@@ -39,12 +39,14 @@ def test_a_job_paused_at_its_checkpoint_shows_paused_with_its_progress(qtbot, wi
     fraction, message = model.cell(0, Column.RESULT).progress
     assert fraction == 0.4 and message == "paused · point 8/20"
     qtbot.waitUntil(lambda: window.status.state_label.text() == "Paused mid-run")
+    assert window.status.counts_label.text() == "1 queued · 1 paused"  # not "1 running"
     assert window.status.eta_label.text() == "time left: paused"  # neither has run before: no estimate
     save_screenshot(window, tmp_path, "paused-mid-run")
 
     window.queue_actions.pause_resume.trigger()  # Resume
     qtbot.waitUntil(lambda: model.cell(0, Column.STATUS).text == "Running")
     qtbot.waitUntil(lambda: window.status.state_label.text() == "Running")
+    assert window.status.counts_label.text() == "1 queued · 1 running"
     gate.set()
     exp.result(timeout=10)
     assert exp.paused_seconds > 0

@@ -157,3 +157,15 @@ def test_cancel_with_only_purge_leaves_the_running_step_and_the_records(qtbot, p
     assert counts(pane, "held")["wait"] == {"running": 1}
     lab_steps.RELEASE.set()
     qtbot.waitUntil(lambda: counts(pane, "held")["wait"] == {"finished": 1}, timeout=TIMEOUT_MS)
+
+
+def test_a_study_whose_runs_ended_without_all_finishing_reads_incomplete(qtbot, pane, studies, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STEPS_FAIL_FIELD", "2")
+    studies.run(write_spec(tmp_path))
+    qtbot.waitUntil(
+        lambda: "resonance" in [pane.tree.topLevelItem(i).text(NAME) for i in range(pane.tree.topLevelItemCount())]
+    )
+    qtbot.waitUntil(lambda: study_status(pane, "resonance") == "Incomplete", timeout=TIMEOUT_MS)
+    item = next(pane.tree.topLevelItem(i) for i in range(pane.tree.topLevelItemCount()))
+    assert item.toolTip(STATUS) == "Every run ended, not all of them finished"
+    assert counts(pane, "resonance")["measure"]["failed"] == 2  # field=2, for each n

@@ -68,6 +68,32 @@ def test_a_queue_paused_with_jobs_left_is_not_done_until_they_are_cleared():
     assert subject == "[labqueue] testhost: queue done, 1 failed"
 
 
+def test_the_queue_is_done_when_what_is_left_waits_for_someone_and_the_summary_says_why():
+    outbox = Outbox()
+    with Manager(pause_on_failure=False, start=False) as manager:
+        notifier = QueueDoneNotifier(manager, outbox, host_name="testhost")
+        never_queued = Experiment(ok, (0,))
+        blocked = Experiment(ok, (1,), after=[never_queued])
+        manager.job_queue.put(blocked)
+        sweep = manager.sweep(ok, {"n": [2, 3]})
+        manager.pause_group(sweep.group.id)
+        manager.queued_exec(ok)(4)
+        manager.worker.start()
+        ((subject, body),) = outbox.wait_for(1)
+        notifier.close()
+        assert manager.wait_until_idle(timeout=15)  # a paused sweep waits for a human, as a paused queue
+        assert len(manager.job_queue.queued) == 3  # nothing was dropped to make it "done"
+    assert subject == "[labqueue] testhost: queue done, 1 finished; 3 waiting for you"
+    lines = body.splitlines()
+    assert lines[:2] == [
+        "labqueue on testhost: nothing more runs without you. 1 experiment(s) ran: 1 finished.",
+        "3 queued experiment(s) wait for you:",
+    ]
+    assert lines[2] == "  ok(n=1): its upstream ok(n=0) was never queued"
+    assert lines[3:5] == ["  ok(n=2): its sweep is paused", "  ok(n=3): its sweep is paused"]
+    assert lines[6].split()[0] == "Finished" and lines[6].endswith("ok(n=4)")
+
+
 def test_quiet_seconds_counts_from_the_latest_sign_of_life():
     exp = Experiment(ok, (1,))
     exp.started_at = 100.0

@@ -18,6 +18,7 @@ from labqueue.core.runs import (
     command_of,
 )
 
+from ..job_helpers import wait_for_end
 from .helpers import child, wait_gone
 
 
@@ -102,11 +103,14 @@ def test_a_missing_or_not_executable_command_fails_with_a_clear_error(open_manag
     not_executable.write_text("#!/bin/sh\necho hi\n")
     missing = CommandExperiment(["no-such-program-here", "x"], run_dir=tmp_path / "a")
     denied = CommandExperiment([str(not_executable)], run_dir=tmp_path / "b")
-    manager.job_queue.put_many([missing, denied])
+    relative = CommandExperiment(["./script.sh"], run_dir=tmp_path / "c")  # beside the caller, not in the run folder
+    manager.job_queue.put_many([missing, denied, relative])
     with pytest.raises(
         CommandFailed, match=f"command not found: 'no-such-program-here' \\(run folder {tmp_path / 'a'}"
     ):
         missing.result(timeout=30)
+    with pytest.raises(CommandFailed, match=f"'./script.sh', looked for from the run folder {tmp_path / 'c'}"):
+        relative.result(timeout=30)
     with pytest.raises(CommandFailed, match=f"command not executable: '{not_executable}'"):
         denied.result(timeout=30)
 
@@ -224,3 +228,41 @@ def test_a_python_experiment_can_name_its_lane(open_manager):
     assert Experiment(print).lane == "instrument"
     assert Experiment(print, isolate=True).lane == "process"
     assert os.environ.get(RUN_DIR_ENV) is None
+
+
+def test_a_command_waits_for_its_upstream_and_is_cancelled_when_it_fails(open_manager, tmp_path):
+    manager = open_manager(data_dir=None, pause_on_failure=False)
+    release = threading.Event()
+    calibration = Experiment(release.wait, (30,))
+    analysis = CommandExperiment(child("--write", "ran", "yes"), run_dir=tmp_path / "a", after=[calibration])
+    manager.job_queue.put_many([calibration, analysis])
+    assert analysis.waiting_for is calibration and analysis.status is ExpStatus.QUEUED
+    release.set()
+    analysis.result(timeout=30)
+    assert (tmp_path / "a" / "ran").read_text() == "yes" and analysis.started_at >= calibration.finished_at
+
+    broken = Experiment(int, ("not a number",))
+    skipped = CommandExperiment(child("--write", "ran", "yes"), run_dir=tmp_path / "b", after=[broken])
+    manager.job_queue.put_many([broken, skipped])
+    wait_for_end(skipped)
+    assert skipped.status is ExpStatus.CANCELLED and "upstream int" in skipped.cancel_reason
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_failing_command_is_retried_in_its_run_folder_with_the_first_attempt_set_aside(open_manager, tmp_path):
+    manager = open_manager(data_dir=None, pause_on_failure=False)
+    counter = tmp_path / "attempts"
+    script = (
+        "import pathlib, sys; c = pathlib.Path(sys.argv[1]); n = int(c.read_text()) + 1 if c.exists() else 1; "
+        "c.write_text(str(n)); print('attempt', n); sys.exit(0 if n == 2 else 4)"
+    )
+    exp = CommandExperiment([child()[0], "-c", script, str(counter)], run_dir=tmp_path / "r", retries=2)
+    manager.job_queue.put(exp)
+    assert manager.wait_until_idle(timeout=30)  # the retry is queued before the failure is told
+    assert exp.status is ExpStatus.FAILED and exp.attempt == 1
+    second = exp.repeated_by
+    assert second is not None and second.result(timeout=30) is None and second.attempt == 2
+    assert command_of(second).run_dir == tmp_path / "r"
+    assert (tmp_path / "r" / "stdout.txt").read_text() == "attempt 2\n"
+    assert (tmp_path / "r" / "attempt-1" / "stdout.txt").read_text() == "attempt 1\n"
+    assert second.repeated_by is None  # succeeded: no third attempt

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from labqueue import Experiment, ExpStatus, checkpoint, publish, set_progress
+from labqueue import Experiment, ExpStatus, checkpoint, plot_axes, publish, set_progress
 from labqueue.core.runs import IsolatedCallFailed
 
 
@@ -45,6 +45,7 @@ def test_an_isolated_call_runs_in_another_process_and_relays_what_it_reports(ope
     manager.data_signal.connect(lambda exp, series, x, y: data.append((exp, series, x, y)))
 
     @manager.queued_exec(isolate=True)
+    @plot_axes("signal", y_label="voltage", units=("mV", "mV"))  # declared in the parent
     def measure(x):
         return where_and_twice(x)
 
@@ -56,6 +57,7 @@ def test_an_isolated_call_runs_in_another_process_and_relays_what_it_reports(ope
     assert data == [(exp, "signal", 1, 21)]
     kept = exp.published.series["signal"]  # kept with the experiment, labels too, as in-process
     assert list(kept.y) == [21.0] and kept.x_label == "step" and kept.y_units == "V"
+    assert (kept.y_label, kept.x_units) == ("voltage", "mV")  # the function's own labels, under publish's
     assert any("computing 21" in line for line in exp.log_lines())
 
 

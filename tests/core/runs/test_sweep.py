@@ -30,6 +30,15 @@ def test_a_dict_of_lists_is_the_cartesian_product_and_a_list_of_dicts_is_taken_a
         parameter_sets([])
 
 
+def test_a_grid_that_does_not_fit_the_function_is_refused_before_anything_is_queued(open_manager):
+    manager = open_manager(data_dir=None)
+    with pytest.raises(TypeError, match=r"power\(base, exponent\) takes no parameter 'power', which the sweep sets"):
+        manager.sweep(power, {"base": [2, 3], "power": [1]})
+    with pytest.raises(TypeError, match="missing a required argument: 'exponent'"):
+        manager.sweep(power, [{"base": 2, "exponent": 1}, {"base": 3}])
+    assert manager.job_queue.queue == [] and manager.groups == {}
+
+
 def test_a_sweep_on_the_worker_runs_in_order_as_one_group(open_manager):
     manager = open_manager(data_dir=None)
     sweep = manager.sweep(power, {"base": [2, 3], "exponent": [1, 2]})

@@ -202,10 +202,12 @@ def test_a_failed_command_step_is_retried_in_its_run_directory_and_says_why(tmp_
         by_step = {s.step: s for s in studies.status(study).steps}
         assert by_step["simulate"].counts == {"finished": 1, "failed": 1}
         assert by_step["summary"].counts == {"finished": 1, "cancelled": 1}
+        assert studies.studies.get(study.id).status == "incomplete"  # every run ended, not all finished
         simulate = tmp_path / "ws" / "simulate"
         assert (simulate / "0" / "attempt-1" / "stderr.txt").read_text() == "no luck in fail-once\n"
         assert (simulate / "0" / "stdout.txt").is_file() and (simulate / "0" / FINISHED_MARKER).is_file()
-        ((run_dir, reason),) = by_step["simulate"].failed
+        ((run_dir, status, reason),) = by_step["simulate"].failed
+        assert status == "failed"
         assert run_dir == str(simulate / "1")
         assert reason.startswith("CommandFailed: ")
         assert f"exited with status 3 in {simulate / '1'}" in reason

@@ -95,9 +95,9 @@ def test_a_failed_run_skips_its_downstream_and_status_says_why(studies, tmp_path
     assert by_step["measure"].counts == {"finished": 4, "failed": 2}
     assert by_step["record"].counts == {"finished": 4, "cancelled": 2}
     assert by_step["summary"].counts == {"cancelled": 1}
-    reasons = dict(by_step["measure"].failed)
+    reasons = {run.run_dir: run.reason for run in by_step["measure"].failed}
     assert reasons[str(tmp_path / "ws" / "measure" / "2")] == "OSError: no signal at field 2"
-    assert all(reason.startswith("upstream resonance/measure[") for _, reason in by_step["record"].failed)
+    assert all(reason.startswith("upstream resonance/measure[") for _, _, reason in by_step["record"].failed)
 
 
 def test_retries_in_the_spec_keep_each_attempt(studies, tmp_path, monkeypatch):
@@ -109,7 +109,7 @@ def test_retries_in_the_spec_keep_each_attempt(studies, tmp_path, monkeypatch):
     by_step = {s.step: s for s in studies.status(study).steps}
     assert by_step["measure"].counts == {"finished": 4, "failed": 2}
     assert by_step["record"].counts == {"finished": 4, "cancelled": 2}
-    assert by_step["measure"].failed[0][1] == "OSError: no signal at field 3"
+    assert by_step["measure"].failed[0].reason == "OSError: no signal at field 3"
 
 
 def test_restart_skips_runs_whose_marker_exists_and_refuses_a_changed_spec(tmp_path, monkeypatch):
