@@ -4,16 +4,17 @@ Restart sweep; and a command's live output."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from labqueue import ExpStatus
 from labqueue.core.runs import CommandExperiment
 from labqueue.multirun import ParallelLocalRunner, multirun
-from labqueue.ui.queue_model import Column
+from labqueue.ui.queue_model import Column, RowFilter
 
 from ..core.runs.helpers import Pipe, child
 from .conftest import click_row, noop
+from .test_queue_actions import drag_rows_to
 from .test_run_state import save_screenshot
 
 
@@ -78,6 +79,13 @@ def test_a_sweep_is_one_row_with_its_counts_that_expands_into_its_runs(qtbot, wi
     assert window.queue_view.selected_sweeps() == [sweep]  # the selection stayed on the sweep
     assert window.details.experiment is None  # a sweep's row is no experiment to detail
 
+    window.row_filter.setCurrentIndex(window.row_filter.findData(RowFilter.FAILED))
+    assert [model.item(row) for row in range(model.rowCount())] == [sweep, *sweep.members]  # a run failed
+    window.row_filter.setCurrentIndex(window.row_filter.findData(RowFilter.ACTIVE))
+    assert model.rowCount() == 0  # it has ended
+    window.row_filter.setCurrentIndex(window.row_filter.findData(RowFilter.ALL))
+    row = sweep_row(window)[0]
+    click_row(qtbot, window, row)
     press(qtbot, window, Qt.Key.Key_Left)
     window.show_traceback(runs[2].experiment)  # the banner's or the log's way to a run hidden under its sweep
     assert model.rowCount() == 5 and window.queue_view.selected_experiments() == [runs[2].experiment]
@@ -235,3 +243,23 @@ def test_the_details_show_a_commands_output_live(qtbot, window, manager, tmp_pat
         exp.exception(timeout=30)
     finally:
         pipe.close()
+
+
+def test_a_sweeps_row_drags_its_queued_runs_and_a_plain_row_drops_before_the_sweep(qtbot, window, manager):
+    manager.pause_worker()
+    first = manager.queued_exec(noop)(1)
+    sweep = manager.sweep(noop, {"i": [10, 11, 12]})
+    last = manager.queued_exec(noop)(2)
+    model = window.queue_model
+    qtbot.waitUntil(lambda: model.rowCount() == 3 and sweep_row(window)[0] == 1)
+    assert [text(window, row, Column.POSITION) for row in range(3)] == ["1", "2", "5"]  # the sweep's first run is 2nd
+
+    below_last = window.queue_view.visualRect(model.index(2, Column.TITLE)).bottomLeft() + QPoint(4, 4)
+    assert drag_rows_to(window, [1], QPointF(below_last))  # the sweep's row, to the end
+    assert manager.job_queue.queued == [first, last, *sweep.experiments]
+    qtbot.waitUntil(lambda: [model.item(row) for row in range(3)] == [first, last, sweep_row(window)[1]])
+
+    window.queue_view.set_expanded(2, True)
+    on_the_sweep = window.queue_view.visualRect(model.index(2, Column.TITLE)).topLeft() + QPoint(4, 2)
+    assert drag_rows_to(window, [0], QPointF(on_the_sweep))  # a plain row, just above the sweep's row
+    assert manager.job_queue.queued == [last, first, *sweep.experiments]
