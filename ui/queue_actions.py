@@ -214,8 +214,9 @@ class QueueActions(QObject):
         self._palette = palette
         self._shown_pause = None
         for action, icon in self._icons.items():
-            if action not in (self.pause_resume, self.pause_after):
+            if action not in (self.pause_resume, self.pause_after, self.pause_sweep):
                 action.setIcon(action_icon(icon, palette))
+        self.pause_sweep.setIcon(action_icon("resume" if self._shown_sweep_hold else "pause", palette))
         self._show_pause_state()
 
     # -- enabling ----------------------------------------------------------------------

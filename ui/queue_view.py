@@ -181,12 +181,8 @@ class QueueView(QTableView):
     # -- a sweep's runs, shown or hidden ---------------------------------------------------
 
     def set_expanded(self, row: int, expanded: bool) -> None:
-        """Show (or hide) the runs of the sweep at ``row``; the selection stays on it."""
-        model = self.queue_model()
-        sweep = model.sweep(row)
-        if sweep is None:
-            return
-        model.set_expanded(row, expanded)
+        """Show (or hide) the runs of the sweep at ``row`` (the selection stays on its rows)."""
+        self.queue_model().set_expanded(row, expanded)
         self.executeDelayedItemsLayout()
 
     def _expander_hit(self, event: QMouseEvent) -> int | None:
@@ -210,7 +206,8 @@ class QueueView(QTableView):
         super().mousePressEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if self._expander_hit(event) is None:  # a double click on the arrow is two toggles
+        # A double click's second press came first and toggled again: nothing more to do.
+        if self._expander_hit(event) is None:
             super().mouseDoubleClickEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

@@ -28,10 +28,11 @@ def text(window, row: int, column: Column) -> str:
     return window.queue_model.cell(row, column).text
 
 
-def click_arrow(qtbot, window, row: int) -> None:
+def click_arrow(qtbot, window, row: int, double: bool = False) -> None:
     view = window.queue_view
     cell = view.visualRect(window.queue_model.index(row, Column.STATUS))
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(cell.left() + 8, cell.center().y()))
+    click = qtbot.mouseDClick if double else qtbot.mouseClick
+    click(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(cell.left() + 8, cell.center().y()))
 
 
 def press(qtbot, window, key: Qt.Key) -> None:
@@ -61,6 +62,8 @@ def test_a_sweep_is_one_row_with_its_counts_that_expands_into_its_runs(qtbot, wi
 
     click_arrow(qtbot, window, row)
     qtbot.waitUntil(lambda: model.rowCount() == 5)
+    click_arrow(qtbot, window, row, double=True)  # two clicks, two toggles: shown again
+    assert model.rowCount() == 5
     assert [model.experiment(row + i) for i in (1, 2, 3)] == [run.experiment for run in runs]
     assert text(window, row + 3, Column.STATUS) == "Failed" and model.cell(row + 3, Column.STATUS).indent == 1
     assert model.cell(row, Column.STATUS).expanded is True
