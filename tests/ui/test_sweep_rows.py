@@ -7,9 +7,10 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from labqueue import ExpStatus
+from labqueue import ExpStatus, Manager
 from labqueue.core.runs import CommandExperiment
 from labqueue.multirun import ParallelLocalRunner, multirun
+from labqueue.ui.main_window import MainWindow
 from labqueue.ui.queue_model import Column, RowFilter
 
 from ..core.runs.helpers import Pipe, child
@@ -266,3 +267,22 @@ def test_a_sweeps_row_drags_its_queued_runs_and_a_plain_row_drops_before_the_swe
     on_the_sweep = window.queue_view.visualRect(model.index(2, Column.TITLE)).topLeft() + QPoint(4, 2)
     assert drag_rows_to(window, [0], QPointF(on_the_sweep))  # a plain row, just above the sweep's row
     assert manager.job_queue.queued == [last, first, *sweep.experiments]
+
+
+def test_a_sweep_held_before_a_restart_shows_held_in_the_window(qtbot, tmp_path):
+    first = Manager(data_dir=tmp_path / "lab", start=False)
+    sweep = first.sweep(noop, {"i": [1, 2]})
+    first.pause_group(sweep.group.id)
+    first.shutdown()
+    again = Manager(data_dir=tmp_path / "lab")
+    try:
+        window = MainWindow(again, config_dir=tmp_path / "config")
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: sweep_row(window)[1] is not None)
+        row, shown = sweep_row(window)
+        assert text(window, row, Column.STATUS) == "Held" and shown.counts_text() == "held · 2 queued"
+        click_row(qtbot, window, row)
+        assert window.queue_actions.pause_sweep.text() == "Resume sweep"
+    finally:
+        again.shutdown(wait=True, abort_running=True, timeout=10)
