@@ -38,7 +38,7 @@ from labqueue.core.engine import QueueSnapshot
 from . import reordering
 from .display_text import format_duration, format_time, outcome_text, status_label
 from .queue_stats import QueueStats
-from .sweep_rows import SweepRow, SweepSource, group_rows, update_sweeps
+from .sweep_rows import SweepRow, SweepRuns, SweepSource, find_sweep_runs, group_rows, update_sweeps
 from .theme import experiment_color, experiment_icon, level_color, paused_color, paused_icon, status_color, status_icon
 
 __all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel", "RowFilter"]
@@ -117,6 +117,7 @@ class QueueModel(QAbstractTableModel):
         self._grouped = False  # there has been a sweep: rows come from group_rows()
         self._sweeps: dict[str, SweepRow] = {}  # by group id
         self._shown: QueueSnapshot | None = None  # what the rows were grouped from (when grouped)
+        self._shown_runs: SweepRuns | None = None  # and where its sweeps' runs are
         self._places: list[int | None] = []  # queue places of the queued rows (when grouped)
         self._sweep_row_numbers: list[int] = []  # rows of the sweeps, ascending (when grouped)
         self._run_places: dict[Experiment, int] = {}  # queue places of the sweeps' queued runs
@@ -206,7 +207,7 @@ class QueueModel(QAbstractTableModel):
         if sweep is None or sweep.expanded is expanded or self._shown is None:
             return
         sweep.expanded = expanded
-        self._show_grouped(self._shown)
+        self._show_grouped(self._shown, self._shown_runs)
         self._announce(row, row)
 
     def row_of(self, experiment_id: str) -> int | None:
@@ -266,8 +267,12 @@ class QueueModel(QAbstractTableModel):
         old_history_size, old_first_queued = self._history_size, self._first_queued
         self.stats.update(snapshot, _new_experiments(self._all, snapshot.experiments))
         self._all = snapshot.experiments
-        update_sweeps(self._sweeps, snapshot, self._sweep_source)
-        self._show_grouped(self._filtered(snapshot) if self._filter is not RowFilter.ALL else snapshot)
+        runs_at = find_sweep_runs(snapshot.experiments)
+        update_sweeps(self._sweeps, snapshot, runs_at, self._sweep_source)
+        if self._filter is RowFilter.ALL:
+            self._show_grouped(snapshot, runs_at)
+        else:
+            self._show_grouped(self._filtered(snapshot))
         self._announce(min(old_history_size, self._history_size), self._first_queued - 1)
         if self._first_queued != old_first_queued or not self._appended_only:
             self._announce(self._first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
@@ -276,9 +281,12 @@ class QueueModel(QAbstractTableModel):
             sweep = self._rows[row]
             self._announce(row, row + (len(sweep.members) if sweep.expanded else 0))
 
-    def _show_grouped(self, shown: QueueSnapshot) -> None:
-        self._shown = shown
-        grouped = group_rows(shown, self._sweeps)
+    def _show_grouped(self, shown: QueueSnapshot, runs_at: SweepRuns | None = None) -> None:
+        """Show ``shown`` (the snapshot, or what the filter lets through), its sweeps' runs under their rows."""
+        if runs_at is None:
+            runs_at = find_sweep_runs(shown.experiments)
+        self._shown, self._shown_runs = shown, runs_at
+        grouped = group_rows(shown, runs_at, self._sweeps)
         self._apply(grouped.rows)
         self._history_size, self._first_queued = grouped.ended_size, grouped.first_queued
         self._places, self._sweep_row_numbers = grouped.places, grouped.sweep_rows

@@ -23,7 +23,7 @@ from labqueue.core import Experiment, ExpStatus
 from labqueue.core.engine import QueueSnapshot
 from labqueue.core.runs import SweepGroup
 
-__all__ = ["GroupedRows", "SweepRow", "SweepSource", "group_rows", "update_sweeps"]
+__all__ = ["GroupedRows", "SweepRow", "SweepRuns", "SweepSource", "find_sweep_runs", "group_rows", "update_sweeps"]
 
 _group_of = attrgetter("group_id")
 _requeued_from = attrgetter("requeued_from")
@@ -146,18 +146,34 @@ class SweepRow:
         return f"<SweepRow {self.title}: {self.counts_text()}>"
 
 
-def update_sweeps(sweeps: dict[str, SweepRow], snapshot: QueueSnapshot, source: SweepSource) -> None:
+class SweepRuns(NamedTuple):
+    """Where the sweeps' runs are among a snapshot's experiments: each experiment's
+    group id (None for a plain one), and the indexes of the sweeps' runs, ascending."""
+
+    group_ids: list[str | None]
+    indexes: list[int]
+
+
+def find_sweep_runs(experiments: list[Experiment]) -> SweepRuns:
+    """The one pass over every experiment that reads its group id (done in C)."""
+    group_ids = list(map(_group_of, experiments))
+    return SweepRuns(group_ids, list(compress(range(len(group_ids)), group_ids)))
+
+
+def update_sweeps(
+    sweeps: dict[str, SweepRow], snapshot: QueueSnapshot, runs_at: SweepRuns, source: SweepSource
+) -> None:
     """Bring ``sweeps`` (by group id; rows made for new groups, kept for gone ones) in
-    line with the sweeps' runs in ``snapshot``.
+    line with the sweeps' runs in ``snapshot`` (found at ``runs_at``).
 
     Each sweep costs a few passes over the sweeps' runs, all in C (a sweep of 20,000
     runs is followed at every frame); nothing that is computed per run (a title, a
     duration) is asked of them all.
     """
-    experiments, ended_size = snapshot.experiments, snapshot.ended_size
-    grouped = list(compress(experiments, map(_group_of, experiments)))
-    group_ids = list(map(_group_of, grouped))
-    ended_ids = group_ids[: sum(map(bool, map(_group_of, experiments[:ended_size])))]
+    experiments = snapshot.experiments
+    grouped = list(map(experiments.__getitem__, runs_at.indexes))
+    group_ids = list(map(runs_at.group_ids.__getitem__, runs_at.indexes))
+    ended_ids = group_ids[: bisect_left(runs_at.indexes, snapshot.ended_size)]
     members = {group_id: list(compress(grouped, map(group_id.__eq__, group_ids))) for group_id in set(group_ids)}
     groups = source.groups()
     for group_id in sweeps.keys() - members.keys():
@@ -225,14 +241,14 @@ class GroupedRows(NamedTuple):
     queued_places: dict[Experiment, int]
 
 
-def group_rows(snapshot: QueueSnapshot, sweeps: Mapping[str, SweepRow]) -> GroupedRows:
-    """The rows of ``snapshot`` with the runs of ``sweeps`` under their sweep rows.
+def group_rows(snapshot: QueueSnapshot, runs_at: SweepRuns, sweeps: Mapping[str, SweepRow]) -> GroupedRows:
+    """The rows of ``snapshot`` with the runs of ``sweeps`` (found at ``runs_at``) under their sweep rows.
 
     The plain experiments are picked out and copied in C; Python steps only per sweep.
     """
     experiments, ended, first_queued = snapshot.experiments, snapshot.ended_size, snapshot.first_queued
-    grouped = list(compress(range(len(experiments)), map(_group_of, experiments)))
-    group_ids = list(map(_group_of, map(experiments.__getitem__, grouped)))
+    grouped = runs_at.indexes
+    group_ids = list(map(runs_at.group_ids.__getitem__, grouped))
     split = bisect_left(grouped, ended)
     # Each sweep goes where its first running or queued run is, else at its last ended
     # one (a dict made from pairs keeps the last value given for each key).
@@ -250,7 +266,7 @@ def group_rows(snapshot: QueueSnapshot, sweeps: Mapping[str, SweepRow]) -> Group
     start = 0
     for end in (ended, first_queued, len(experiments)):
         queued_part = end == len(experiments)
-        plain = list(map(not_, map(_group_of, experiments[start:end])))
+        plain = list(map(not_, runs_at.group_ids[start:end]))
         for index, group_id in by_place[bisect_left(by_place, (start,)) : bisect_left(by_place, (end,))]:
             rows += compress(experiments[start:index], plain[: index - start])
             if queued_part:
