@@ -223,6 +223,9 @@ class Manager:
         self._groups: dict[str, SweepGroup] = {
             group.id: group for group in map(lambda row: SweepGroup.from_stored(*row), restored.groups)
         }
+        for group in self._groups.values():  # before the worker and the lanes look for work
+            if group.held:
+                self.job_queue.hold_group(group.id)
         self.running = WatchedEvent(self._running_changed)
         self.abort = WatchedEvent(self._flags_changed)
         self._abort_events: list[threading.Event] = []
@@ -574,11 +577,24 @@ class Manager:
         """Start no more runs of sweep ``group_id`` (running ones go on) until :meth:`resume_group`.
 
         Its queued runs stay queued, waiting for a human as in a paused queue:
-        :meth:`wait_until_idle` does not wait for them."""
+        :meth:`wait_until_idle` does not wait for them. The hold is stored with the
+        sweep: after a restart its runs still wait. Raises JournalError when the
+        journal cannot store it (the sweep is held anyway)."""
         self.job_queue.hold_group(group_id)
+        self._store_hold(group_id, True)
 
     def resume_group(self, group_id: str) -> None:
+        """Let the runs of sweep ``group_id`` start again (stored, like the hold)."""
         self.job_queue.release_group(group_id)
+        self._store_hold(group_id, False)
+
+    def _store_hold(self, group_id: str, held: bool) -> None:
+        group = self._groups.get(group_id)
+        if group is None or group.held is held:
+            return
+        group.held = held
+        if self._journal is not None:
+            self._journal.record_group(group.id, group.title, group.created_at, group.details())
 
     # -- sweeps ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from .core.runs import (
     multirun,
     multirunAsync,
     postRunResults,
+    restart_multirun,
 )
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "multirun",
     "multirunAsync",
     "postRunResults",
+    "restart_multirun",
 ]

@@ -39,7 +39,7 @@ from .queue_view import QueueView
 from .responsive_wait import run_while_responsive
 from .run_notices import NoticeActions, RunNotices
 from .status_bar import QueueStatusBar
-from .sweeps_pane import SweepsPane
+from .sweep_rows import SweepSource
 from .theme import action_icon, app_icon
 from .window_layout import WindowLayout
 
@@ -49,8 +49,8 @@ __all__ = ["MainWindow"]
 FRAME_MS = 33
 #: Counts and time left are refreshed at most this often while the queue churns.
 STATUS_SECONDS = 0.25
-#: The sweeps pane counts every sweep's runs in the whole queue: at most this often.
-SWEEPS_SECONDS = 0.25
+#: With sweeps in the table, the time between two syncs is at least this many times the last one's.
+GROUPED_SYNC_REST = 4
 #: On quit, how long to wait for the aborted running experiment to return.
 QUIT_ABORT_SECONDS = 10.0
 
@@ -89,10 +89,11 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._last_tick = 0.0
         self._last_status = 0.0
-        self._last_sweeps = 0.0
+        self._next_grouped_sync = 0.0
 
         self.stats = QueueStats()
-        self.queue_model = QueueModel(manager.job_queue, self.stats, self)
+        sweeps = SweepSource(lambda: manager.groups, manager.job_queue.is_held, lambda: manager.process_lane.slots)
+        self.queue_model = QueueModel(manager.job_queue, self.stats, self, sweeps)
         self.queue_view = QueueView(self.queue_model)
         self.banner = NoticeBanner()
         central = QWidget()
@@ -125,9 +126,6 @@ class MainWindow(QMainWindow):
         self.add_dock(self.details, "Details", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.plot_pane, "Live plot", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(self.log_pane, "Log", Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.sweeps = SweepsPane(manager, self.details.show_experiment)
-        self.add_dock(self.sweeps, "Sweeps", tab_with="Log")
-        self.docks["Log"].raise_()  # the log in front until there is a sweep to look at
         self.resizeDocks([self.docks["Details"]], [400], Qt.Orientation.Horizontal)
         self.resizeDocks(
             [self.docks["Details"], self.docks["Live plot"], self.docks["Log"]],
@@ -160,6 +158,8 @@ class MainWindow(QMainWindow):
         self.toolbar.setMovable(False)
         self.addToolBar(self.toolbar)
         for group in groups:
+            if group == self.queue_actions.sweep_group:
+                continue  # in the menus: they act on the selected sweep's row
             if self.toolbar.actions():
                 self.toolbar.addSeparator()
             self.toolbar.addActions(group)
@@ -269,9 +269,9 @@ class MainWindow(QMainWindow):
         state_changed = inbox.take_state_changed()
         now = time.monotonic()
         second_passed = now - self._last_tick >= 1.0
-        synced = queue_changed and self.queue_model.sync()
+        synced = queue_changed and now >= self._next_grouped_sync and self._sync_rows()
         if queue_changed and not synced:
-            inbox.note_queue_changed()  # the queue is busy (a big put being stored): next frame
+            inbox.note_queue_changed()  # the queue is busy (a big put being stored), or see _sync_rows: next frame
         if synced or second_passed:  # each second too: a scroll held back may be due
             self.queue_view.follow_running()
         queue_changed = synced
@@ -284,9 +284,6 @@ class MainWindow(QMainWindow):
         if state_changed or second_passed or (queue_changed and now - self._last_status >= STATUS_SECONDS):
             self._last_status = now
             self._show_status()
-        if second_passed or (queue_changed and now - self._last_sweeps >= SWEEPS_SECONDS):
-            self._last_sweeps = now
-            self.sweeps.refresh()
         if second_passed:
             self._last_tick = now
         self.plot_pane.set_live(inbox.latest_publisher)
@@ -296,6 +293,17 @@ class MainWindow(QMainWindow):
         self.banner.show_notice(self.notices.current(progress_changed), self.palette())
         if self._quit_after_current:
             self._quit_if_current_done()
+
+    def _sync_rows(self) -> bool:
+        """Sync the table. Regrouping a sweep's runs (see ui.sweep_rows) costs time for
+        every run: with sweeps, the table syncs again only after GROUPED_SYNC_REST times
+        as long as this sync took (a sweep of 20,000 runs then leaves the worker its time)."""
+        started = time.monotonic()
+        synced = self.queue_model.sync()
+        if self.queue_model.grouped:
+            ended = time.monotonic()
+            self._next_grouped_sync = ended + GROUPED_SYNC_REST * (ended - started)
+        return synced
 
     def _quit_if_current_done(self) -> None:
         manager = self.manager
@@ -374,13 +382,21 @@ class MainWindow(QMainWindow):
 
     def select_by_short_id(self, short_id: str) -> None:
         """Select the (newest) experiment whose id starts with ``short_id``, as the log names it."""
-        found = next((exp for exp in reversed(self.queue_model.experiments()) if exp.id.startswith(short_id)), None)
+        everything = self.manager.job_queue.snapshot().experiments  # runs hidden under their sweep too
+        found = next((exp for exp in reversed(everything) if exp.id.startswith(short_id)), None)
         if found is not None:
             self._select(found)
 
     def _select(self, experiment: Experiment) -> None:
-        self.queue_model.sync()
-        row = self.queue_model.row_of(experiment.id)
+        model = self.queue_model
+        model.sync()
+        row = model.row_of(experiment.id)
+        sweep = model.sweep_of(experiment)
+        if row is None and sweep is not None:  # a run of a sweep whose runs are hidden: show them
+            sweep_row = model.row_of(sweep.id)
+            if sweep_row is not None:
+                self.queue_view.set_expanded(sweep_row, True)
+                row = model.row_of(experiment.id)
         if row is not None:
             self.queue_view.select_rows([row])
             self.queue_view.scrollTo(self.queue_model.index(row, 0))
@@ -396,7 +412,8 @@ class MainWindow(QMainWindow):
             first_rows += range(top, min(bottom, top + MAX_OVERLAID) + 1)
             if len(first_rows) >= MAX_OVERLAID:
                 break
-        experiments = [self.queue_model.experiment(row) for row in first_rows[:MAX_OVERLAID]]
+        shown = (self.queue_model.experiment(row) for row in first_rows[:MAX_OVERLAID])
+        experiments = [exp for exp in shown if exp is not None]  # a sweep's row plots nothing
         self.plot_pane.show_selected(experiments, self.manager.job_queue.running_experiment)
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex) -> None:

@@ -4,17 +4,20 @@ enabled only where it applies."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from labqueue.core import Experiment, ExpStatus, Manager, WorkerState
+from labqueue.core.runs import SWEEP_FILE, MultirunError, ParallelLocalRunner, SweepChanged, restart_multirun
 
 from . import reordering
 from .display_text import outcome_text
 from .experiment_form import DialogMode, ExperimentDialog
 from .queue_view import QueueView
+from .sweep_rows import SweepRow
 from .theme import action_icon
 
 __all__ = ["ABORT_KEYS", "PAUSE_AFTER_KEYS", "PAUSE_KEYS", "QueueActions"]
@@ -36,13 +39,19 @@ _PAUSE_AFTER_TIP = "Pause after this experiment: the running experiment runs to 
 _PAUSE_NOW_INSTEAD_TIP = "Pause now instead: the running experiment waits at its next checkpoint()"
 _RESUME_TIP = "Resume: run the queued experiments (and let a paused one go on)"
 _ABORT_TIP = "Abort the running experiment"
+_PAUSE_SWEEP_TIP = "Pause the selected sweeps: no more of their runs start (running ones go on), also after a restart"
+_RESUME_SWEEP_TIP = "Resume the selected sweeps: their queued runs start again"
 _FORCE_ABORT_TIP = "It has not stopped yet: raise Aborted inside it now"
 
 
 class QueueActions(QObject):
     """Pause now/Resume, Pause after this experiment, Abort (Force abort while
     aborting), Clear, Add experiment, Add sweep, Edit, Remove, Move
-    up/down/top/bottom, Requeue and Copy.
+    up/down/top/bottom, Requeue and Copy; for sweeps, Pause/Resume sweep, Abort
+    selected and Restart sweep.
+
+    On a sweep's row, Remove, the moves and Requeue act on its runs (its queued ones;
+    for Requeue, those that did not finish); on a run shown under it, on that run.
 
     :meth:`refresh` (called on every selection change and every frame in which the
     queue changed) enables each action from the selection and the worker's state.
@@ -147,6 +156,22 @@ class QueueActions(QObject):
             "Copy the title and the result or traceback of the selected experiments",
             self.copy_selected,
         )
+        self.pause_sweep = self._make("Pause sweep", "pause", "Ctrl+Shift+H", _PAUSE_SWEEP_TIP, self.toggle_sweep_hold)
+        self.abort_selected = self._make(
+            "Abort selected",
+            "abort",
+            "Ctrl+Shift+K",
+            "Abort the selected sweeps (their queued runs are cancelled) or the selected runs and experiments",
+            self.abort_selection,
+        )
+        self.restart_sweep = self._make(
+            "Restart sweep…",
+            "requeue",
+            "Ctrl+Shift+R",
+            "Run the selected sweep's folder again: finished runs are skipped, partial output moves to attempt-N/",
+            self.restart_selected_sweep,
+        )
+        self._shown_sweep_hold = False
         view.selectionModel().selectionChanged.connect(self.refresh)
         self.refresh()  # the window calls set_palette as soon as it is built
 
@@ -176,15 +201,22 @@ class QueueActions(QObject):
             [self.add_experiment, self.add_sweep, self.edit],
             [self.remove, self.move_up, self.move_down, self.move_top, self.move_bottom],
             [self.requeue, self.copy],
+            self.sweep_group,
         ]
+
+    @property
+    def sweep_group(self) -> list[QAction]:
+        """The actions on sweeps: in the menu and the context menu, not the toolbar."""
+        return [self.pause_sweep, self.abort_selected, self.restart_sweep]
 
     def set_palette(self, palette: QPalette) -> None:
         """Redraw the icons in ``palette``'s text colour."""
         self._palette = palette
         self._shown_pause = None
         for action, icon in self._icons.items():
-            if action not in (self.pause_resume, self.pause_after):
+            if action not in (self.pause_resume, self.pause_after, self.pause_sweep):
                 action.setIcon(action_icon(icon, palette))
+        self.pause_sweep.setIcon(action_icon("resume" if self._shown_sweep_hold else "pause", palette))
         self._show_pause_state()
 
     # -- enabling ----------------------------------------------------------------------
@@ -206,18 +238,71 @@ class QueueActions(QObject):
         self._enable(self.abort, running and state in (WorkerState.RUNNING, WorkerState.PAUSED, WorkerState.ABORTING))
         self._show_abort_kind(state is WorkerState.ABORTING)
         self._enable(self.clear, rows > first_queued and state is not WorkerState.STOPPED)
-        self._enable(self.remove, bool(queued_runs))
+        can_remove = bool(queued_runs)
+        can_requeue = any(top < model.history_size for top, _ in runs)
+        one = len(runs) == 1 and runs[0][0] == runs[0][1] and runs[0][0] != model.running_row
+        if model.grouped:
+            sweeps, under = self._view.selected_sweeps(), self._view.selected_runs_under_sweeps()
+            can_remove = can_remove or any(exp.status is ExpStatus.QUEUED for exp in under)
+            can_remove = can_remove or any(sweep.counts[ExpStatus.QUEUED] for sweep in sweeps)
+            can_requeue = can_requeue or any(exp.status.is_terminal for exp in under)
+            can_requeue = can_requeue or any(sweep.requeueable_members() for sweep in sweeps)
+            one = one and not sweeps
+            self._refresh_sweep_actions(sweeps, under)
+        else:
+            for action in self.sweep_group:
+                self._enable(action, False)
+        self._enable(self.remove, can_remove)
         for action in (self.move_up, self.move_top):
-            self._enable(action, bool(queued_runs) and not at_top)
+            self._enable(action, can_remove and not at_top)
         for action in (self.move_down, self.move_bottom):
-            self._enable(action, bool(queued_runs) and not at_bottom)
-        self._enable(self.requeue, any(top < model.history_size for top, _ in runs))
+            self._enable(action, can_remove and not at_bottom)
+        self._enable(self.requeue, can_requeue)
         self._enable(self.add_experiment, state is not WorkerState.STOPPED)
         self._enable(self.add_sweep, state is not WorkerState.STOPPED)
-        one = len(runs) == 1 and runs[0][0] == runs[0][1] and runs[0][0] != model.running_row
         self._enable(self.edit, one and state is not WorkerState.STOPPED)
         self._enable(self.copy, bool(runs))
         self._show_pause_state()
+
+    def _refresh_sweep_actions(self, sweeps: list[SweepRow], under: list[Experiment]) -> None:
+        targets = self._target_sweeps(sweeps, under)
+        active = [sweep for sweep in targets if sweep.is_active]
+        self._enable(self.pause_sweep, bool(active))
+        resume = bool(active) and all(sweep.held for sweep in active)
+        if resume is not self._shown_sweep_hold:
+            self._shown_sweep_hold = resume
+            self.pause_sweep.setText("Resume sweep" if resume else "Pause sweep")
+            _set_tip(self.pause_sweep, _RESUME_SWEEP_TIP if resume else _PAUSE_SWEEP_TIP)
+            self.pause_sweep.setIcon(action_icon("resume" if resume else "pause", self._palette))
+        model = self._view.queue_model()
+        running_rows = self._view.selected_experiments(model.history_size, model.first_queued_row)
+        self._enable(
+            self.abort_selected,
+            any(sweep.is_active for sweep in sweeps)
+            or any(exp.status in (ExpStatus.QUEUED, ExpStatus.RUNNING) for exp in (*under, *running_rows)),
+        )
+        self._enable(self.restart_sweep, self._restartable(targets) is not None)
+
+    def _target_sweeps(self, sweeps: list[SweepRow], under: list[Experiment]) -> list[SweepRow]:
+        """The selected sweeps and those of the selected runs shown under theirs."""
+        model = self._view.queue_model()
+        found = {sweep.group_id: sweep for sweep in sweeps}
+        for exp in under:
+            parent = model.sweep_of(exp)
+            if parent is not None:
+                found.setdefault(parent.group_id, parent)
+        return list(found.values())
+
+    @staticmethod
+    def _restartable(targets: list[SweepRow]) -> SweepRow | None:
+        """The one sweep of the selection when it is a multirun that has ended and whose folder is there."""
+        if len(targets) != 1:
+            return None
+        sweep = targets[0]
+        group = sweep.group
+        if sweep.is_active or group is None or group.kind != "multirun" or not group.output_path:
+            return None
+        return sweep if (Path(group.output_path) / SWEEP_FILE).is_file() else None
 
     def _enable(self, action: QAction, enabled: bool) -> None:
         # Compared here, not in Qt: see QueueStatusBar._set.
@@ -321,26 +406,122 @@ class QueueActions(QObject):
 
     def remove_selected(self) -> None:
         model = self._view.queue_model()
-        model.queue.remove(self._view.selected_experiments(model.first_queued_row))
+        model.queue.remove(self._selected_queued())
 
     def _mover(self, move: Callable) -> Callable[[], None]:
         def move_selected() -> None:
-            model = self._view.queue_model()
-            move(model.queue, self._view.selected_experiments(model.first_queued_row))
+            move(self._view.queue_model().queue, self._selected_queued())
 
         return move_selected
 
+    def _selected_queued(self) -> list[Experiment]:
+        """The selected queued experiments, the queued runs of selected sweeps among them,
+        in row order (others may be among them: the queue passes over those)."""
+        model = self._view.queue_model()
+        if not model.grouped:
+            return self._view.selected_experiments(model.first_queued_row)
+        # From the running rows on: a running sweep's queued runs are shown under it there.
+        chosen = self._view.selected_experiments(model.history_size)
+        for sweep in self._view.selected_sweeps():
+            chosen += sweep.queued_members()
+        return list(dict.fromkeys(chosen))
+
     def requeue_selected(self) -> None:
         model = self._view.queue_model()
-        for exp in self._view.selected_experiments(0, model.history_size):
+        if not model.grouped:
+            chosen = self._view.selected_experiments(0, model.history_size)
+        else:  # ended runs are shown under running and queued sweeps too
+            chosen = self._view.selected_experiments()
+            for sweep in self._view.selected_sweeps():
+                chosen += sweep.requeueable_members()
+        for exp in dict.fromkeys(chosen):
             if exp.status.is_terminal:
                 model.queue.requeue(exp)
+
+    # -- sweeps ------------------------------------------------------------------------
+
+    def toggle_sweep_hold(self) -> None:
+        """Hold the selected sweeps (no more of their runs start), or resume them when all are held."""
+        targets = [sweep for sweep in self._selected_target_sweeps() if sweep.is_active]
+        resume = bool(targets) and all(sweep.held for sweep in targets)
+        for sweep in targets:
+            if resume:
+                self._manager.resume_group(sweep.group_id)
+            else:
+                self._manager.pause_group(sweep.group_id)
+        self._view.queue_model().sync()
+        self.refresh()
+
+    def abort_selection(self) -> None:
+        """Abort the selected sweeps whole, and the selected runs and experiments on any lane."""
+        model = self._view.queue_model()
+        for sweep in self._view.selected_sweeps():
+            self._manager.abort_group(sweep.group_id)
+        rows = self._view.selected_experiments(model.history_size, model.first_queued_row)
+        for exp in dict.fromkeys([*rows, *self._view.selected_runs_under_sweeps()]):
+            if exp.status in (ExpStatus.QUEUED, ExpStatus.RUNNING):
+                self._manager.abort_experiment(exp)
+
+    def _selected_target_sweeps(self) -> list[SweepRow]:
+        return self._target_sweeps(self._view.selected_sweeps(), self._view.selected_runs_under_sweeps())
+
+    def restart_selected_sweep(self, force: bool = False) -> QMessageBox | None:
+        """Restart the selected multirun sweep from its folder. A refusal (an input
+        changed) or an error is shown in a dialog, returned; a refusal's offers to force it."""
+        sweep = self._restartable(self._selected_target_sweeps())
+        if sweep is None or sweep.group is None or sweep.group.output_path is None:
+            return None
+        folder = sweep.group.output_path
+        runner = ParallelLocalRunner(max_parallel=sweep.group.max_parallel or 4, manager=self._manager)
+        try:
+            restart_multirun(folder, runner=runner, force=force, wait=False)
+        except SweepChanged as refused:
+            return self._offer_forced_restart(refused)
+        except (MultirunError, OSError, TypeError) as exc:
+            problem = f"Cannot restart the sweep in {folder}."
+            box = QMessageBox(QMessageBox.Icon.Critical, "Restart sweep", problem, parent=self._window)
+            box.setObjectName("restart-sweep-failed")
+            box.setInformativeText(str(exc))
+            box.finished.connect(box.deleteLater)
+            box.open()
+            return box
+        self._view.queue_model().sync()
+        return None
+
+    def _offer_forced_restart(self, refused: SweepChanged) -> QMessageBox:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Restart sweep",
+            f"The sweep in {refused.folder} was started with different settings.",
+            parent=self._window,
+        )
+        box.setObjectName("restart-sweep-changed")
+        box.setInformativeText(
+            "What changed since:\n" + "\n".join(f"• {change}" for change in refused.changes) + "\n\n"
+            "Restart anyway runs it with the settings as they are now: runs whose parameters "
+            "changed run again even if they had finished."
+        )
+        force = box.addButton("Restart anyway", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+
+        def finished() -> None:
+            if box.clickedButton() is force:
+                self.restart_selected_sweep(force=True)
+            box.deleteLater()
+
+        box.finished.connect(finished)
+        box.open()
+        return box
 
     def copy_selected(self) -> None:
         """Copy one entry per selected experiment: its title, then its result or traceback."""
         entries = []
-        for exp in self._view.selected_experiments():
-            if exp.status is ExpStatus.FAILED and exp.traceback:
+        for exp in self._view.selected_items():
+            if type(exp) is SweepRow:
+                entries.append(f"{exp.title}\t{exp.counts_text()}")
+            elif exp.status is ExpStatus.FAILED and exp.traceback:
                 entries.append(f"{exp.title}\n{exp.traceback.rstrip()}")
             else:
                 outcome = outcome_text(exp, detailed=True)

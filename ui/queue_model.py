@@ -7,6 +7,10 @@ takes one :meth:`~core.ExperimentQueue.snapshot` and turns the difference from t
 rows it shows into precise row signals (insert, remove, move), or one layout change
 when many rows moved at once. Rows are keyed on the experiments themselves (and so
 on their ids), never on indices, so selections and the current row survive.
+
+Given a :class:`~ui.sweep_rows.SweepSource`, the runs of each sweep are shown under one
+row of the sweep, which expands into them (see :mod:`ui.sweep_rows`); until there is a
+sweep, the rows are the snapshot's experiments themselves, at no extra cost.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from labqueue.core.engine import QueueSnapshot
 from . import reordering
 from .display_text import format_duration, format_time, outcome_text, status_label
 from .queue_stats import QueueStats
-from .theme import experiment_color, experiment_icon, level_color
+from .sweep_rows import SweepRow, SweepRuns, SweepSource, find_sweep_runs, group_rows, update_sweeps
+from .theme import experiment_color, experiment_icon, level_color, paused_color, paused_icon, status_color, status_icon
 
 __all__ = ["HEADERS", "Cell", "Column", "MIME_TYPE", "QueueModel", "RowFilter"]
 
@@ -57,6 +62,8 @@ class Cell(NamedTuple):
     alignment: Qt.AlignmentFlag
     progress: tuple[float | None, str] | None  # (fraction, message) of the running experiment
     badge: tuple[str, QColor] | None = None  # "⚠ 2": what it logged at WARNING or above
+    indent: int = 0  # levels: 1 for a sweep's run shown under its sweep
+    expanded: bool | None = None  # a sweep row's arrow: True open, False closed; None: no arrow
 
 
 class RowFilter(enum.Enum):
@@ -96,13 +103,24 @@ _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 class QueueModel(QAbstractTableModel):
     """The rows of a queue: history (the cancelled experiments among it, in the order
-    they ended), running, queued, as of the last :meth:`sync`."""
+    they ended), running, queued, as of the last :meth:`sync`; with ``sweeps``, each
+    sweep as one row in its place, followed by its runs while it is expanded."""
 
-    def __init__(self, queue: ExperimentQueue, stats: QueueStats | None = None, parent=None) -> None:
+    def __init__(
+        self, queue: ExperimentQueue, stats: QueueStats | None = None, parent=None, sweeps: SweepSource | None = None
+    ) -> None:
         super().__init__(parent)
         self._queue = queue
         self.stats = stats if stats is not None else QueueStats()
-        self._rows: list[Experiment] = []
+        self._rows: list[Experiment | SweepRow] = []
+        self._sweep_source = sweeps
+        self._grouped = False  # there has been a sweep: rows come from group_rows()
+        self._sweeps: dict[str, SweepRow] = {}  # by group id
+        self._shown: QueueSnapshot | None = None  # what the rows were grouped from (when grouped)
+        self._shown_runs: SweepRuns | None = None  # and where its sweeps' runs are
+        self._places: list[int | None] = []  # queue places of the queued rows (when grouped)
+        self._sweep_row_numbers: list[int] = []  # rows of the sweeps, ascending (when grouped)
+        self._run_places: dict[Experiment, int] = {}  # queue places of the sweeps' queued runs
         self._filter = RowFilter.ALL
         self._all: list[Experiment] = []  # every experiment, as of the last sync (when filtered)
         self._failed: list[Experiment] = []  # the failed ones in the history, oldest first
@@ -139,12 +157,58 @@ class QueueModel(QAbstractTableModel):
         """Rows from here to the end are queued; the running one, if any, is just before."""
         return self._first_queued
 
-    def experiment(self, row: int) -> Experiment:
+    @property
+    def grouped(self) -> bool:
+        """True once there is a sweep: rows may be sweeps and runs shown under them."""
+        return self._grouped
+
+    def item(self, row: int) -> Experiment | SweepRow:
         return self._rows[row]
 
+    def items(self, first_row: int, end_row: int) -> list[Experiment | SweepRow]:
+        """The rows ``first_row .. end_row - 1`` (a copy, made in C)."""
+        return self._rows[first_row:end_row]
+
+    def experiment(self, row: int) -> Experiment | None:
+        """The experiment of a row; None for a sweep's row."""
+        item = self._rows[row]
+        return None if type(item) is SweepRow else item
+
+    def sweep(self, row: int) -> SweepRow | None:
+        """The sweep of a sweep's row; None for an experiment's row."""
+        item = self._rows[row]
+        return item if type(item) is SweepRow else None
+
+    def sweep_of(self, experiment: Experiment) -> SweepRow | None:
+        """The sweep row ``experiment`` is shown under, if any."""
+        return self._sweeps.get(experiment.group_id) if self._grouped and experiment.group_id else None
+
+    def sweep_rows(self) -> list[tuple[int, SweepRow]]:
+        """Every sweep's row and its sweep, in row order."""
+        return [(row, self._rows[row]) for row in self._sweep_row_numbers]
+
     def experiments(self) -> list[Experiment]:
-        """The experiments in row order (a copy)."""
-        return list(self._rows)
+        """The experiments in row order, sweeps' rows left out (a copy)."""
+        if not self._grouped:
+            return list(self._rows)
+        return [item for item in self._rows if type(item) is not SweepRow]
+
+    def place(self, row: int) -> int | None:
+        """The place in the queue (0 runs next) of a queued row, None for other rows
+        (a sweep's row: the place of its first queued run)."""
+        if row >= self._first_queued:
+            return self._places[row - self._first_queued] if self._grouped else row - self._first_queued
+        # A running sweep's queued runs are shown under it, among the running rows.
+        return self._run_places.get(self._rows[row]) if self._grouped and row >= self._history_size else None
+
+    def set_expanded(self, row: int, expanded: bool) -> None:
+        """Show (or hide) the runs of the sweep at ``row`` beneath it."""
+        sweep = self.sweep(row)
+        if sweep is None or sweep.expanded is expanded or self._shown is None:
+            return
+        sweep.expanded = expanded
+        self._show_grouped(self._shown, self._shown_runs)
+        self._announce(row, row)
 
     def row_of(self, experiment_id: str) -> int | None:
         """Row showing the experiment with this id, or None."""
@@ -171,6 +235,9 @@ class QueueModel(QAbstractTableModel):
         snapshot = self._queue.snapshot_if_free()
         if snapshot is None:
             return False
+        if self._grouped or (self._sweep_source is not None and self._sweep_source.groups()):
+            self._sync_grouped(snapshot)
+            return True
         old_history_size, old_first_queued = self._history_size, self._first_queued
         if self._filter is RowFilter.ALL:
             self.stats.update(snapshot, self._apply(snapshot.experiments))
@@ -191,6 +258,40 @@ class QueueModel(QAbstractTableModel):
             self._announce(snapshot.first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
         return True
 
+    def _sync_grouped(self, snapshot: QueueSnapshot) -> None:
+        assert self._sweep_source is not None
+        if not self._grouped:  # the first sweep: until now the rows were the experiments
+            self._grouped = True
+            if self._filter is RowFilter.ALL:
+                self._all = list(self._rows)
+        old_history_size, old_first_queued = self._history_size, self._first_queued
+        self.stats.update(snapshot, _new_experiments(self._all, snapshot.experiments))
+        self._all = snapshot.experiments
+        runs_at = find_sweep_runs(snapshot.experiments)
+        update_sweeps(self._sweeps, snapshot, runs_at, self._sweep_source)
+        if self._filter is RowFilter.ALL:
+            self._show_grouped(snapshot, runs_at)
+        else:
+            self._show_grouped(self._filtered(snapshot))
+        self._announce(min(old_history_size, self._history_size), self._first_queued - 1)
+        if self._first_queued != old_first_queued or not self._appended_only:
+            self._announce(self._first_queued, len(self._rows) - 1, Column.POSITION, Column.DURATION)
+        # Their counts, and the runs shown under them, change wherever they are.
+        for row in self._sweep_row_numbers:
+            sweep = self._rows[row]
+            self._announce(row, row + (len(sweep.members) if sweep.expanded else 0))
+
+    def _show_grouped(self, shown: QueueSnapshot, runs_at: SweepRuns | None = None) -> None:
+        """Show ``shown`` (the snapshot, or what the filter lets through), its sweeps' runs under their rows."""
+        if runs_at is None:
+            runs_at = find_sweep_runs(shown.experiments)
+        self._shown, self._shown_runs = shown, runs_at
+        grouped = group_rows(shown, runs_at, self._sweeps)
+        self._apply(grouped.rows)
+        self._history_size, self._first_queued = grouped.ended_size, grouped.first_queued
+        self._places, self._sweep_row_numbers = grouped.places, grouped.sweep_rows
+        self._run_places = grouped.queued_places
+
     @property
     def row_filter(self) -> RowFilter:
         return self._filter
@@ -205,6 +306,10 @@ class QueueModel(QAbstractTableModel):
         self._history_size = self._first_queued = 0
         self.endResetModel()
         snapshot = self._queue.snapshot()  # the stats have taken these in already
+        if self._grouped:
+            self._all = snapshot.experiments
+            self._show_grouped(self._filtered(snapshot) if row_filter is not RowFilter.ALL else snapshot)
+            return
         self._all = snapshot.experiments if row_filter is not RowFilter.ALL else []
         shown = self._filtered(snapshot) if row_filter is not RowFilter.ALL else snapshot
         self._apply(shown.experiments)
@@ -241,7 +346,7 @@ class QueueModel(QAbstractTableModel):
         if 0 <= first_row <= last_row < len(self._rows):
             self.dataChanged.emit(self.index(first_row, first_column), self.index(last_row, last_column))
 
-    def _apply(self, new: list[Experiment]) -> list[Experiment]:
+    def _apply(self, new: list[Experiment | SweepRow]) -> list[Experiment | SweepRow]:
         """Turn the rows into ``new`` with row signals; returns the rows that are new."""
         old = self._rows
         self._appended_only = True
@@ -268,12 +373,12 @@ class QueueModel(QAbstractTableModel):
         if kept_old != kept_new:
             self._reorder(prefix, kept_old, kept_new)
         added = [prefix + i for i, exp in enumerate(new_middle) if exp not in in_old]
-        inserted: list[Experiment] = []
+        inserted: list[Experiment | SweepRow] = []
         for first, last in _runs(added):  # in ascending order, each lands at its final row
             inserted += self._insert(first, new[first : last + 1])
         return inserted
 
-    def _insert(self, row: int, experiments: list[Experiment]) -> list[Experiment]:
+    def _insert(self, row: int, experiments: list[Experiment | SweepRow]) -> list[Experiment | SweepRow]:
         self.beginInsertRows(QModelIndex(), row, row + len(experiments) - 1)
         self._rows[row:row] = experiments
         self.endInsertRows()
@@ -343,7 +448,10 @@ class QueueModel(QAbstractTableModel):
         row = index.row()
         if not index.isValid() or row >= len(self._rows):
             return None
-        return self._value(self._rows[row], row, index.column(), role)
+        item = self._rows[row]
+        if type(item) is SweepRow:
+            return self._sweep_value(item, row, index.column(), role)
+        return self._value(item, row, index.column(), role)
 
     def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
         """All the roles a delegate asks for a cell, in one call into Python instead of
@@ -352,9 +460,10 @@ class QueueModel(QAbstractTableModel):
         row = index.row()
         if not index.isValid() or row >= len(self._rows):
             return
-        exp, column = self._rows[row], index.column()
+        item, column = self._rows[row], index.column()
+        value_of = self._sweep_value if type(item) is SweepRow else self._value
         for role_data in roles:
-            value = self._value(exp, row, column, role_data.role())
+            value = value_of(item, row, column, role_data.role())
             if value is None:
                 role_data.clearData()
             else:
@@ -383,6 +492,8 @@ class QueueModel(QAbstractTableModel):
     def cell(self, row: int, column: int) -> Cell:
         """Everything a view paints in one cell, in one call (see QueueView.paintEvent)."""
         exp = self._rows[row]
+        if type(exp) is SweepRow:
+            return self._sweep_cell(exp, row, column)
         running = exp.status is ExpStatus.RUNNING
         return Cell(
             self._text(exp, row, column),
@@ -392,7 +503,79 @@ class QueueModel(QAbstractTableModel):
             self.alignment(column),
             _progress(exp) if running and column == Column.RESULT else None,
             self._badge(exp) if column == Column.TITLE else None,
+            1 if self._grouped and column == Column.STATUS and exp.group_id is not None else 0,
         )
+
+    # -- a sweep's row -----------------------------------------------------------------
+
+    def _sweep_cell(self, sweep: SweepRow, row: int, column: int) -> Cell:
+        return Cell(
+            self._sweep_text(sweep, row, column),
+            self._sweep_icon(sweep) if column == Column.STATUS else None,
+            self._sweep_foreground(sweep, column),
+            self._bold if column == Column.TITLE else (self._italic if column == Column.DURATION else None),
+            self.alignment(column),
+            (sweep.fraction, sweep.counts_text()) if column == Column.RESULT else None,
+            expanded=sweep.expanded if column == Column.STATUS else None,
+        )
+
+    def _sweep_value(self, sweep: SweepRow, row: int, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return sweep.counts_text() if column == Column.RESULT else self._sweep_text(sweep, row, column)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._sweep_icon(sweep) if column == Column.STATUS else None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._sweep_foreground(sweep, column)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return self.alignment(column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._sweep_tooltip(sweep, column)
+        return None
+
+    def _sweep_text(self, sweep: SweepRow, row: int, column: int) -> str:
+        if column == Column.STATUS:
+            return sweep.status_text
+        if column == Column.POSITION:
+            return self._place_text(row)
+        if column == Column.ID:
+            return sweep.group_id[:8]
+        if column == Column.TITLE:
+            return sweep.title
+        if column == Column.QUEUED_AT:
+            return format_time(sweep.first_time("queued_at"))
+        if column == Column.STARTED_AT:
+            return format_time(sweep.first_time("started_at"))
+        if column == Column.DURATION:
+            return f"≈ {format_duration(sweep.time_left)} left" if sweep.time_left else ""
+        return f"{sweep.fraction:.0%}  {sweep.counts_text()}"
+
+    def _place_text(self, row: int) -> str:
+        place = self.place(row)
+        return f"{place + 1:,}" if place is not None else ""
+
+    def _sweep_icon(self, sweep: SweepRow) -> QIcon:
+        return paused_icon(self._palette) if sweep.waits_held else status_icon(sweep.status, self._palette)
+
+    def _sweep_foreground(self, sweep: SweepRow, column: int) -> Any:
+        if column == Column.STATUS:
+            return paused_color(self._palette) if sweep.waits_held else status_color(sweep.status, self._palette)
+        if column == Column.DURATION:
+            return self._palette.color(QPalette.ColorRole.PlaceholderText)
+        return None
+
+    def _sweep_tooltip(self, sweep: SweepRow, column: int) -> str | None:
+        if column == Column.STATUS:
+            held = " (held: its queued runs wait until Resume sweep)" if sweep.held else ""
+            keys = "Right or + shows its runs, Left or - hides them"
+            return f"Sweep of {sweep.total:,} runs{held} · id {sweep.group_id}. {keys}"
+        if column == Column.TITLE:
+            where = sweep.group.output_path if sweep.group is not None else None
+            return sweep.title + (f" — in {where}" if where else "")
+        if column == Column.DURATION and sweep.time_left:
+            return "Time left: the mean duration of its ended runs, times the runs left, shared among those run at once"
+        if column == Column.RESULT:
+            return sweep.counts_text()
+        return None
 
     def _badge(self, exp: Experiment) -> tuple[str, QColor] | None:
         """``✖ 1`` (red) when it logged errors, else ``⚠ 2`` (amber) for warnings, else None."""
@@ -406,7 +589,7 @@ class QueueModel(QAbstractTableModel):
         if column == Column.STATUS:
             return status_label(exp)
         if column == Column.POSITION:
-            return f"{row - self._first_queued + 1:,}" if row >= self._first_queued else ""
+            return self._place_text(row)
         if column == Column.ID:
             return exp.id[:8]
         if column == Column.TITLE:
@@ -465,7 +648,7 @@ class QueueModel(QAbstractTableModel):
         if not index.isValid():
             return Qt.ItemFlag.ItemIsDropEnabled  # drops land between rows or below the last
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.row() >= self._first_queued:
+        if self.place(index.row()) is not None:  # queued (a sweep's row: it has queued runs)
             flags |= Qt.ItemFlag.ItemIsDragEnabled
         return flags
 
@@ -481,7 +664,7 @@ class QueueModel(QAbstractTableModel):
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         rows = sorted({index.row() for index in indexes if index.isValid()})
         data = QMimeData()
-        ids = "\n".join(self._rows[row].id for row in rows)
+        ids = "\n".join(exp.id for row in rows for exp in self._dragged(self._rows[row]))
         data.setData(MIME_TYPE, QByteArray(ids.encode("ascii")))
         return data
 
@@ -495,13 +678,24 @@ class QueueModel(QAbstractTableModel):
         if not self.canDropMimeData(data, action, row, column, parent):
             return False
         experiments = list(self._experiments_by_id(bytes(data.data(MIME_TYPE).data()).decode("ascii").split()))
-        reordering.move_to(self._queue, experiments, self._drop_row(row, parent) - self._first_queued)
+        reordering.move_to(self._queue, experiments, self._drop_place(self._drop_row(row, parent)))
         return True
+
+    @staticmethod
+    def _dragged(item: Experiment | SweepRow) -> list[Experiment]:
+        return item.queued_members() if type(item) is SweepRow else [item]
 
     def _drop_row(self, row: int, parent) -> int:
         if row >= 0:
             return row
         return parent.row() if parent.isValid() else len(self._rows)
+
+    def _drop_place(self, row: int) -> int:
+        """The place in the queue a drop before ``row`` goes to: that of the first queued row from there on."""
+        if not self._grouped:
+            return row - self._first_queued
+        later = (place for place in self._places[row - self._first_queued :] if place is not None)
+        return next(later, self._queue.qsize("queued"))
 
     def _experiments_by_id(self, ids: Iterable[str]) -> Iterable[Experiment]:
         for experiment_id in ids:

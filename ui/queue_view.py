@@ -9,6 +9,8 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRe
 from PySide6.QtGui import (
     QColor,
     QFontMetrics,
+    QKeyEvent,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
 from labqueue.core import Experiment
 
 from .queue_model import HEADERS, Cell, Column, QueueModel
+from .sweep_rows import SweepRow
 
 __all__ = ["QueueView"]
 
@@ -47,6 +50,11 @@ _ROWS_ABOVE_RUNNING = 2
 #: Least time between two scrolls that follow the running row.
 FOLLOW_INTERVAL_S = 0.5
 _PROGRESS_STEPS = 1000
+#: Width of a sweep row's arrow; the runs shown under it are indented further.
+_EXPANDER_WIDTH = 16
+_RUN_INDENT = 28
+_EXPAND_KEYS = (Qt.Key.Key_Right, Qt.Key.Key_Plus)
+_COLLAPSE_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Minus)
 _EMPTY_TEXT = "Nothing queued yet.\nExperiments queued from the console or a script appear here."
 
 
@@ -95,7 +103,7 @@ class QueueView(QTableView):
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         metrics = self.fontMetrics()
         for column, text in _WIDEST_TEXT.items():
-            icon = _ICON_SPACE if column == Column.STATUS else 0
+            icon = _ICON_SPACE + _EXPANDER_WIDTH if column == Column.STATUS else 0  # room for a sweep's arrow
             header.resizeSection(column, metrics.horizontalAdvance(text) + icon + 12)
         header.moveSection(header.visualIndex(Column.ID), 1)  # after the status; Result stays last
         # The table keeps the running row in sight until the user scrolls it away, and
@@ -124,14 +132,39 @@ class QueueView(QTableView):
                 runs.append((top, bottom))
         return runs
 
-    def selected_experiments(self, first_row: int = 0, end_row: int | None = None) -> list[Experiment]:
-        """Selected experiments in row order, only from rows ``first_row .. end_row - 1``."""
+    def selected_items(self, first_row: int = 0, end_row: int | None = None) -> list[Experiment | SweepRow]:
+        """Selected rows' experiments and sweeps in row order, only from rows ``first_row .. end_row - 1``."""
         model = self.queue_model()
         end_row = model.rowCount() if end_row is None else end_row
-        chosen: list[Experiment] = []
+        chosen: list[Experiment | SweepRow] = []
         for top, bottom in self.selected_row_runs():
             top, bottom = max(top, first_row), min(bottom, end_row - 1)
-            chosen += (model.experiment(row) for row in range(top, bottom + 1))
+            if top <= bottom:
+                chosen += model.items(top, bottom + 1)
+        return chosen
+
+    def selected_experiments(self, first_row: int = 0, end_row: int | None = None) -> list[Experiment]:
+        """Selected experiments in row order, only from rows ``first_row .. end_row - 1``
+        (sweeps' rows left out: see :meth:`selected_sweeps`)."""
+        chosen = self.selected_items(first_row, end_row)
+        if not self.queue_model().grouped:
+            return chosen  # type: ignore[return-value]  # no sweep rows
+        return [item for item in chosen if type(item) is not SweepRow]
+
+    def selected_sweeps(self) -> list[SweepRow]:
+        """The sweeps whose rows are selected."""
+        selection = self.selectionModel()
+        return [sweep for row, sweep in self.queue_model().sweep_rows() if selection.isRowSelected(row)]
+
+    def selected_runs_under_sweeps(self) -> list[Experiment]:
+        """The selected experiments shown under a sweep's row (its runs, expanded)."""
+        runs = self.selected_row_runs()
+        chosen: list[Experiment] = []
+        for row, sweep in self.queue_model().sweep_rows():
+            if sweep.expanded:  # its runs are rows row + 1 .. row + len(members)
+                for top, bottom in runs:
+                    first, last = max(top, row + 1), min(bottom, row + len(sweep.members))
+                    chosen += sweep.members[first - row - 1 : last - row]
         return chosen
 
     def select_rows(self, rows: list[int]) -> None:
@@ -144,6 +177,61 @@ class QueueView(QTableView):
         self.selectionModel().select(selection, flags)
         if rows:
             self.selectionModel().setCurrentIndex(model.index(rows[0], 0), QItemSelectionModel.SelectionFlag.NoUpdate)
+
+    # -- a sweep's runs, shown or hidden ---------------------------------------------------
+
+    def set_expanded(self, row: int, expanded: bool) -> None:
+        """Show (or hide) the runs of the sweep at ``row`` (the selection stays on its rows)."""
+        self.queue_model().set_expanded(row, expanded)
+        self.executeDelayedItemsLayout()
+
+    def _expander_hit(self, event: QMouseEvent) -> int | None:
+        """The row of the sweep whose arrow ``event`` is on, or None."""
+        index = self.indexAt(event.position().toPoint())
+        if not index.isValid() or index.column() != Column.STATUS:
+            return None
+        if self.queue_model().sweep(index.row()) is None:
+            return None
+        left = self.columnViewportPosition(Column.STATUS)
+        return index.row() if event.position().x() - left < _EXPANDER_WIDTH + 4 else None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        row = self._expander_hit(event)
+        if row is not None and event.button() == Qt.MouseButton.LeftButton:
+            sweep = self.queue_model().sweep(row)
+            assert sweep is not None
+            self.set_expanded(row, not sweep.expanded)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        # A double click's second press came first and toggled again: nothing more to do.
+        if self._expander_hit(event) is None:
+            super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Right or + shows the current sweep's runs, Left or - hides them (from one of
+        its runs: back to the sweep's row)."""
+        key = event.key()
+        current = self.currentIndex()
+        model = self.queue_model()
+        if current.isValid() and model.grouped and key in (*_EXPAND_KEYS, *_COLLAPSE_KEYS):
+            sweep = model.sweep(current.row())
+            if sweep is not None:
+                self.set_expanded(current.row(), key in _EXPAND_KEYS)
+                event.accept()
+                return
+            exp = model.experiment(current.row())
+            parent = model.sweep_of(exp) if exp is not None and key in _COLLAPSE_KEYS else None
+            if parent is not None:
+                row = model.row_of(parent.id)
+                if row is not None:
+                    self.select_rows([row])
+                    self.scrollTo(model.index(row, 0))
+                    event.accept()
+                    return
+        super().keyPressEvent(event)
 
     # -- following the running row -------------------------------------------------------
 
@@ -247,6 +335,11 @@ class QueueView(QTableView):
         painter.end()
 
     def _paint_cell(self, painter: QPainter, option: QStyleOptionViewItem, cell: Cell, style: QStyle) -> None:
+        if cell.expanded is not None or cell.indent:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, self)
+            if cell.expanded is not None:
+                self._paint_expander(painter, option, cell.expanded, style)
+            option.rect = option.rect.adjusted(_RUN_INDENT * cell.indent if cell.indent else _EXPANDER_WIDTH, 0, 0, 0)
         if cell.progress is not None:
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, self)
             self._paint_progress(painter, option, cell.progress, style)
@@ -265,6 +358,15 @@ class QueueView(QTableView):
         if cell.color is not None:
             option.palette.setColor(QPalette.ColorRole.Text, cell.color)
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, self)
+
+    def _paint_expander(self, painter: QPainter, option: QStyleOptionViewItem, expanded: bool, style: QStyle) -> None:
+        arrow = QStyleOptionViewItem(option)
+        size = min(_EXPANDER_WIDTH, option.rect.height()) - 4
+        arrow.rect = QRect(option.rect.left() + 4, option.rect.center().y() - size // 2, size, size)
+        arrow.palette.setColor(QPalette.ColorRole.ButtonText, option.palette.color(QPalette.ColorRole.Text))
+        element = QStyle.PrimitiveElement
+        shape = element.PE_IndicatorArrowDown if expanded else element.PE_IndicatorArrowRight
+        style.drawPrimitive(shape, arrow, painter, self)
 
     def _paint_badge(
         self, painter: QPainter, option: QStyleOptionViewItem, badge: tuple[str, QColor], style: QStyle
@@ -291,7 +393,9 @@ class QueueView(QTableView):
         bar.minimum, bar.maximum = 0, _PROGRESS_STEPS
         bar.progress = round((fraction or 0.0) * _PROGRESS_STEPS)
         percent = f"{fraction:.0%}" if fraction is not None else ""
-        bar.text = "  ".join(part for part in (percent, message) if part)
+        text = "  ".join(part for part in (percent, message) if part)
+        # Elided here: the style would wrap a long text onto a second line in the bar.
+        bar.text = option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideRight, bar.rect.width() - 8)
         bar.textVisible = True
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, self)
 

@@ -23,6 +23,8 @@ __all__ = [
     "experiment_icon",
     "is_dark",
     "level_color",
+    "paused_color",
+    "paused_icon",
     "status_color",
     "status_icon",
 ]
@@ -70,14 +72,22 @@ def status_color(status: ExpStatus, palette: QPalette) -> QColor:
 
 def experiment_color(exp: Experiment, palette: QPalette) -> QColor:
     """The colour of what ``exp`` is doing: its status, or paused while it waits in checkpoint()."""
-    return themed_color(_PAUSED_COLOR, palette) if exp.paused else status_color(exp.status, palette)
+    return paused_color(palette) if exp.paused else status_color(exp.status, palette)
 
 
 def experiment_icon(exp: Experiment, palette: QPalette) -> QIcon:
     """The icon of what ``exp`` is doing: its status, or paused while it waits in checkpoint()."""
-    if exp.paused:
-        return _tinted_icon("icons/status-paused.svg", themed_color(_PAUSED_COLOR, palette).name())
-    return status_icon(exp.status, palette)
+    return paused_icon(palette) if exp.paused else status_icon(exp.status, palette)
+
+
+def paused_color(palette: QPalette) -> QColor:
+    """The colour of a paused experiment or a held sweep."""
+    return themed_color(_PAUSED_COLOR, palette)
+
+
+def paused_icon(palette: QPalette) -> QIcon:
+    """The icon of a paused experiment or a held sweep."""
+    return _tinted_icon("icons/status-paused.svg", paused_color(palette).name())
 
 
 def level_color(levelno: int, palette: QPalette) -> QColor | None:

@@ -597,7 +597,7 @@ class ExperimentQueue:
 
     def hold_group(self, group_id: str) -> None:
         """Start none of the queued experiments of sweep ``group_id`` until :meth:`release_group`
-        (running ones go on). Not stored: a restart releases every sweep."""
+        (running ones go on). The queue keeps it in memory; the Manager stores it with the sweep."""
         with self._lock:
             self._held_groups = self._held_groups | {group_id}
 

@@ -14,6 +14,7 @@ from .groups import SweepGroup
 from .isolated import IsolatedCallFailed, Relay
 from .lane import Lane, LaneStatistics
 from .multirun_api import (
+    SWEEP_FILE,
     AbstractRunner,
     FileLinkage,
     FileResource,
@@ -28,6 +29,7 @@ from .multirun_api import (
     multirun,
     multirunAsync,
     postRunResults,
+    restart_multirun,
 )
 from .process_lane import DEFAULT_KILL_GRACE_S, ProcessLane
 from .run_files import (
@@ -45,6 +47,7 @@ from .sweep import RunStatistics, RunStatus, Sweep, parameter_sets, queue_sweep,
 
 __all__ = [
     "DEFAULT_KILL_GRACE_S",
+    "SWEEP_FILE",
     "AbstractRunner",
     "FileLinkage",
     "FileResource",
@@ -59,6 +62,7 @@ __all__ = [
     "multirun",
     "multirunAsync",
     "postRunResults",
+    "restart_multirun",
     "FINISHED_MARKER",
     "PARAMS_FILE",
     "RESULTS_FILE",

@@ -21,6 +21,7 @@ class SweepGroup:
         max_parallel: most of its runs that run at once (None: as many as the lane has slots).
         output_path: the sweep's folder (multirun), or None.
         created_at: POSIX time it was made.
+        held: its queued runs wait (see Manager.pause_group); kept across restarts.
     """
 
     title: str
@@ -29,10 +30,16 @@ class SweepGroup:
     output_path: str | None = None
     id: str = field(default_factory=lambda: os.urandom(16).hex())
     created_at: float = field(default_factory=time.time)
+    held: bool = False
 
     def details(self) -> dict[str, Any]:
         """What the journal keeps besides the title and the time (JSON)."""
-        return {"kind": self.kind, "max_parallel": self.max_parallel, "output_path": self.output_path}
+        return {
+            "kind": self.kind,
+            "max_parallel": self.max_parallel,
+            "output_path": self.output_path,
+            "held": self.held,
+        }
 
     @classmethod
     def from_stored(cls, group_id: str, title: str, created_at: float, details: dict[str, Any]) -> SweepGroup:
@@ -43,4 +50,5 @@ class SweepGroup:
             output_path=details.get("output_path"),
             id=group_id,
             created_at=created_at,
+            held=bool(details.get("held", False)),
         )

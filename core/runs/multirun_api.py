@@ -55,6 +55,7 @@ __all__ = [
     "multirun",
     "multirunAsync",
     "postRunResults",
+    "restart_multirun",
 ]
 
 logger = logging.getLogger("labqueue")
@@ -64,6 +65,8 @@ ParamMap = Mapping[str, ParamValue]
 FileLinkage = Literal["copy", "shared", "link"]
 
 SWEEP_FILE = "sweep.json"
+#: sweep.json's parameters of a run whose own were not JSON: their repr, under this key.
+_NOT_JSON = "<not JSON>"
 SHARED_FOLDER = "shared"
 _LINKAGES = ("copy", "shared", "link")
 #: Seconds between two updates of displayStatus().
@@ -77,7 +80,17 @@ class MultirunError(ValueError):
 
 class SweepChanged(MultirunError):
     """``multirun(output_path=EXISTING)`` found a different sweep there; the message names
-    what changed (the command, a run's parameters, an input file's content)."""
+    what changed (the command, a run's parameters, an input file's content), each one
+    also in ``changes``; ``folder`` is the sweep's folder."""
+
+    def __init__(self, folder: Path, changes: list[str]) -> None:
+        super().__init__(
+            f"the sweep in {folder} was started with different settings: "
+            + "; ".join(changes)
+            + ". Use another output_path, or force=True to run it anyway."
+        )
+        self.folder = folder
+        self.changes = changes
 
 
 # -- what a run's command calls ---------------------------------------------------------
@@ -432,11 +445,7 @@ def prepare(
         stored = json.loads((folder / SWEEP_FILE).read_text())
         changes = _changes(stored, cmd, comparable, inputs)
         if changes and not force:
-            raise SweepChanged(
-                f"the sweep in {folder} was started with different settings: "
-                + "; ".join(changes)
-                + ". Use another output_path, or force=True to run it anyway."
-            )
+            raise SweepChanged(folder, changes)
         earlier_groups = stored.get("groups", [])
         stored_params = [run["params"] for run in stored["runs"]]
     names = _run_names(len(params))
@@ -483,7 +492,7 @@ def _comparable(params: dict) -> dict:
     try:
         json.dumps(params, allow_nan=False)
     except (TypeError, ValueError):
-        return {"<not JSON>": repr(params)}
+        return {_NOT_JSON: repr(params)}
     return params
 
 
@@ -570,6 +579,36 @@ def multirun(
     else:
         _finish_when_done(runner, experiments)
     return prepared
+
+
+def restart_multirun(
+    output_path: Path | str, *, runner: AbstractRunner | None = None, force: bool = False, wait: bool = True
+) -> list[Run]:
+    """Restart the sweep in ``output_path`` with the command, parameters and input files
+    its ``sweep.json`` keeps (what the window's "Restart sweep" does): :func:`multirun`
+    with ``output_path=EXISTING``, so finished runs are skipped and the partial output
+    of the others moves into ``attempt-N/``.
+
+    Raises MultirunError when the folder holds no sweep, its sweep.json cannot be read,
+    or a run's parameters were not JSON (they cannot be read back); SweepChanged when an
+    input file's content changed since (unless ``force``); as multirun does otherwise.
+    """
+    folder = Path(output_path).absolute()
+    try:
+        stored = json.loads((folder / SWEEP_FILE).read_text())
+        cmd, runs = stored["cmd"], [run["params"] for run in stored["runs"]]
+        inputs = [FileResource(Path(i["path"]), i["linkage"], i["name"]) for i in stored["inputs"]]
+    except FileNotFoundError:
+        raise MultirunError(f"{folder} holds no sweep to restart (no {SWEEP_FILE} in it)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MultirunError(f"cannot read the sweep {folder / SWEEP_FILE}: {type(exc).__name__}: {exc}") from exc
+    unreadable = [name for name, params in zip(_run_names(len(runs)), runs, strict=True) if _NOT_JSON in params]
+    if unreadable:
+        raise MultirunError(
+            f"the parameters of {', '.join(unreadable)} in {folder / SWEEP_FILE} were not JSON and cannot be "
+            "read back: restart it with multirun() and its parameters"
+        )
+    return multirun(runs=runs, cmd=cmd, output_path=folder, input_files=inputs, runner=runner, force=force, wait=wait)
 
 
 async def multirunAsync(  # noqa: N802 (Karana's name)

@@ -12,8 +12,10 @@ from PySide6.QtTest import QAbstractItemModelTester
 
 from labqueue import Experiment, ExpStatus
 from labqueue.core.engine import QueueSnapshot
+from labqueue.core.runs import SweepGroup
 from labqueue.ui import queue_model
 from labqueue.ui.queue_model import Column, QueueModel
+from labqueue.ui.sweep_rows import SweepSource
 
 from .conftest import fail, noop, report_then_wait
 
@@ -271,3 +273,84 @@ def test_a_big_put_from_the_gui_thread_is_stored_while_the_window_goes_on(qtbot,
     finally:
         heartbeat.stop()
         manager.shutdown()
+
+
+class ScriptedSweepQueue(ScriptedQueue):
+    """A scripted queue whose rows are split into ended, running and queued parts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended = self.running = 0
+
+    def snapshot_if_free(self) -> QueueSnapshot:
+        running = tuple(self.rows[self.ended : self.ended + self.running])
+        return QueueSnapshot(list(self.rows), self.ended, running[0] if running else None, running[1:])
+
+    snapshot = snapshot_if_free
+
+    def qsize(self, _status: str) -> int:
+        return len(self.rows) - self.ended - self.running
+
+
+SWEEP_POOL = [Experiment(noop, (i,)) for i in range(16)]
+for position, grouped in enumerate(SWEEP_POOL):
+    grouped.group_id = ("a", "b", None, None)[position % 4]
+    grouped.queued_at = float(position)
+SWEEPS = SweepSource(lambda: {"a": SweepGroup("sweep a", "sweep", id="a")}, lambda _: False, lambda: 4)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.permutations(range(len(SWEEP_POOL))).flatmap(lambda order: st.just(order[: len(order) - 3])),
+            st.integers(0, 13),
+            st.integers(0, 3),
+            st.sets(st.sampled_from("ab")),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_each_sweep_is_one_row_in_its_part_of_the_queue_with_its_runs_under_it_when_expanded(qtbot, qtlog, steps):
+    queue = ScriptedSweepQueue()
+    model = QueueModel(queue, sweeps=SWEEPS)
+    tester = QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Warning)
+    for order, ended, running, expanded in steps:
+        queue.rows = [SWEEP_POOL[i] for i in order]
+        queue.ended, queue.running = min(ended, len(order)), min(running, len(order) - min(ended, len(order)))
+        model.sync()
+        for group_id in "ab":  # each expand moves the rows after it: look its row up again
+            row = next((row for row, sweep in model.sweep_rows() if sweep.group_id == group_id), None)
+            if row is not None:
+                model.set_expanded(row, group_id in expanded)
+        rows = [model.item(row) for row in range(model.rowCount())]
+        plain = [exp for exp in queue.rows if exp.group_id is None]
+        assert [item for item in rows if getattr(item, "group_id", None) is None] == plain  # in their order
+        first_queued = queue.ended + queue.running
+        for group_id in {exp.group_id for exp in queue.rows} - {None}:
+            members = [exp for exp in queue.rows if exp.group_id == group_id]
+            (row,) = [row for row, sweep in model.sweep_rows() if sweep.group_id == group_id]
+            sweep = model.sweep(row)
+            # In the order first seen (runs put later after them): the scripted rows come and go.
+            assert len(sweep.members) == len(members) and set(sweep.members) == set(members)
+            assert sweep.title == ("sweep a" if group_id == "a" else "sweep b")
+            shown = rows[row + 1 : row + 1 + len(members)]
+            assert (shown == sweep.members) is (group_id in expanded)
+            places = [queue.rows.index(exp) for exp in members]
+            if any(place >= first_queued for place in places):  # queued runs: where the first running or queued one is
+                if any(queue.ended <= place < first_queued for place in places):
+                    assert model.history_size <= row < model.first_queued_row
+                else:
+                    assert row >= model.first_queued_row
+                    assert model.place(row) == min(p for p in places if p >= first_queued) - first_queued
+            elif any(place >= queue.ended for place in places):
+                assert model.history_size <= row < model.first_queued_row
+            else:
+                assert row < model.history_size
+        for row in range(model.first_queued_row, model.rowCount()):
+            item = model.item(row)
+            if getattr(item, "group_id", None) is None:
+                assert model.place(row) == queue.rows.index(item) - first_queued
+    assert model_failures(qtlog) == []
+    del tester

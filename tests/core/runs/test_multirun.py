@@ -15,9 +15,11 @@ from labqueue.multirun import (
     MultirunError,
     ParallelLocalRunner,
     RunStatistics,
+    SweepChanged,
     displayStatus,
     multirun,
     multirunAsync,
+    restart_multirun,
 )
 
 from .helpers import child
@@ -127,6 +129,24 @@ def test_a_restart_refuses_a_changed_command_parameters_or_input_unless_forced(r
     )
     assert [run.status for run in forced] == ["skipped", "success"]  # only the changed run ran again
     assert json.loads((out / "run_1" / "params.json").read_text()) == {"x": 3}
+
+
+def test_a_sweep_restarts_from_its_folder_alone_and_names_an_input_that_changed(runner, tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_text("one")
+    out = tmp_path / "sweep"
+    params = [{"exit": 0}, {"exit": 1}]
+    multirun(runs=params, cmd=child("--exit-param"), output_path=out, input_files=[data], runner=runner)
+    again = restart_multirun(out, runner=runner)
+    assert [run.status for run in again] == ["skipped", "failure"]
+    assert (out / "run_1" / "attempt-1").is_dir()
+    data.write_text("two")
+    with pytest.raises(SweepChanged) as refused:
+        restart_multirun(out, runner=runner)
+    assert refused.value.changes == [f"the content of the input file data.txt ({data}) changed"]
+    assert [run.status for run in restart_multirun(out, runner=runner, force=True)] == ["skipped", "failure"]
+    with pytest.raises(MultirunError, match="holds no sweep to restart"):
+        restart_multirun(tmp_path, runner=runner)
 
 
 def test_bad_runs_fail_with_clear_errors_and_the_rest_go_on(runner, tmp_path):

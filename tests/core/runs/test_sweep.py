@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from labqueue import Experiment, ExpStatus
 from labqueue.core.runs import parameter_sets
 
 
@@ -72,3 +73,26 @@ def test_a_sweeps_failed_run_does_not_pause_the_queue(open_manager):
     assert not manager.paused
     stats = sweep.statistics()
     assert (stats.success_count, stats.failure_count) == (2, 1)
+
+
+def test_a_held_sweep_stays_held_after_a_restart_and_its_release_is_kept_too(open_manager):
+    first = open_manager(start=False)
+    sweep = first.sweep(power, {"base": [2, 3], "exponent": [1]})
+    group_id = sweep.group.id
+    first.pause_group(group_id)
+    first.shutdown()
+
+    second = open_manager()
+    assert second.groups[group_id].held and second.job_queue.is_held(group_id)
+    second.resume_worker()  # it starts paused: it found queued experiments
+    after_the_sweep = Experiment(power, (5, 1))
+    second.job_queue.put(after_the_sweep)
+    assert after_the_sweep.result(timeout=30) == (5, os.getpid())  # the held runs were passed over
+    held_runs = [exp for exp in second.job_queue.queued if exp.group_id == group_id]
+    assert [exp.status for exp in held_runs] == [ExpStatus.QUEUED] * 2
+    second.pause_worker()
+    second.resume_group(group_id)
+    second.shutdown()
+
+    third = open_manager(start=False)
+    assert not third.groups[group_id].held and not third.job_queue.is_held(group_id)

@@ -1,0 +1,288 @@
+"""A sweep in the queue table: one row with its counts, progress and time left that
+expands into its runs; pause, abort, remove and requeue on the sweep and on one run;
+Restart sweep; and a command's live output."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from labqueue import ExpStatus, Manager
+from labqueue.core.runs import CommandExperiment
+from labqueue.multirun import ParallelLocalRunner, multirun
+from labqueue.ui.main_window import MainWindow
+from labqueue.ui.queue_model import Column, RowFilter
+
+from ..core.runs.helpers import Pipe, child
+from .conftest import click_row, noop
+from .test_queue_actions import drag_rows_to
+from .test_run_state import save_screenshot
+
+
+def sweep_row(window, index: int = 0):
+    """(row, sweep) of the table's ``index``-th sweep, or (None, None)."""
+    rows = window.queue_model.sweep_rows()
+    return rows[index] if len(rows) > index else (None, None)
+
+
+def text(window, row: int, column: Column) -> str:
+    return window.queue_model.cell(row, column).text
+
+
+def click_arrow(qtbot, window, row: int, double: bool = False) -> None:
+    view = window.queue_view
+    cell = view.visualRect(window.queue_model.index(row, Column.STATUS))
+    click = qtbot.mouseDClick if double else qtbot.mouseClick
+    click(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(cell.left() + 8, cell.center().y()))
+
+
+def press(qtbot, window, key: Qt.Key) -> None:
+    window.queue_view.setFocus()
+    qtbot.keyClick(window.queue_view, key)
+
+
+def test_a_sweep_is_one_row_with_its_counts_that_expands_into_its_runs(qtbot, window, manager, tmp_path):
+    before = manager.queued_exec(noop)(1)
+    runs = multirun(
+        runs=[{"exit": code} for code in (0, 0, 1)],
+        cmd=child("--exit-param"),
+        output_path=tmp_path / "sweep",
+        runner=ParallelLocalRunner(max_parallel=2, manager=manager),
+    )
+    model = window.queue_model
+    qtbot.waitUntil(
+        lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].counts_text() == "2 done · 1 failed"
+    )
+    row, sweep = sweep_row(window)
+    assert model.rowCount() == 2 and model.experiment(0) is before  # the plain one, then the sweep's row
+    assert text(window, row, Column.TITLE) == "multirun python × 3 in sweep"
+    assert text(window, row, Column.STATUS) == "Ended"
+    assert model.cell(row, Column.RESULT).progress == (1.0, "2 done · 1 failed")
+    assert model.cell(row, Column.STATUS).expanded is False
+    assert not manager.paused  # the failed run did not stop the queue
+
+    click_arrow(qtbot, window, row)
+    qtbot.waitUntil(lambda: model.rowCount() == 5)
+    click_arrow(qtbot, window, row, double=True)  # two clicks, two toggles: shown again
+    assert model.rowCount() == 5
+    assert [model.experiment(row + i) for i in (1, 2, 3)] == [run.experiment for run in runs]
+    assert text(window, row + 3, Column.STATUS) == "Failed" and model.cell(row + 3, Column.STATUS).indent == 1
+    assert model.cell(row, Column.STATUS).expanded is True
+
+    click_row(qtbot, window, row + 2)  # a run: Left goes back to its sweep's row, and Left again hides the runs
+    press(qtbot, window, Qt.Key.Key_Left)
+    assert window.queue_view.selected_sweeps() == [sweep]
+    press(qtbot, window, Qt.Key.Key_Left)
+    assert model.rowCount() == 2
+    press(qtbot, window, Qt.Key.Key_Plus)
+    assert model.rowCount() == 5
+    press(qtbot, window, Qt.Key.Key_Minus)
+    assert model.rowCount() == 2
+    press(qtbot, window, Qt.Key.Key_Right)
+    assert model.rowCount() == 5
+    assert window.queue_view.selected_sweeps() == [sweep]  # the selection stayed on the sweep
+    assert window.details.experiment is None  # a sweep's row is no experiment to detail
+
+    window.row_filter.setCurrentIndex(window.row_filter.findData(RowFilter.FAILED))
+    assert [model.item(row) for row in range(model.rowCount())] == [sweep, *sweep.members]  # a run failed
+    window.row_filter.setCurrentIndex(window.row_filter.findData(RowFilter.ACTIVE))
+    assert model.rowCount() == 0  # it has ended
+    window.row_filter.setCurrentIndex(window.row_filter.findData(RowFilter.ALL))
+    row = sweep_row(window)[0]
+    click_row(qtbot, window, row)
+    press(qtbot, window, Qt.Key.Key_Left)
+    window.show_traceback(runs[2].experiment)  # the banner's or the log's way to a run hidden under its sweep
+    assert model.rowCount() == 5 and window.queue_view.selected_experiments() == [runs[2].experiment]
+    assert window.details.experiment is runs[2].experiment
+
+
+def test_hold_abort_of_one_run_requeue_and_abort_of_the_whole_sweep_from_the_table(qtbot, window, manager, tmp_path):
+    pipe = Pipe(tmp_path / "tell.fifo")
+    try:
+        runner = ParallelLocalRunner(max_parallel=1, manager=manager)
+        runs = multirun(runs=[{}] * 3, cmd=child("--tell", str(pipe.path), "--hang"), output_path=tmp_path / "s",
+                        runner=runner, wait=False)  # fmt: skip
+        pipe.pids()
+        model, view, actions = window.queue_model, window.queue_view, window.queue_actions
+        group_id = runs[0].experiment.group_id
+        qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].total == 3)
+        row, sweep = sweep_row(window)
+        assert row == model.running_row  # a sweep with a running run is among the running rows
+        assert text(window, row, Column.STATUS) == "Running"
+        click_row(qtbot, window, row)
+        assert actions.pause_sweep.isEnabled() and actions.pause_sweep.text() == "Pause sweep"
+        actions.pause_sweep.trigger()
+        assert manager.job_queue.is_held(group_id)
+        qtbot.waitUntil(lambda: sweep.counts_text() == "held · 1 running · 2 queued")
+        assert actions.pause_sweep.text() == "Resume sweep"
+
+        view.set_expanded(row, True)
+        click_row(qtbot, window, row + 1)  # the running run
+        actions.abort_selected.trigger()  # that run only
+        runs[0].experiment.exception(timeout=30)
+        assert runs[0].experiment.status is ExpStatus.ABORTED
+        assert runs[1].experiment.status is ExpStatus.QUEUED  # held: the next does not start
+        qtbot.waitUntil(lambda: model.running_row is None)  # the aborted run has left the running ones
+        assert text(window, sweep_row(window)[0], Column.STATUS) == "Held"
+        assert sweep_row(window)[0] == model.first_queued_row  # in the queue, where its next run is
+
+        row = sweep_row(window)[0]
+        click_row(qtbot, window, row + 1)  # the aborted run, still first under its sweep
+        assert model.experiment(row + 1) is runs[0].experiment
+        assert actions.requeue.isEnabled()
+        actions.requeue.trigger()
+        qtbot.waitUntil(lambda: sweep.total == 3 and len(sweep.members) == 4)
+        again = next(exp for exp in sweep.members if exp.requeued_from == runs[0].experiment.id)
+        assert again.status is ExpStatus.QUEUED and again.group_id == group_id
+        assert sweep.counts_text() == "held · 3 queued"  # the requeued copy replaces the aborted run
+
+        click_row(qtbot, window, sweep_row(window)[0])
+        actions.pause_sweep.trigger()  # resume: one run starts
+        assert not manager.job_queue.is_held(group_id)
+        pipe.pids()
+        actions.abort_selected.trigger()  # the whole sweep, from its row
+        qtbot.waitUntil(lambda: all(exp.status.is_terminal for exp in sweep.members) and not sweep.is_active)
+        statuses = sorted(exp.status.name for exp in sweep.latest)
+        assert statuses == ["ABORTED", "CANCELLED", "CANCELLED"]
+        qtbot.waitUntil(lambda: "1 aborted · 2 cancelled" in text(window, sweep_row(window)[0], Column.RESULT))
+        row = sweep_row(window)[0]
+        assert row < model.history_size  # ended: among the ended rows now
+
+        click_row(qtbot, window, row)
+        actions.requeue.trigger()  # the sweep's runs that did not finish, each once
+        qtbot.waitUntil(lambda: sweep.counts[ExpStatus.QUEUED] + sweep.counts[ExpStatus.RUNNING] == 3)
+        pipe.pids()
+        click_row(qtbot, window, sweep_row(window)[0])
+        actions.remove.trigger()  # its queued runs
+        qtbot.waitUntil(lambda: sweep.counts[ExpStatus.QUEUED] == 0 and sweep.counts[ExpStatus.CANCELLED] == 2)
+        actions.abort_selected.trigger()
+        qtbot.waitUntil(lambda: not sweep.is_active)
+    finally:
+        pipe.close()
+
+
+def test_restart_sweep_skips_finished_runs_and_a_changed_input_asks_before_forcing(qtbot, window, manager, tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_text("one")
+    out = tmp_path / "sweep"
+    runner = ParallelLocalRunner(max_parallel=2, manager=manager)
+    multirun(runs=[{"exit": 0}, {"exit": 1}], cmd=child("--exit-param"), output_path=out, input_files=[data],
+             runner=runner)  # fmt: skip
+    model, actions = window.queue_model, window.queue_actions
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and not sweep_row(window)[1].is_active)
+    click_row(qtbot, window, sweep_row(window)[0])
+    assert actions.restart_sweep.isEnabled()
+    actions.restart_sweep.trigger()
+    qtbot.waitUntil(lambda: sweep_row(window, 1)[1] is not None and not sweep_row(window, 1)[1].is_active)
+    restarted = sweep_row(window, 1)[1]
+    assert restarted.counts_text() == "1 failed"  # run_0 had finished: skipped, not queued
+    assert (out / "run_1" / "attempt-1").is_dir()
+
+    data.write_text("two")
+    click_row(qtbot, window, sweep_row(window, 1)[0])
+    actions.restart_sweep.trigger()
+    box = window.findChild(QMessageBox, "restart-sweep-changed")
+    assert box is not None and box.isVisible()
+    assert f"the content of the input file data.txt ({data}) changed" in box.informativeText()
+    assert len(model.sweep_rows()) == 2  # nothing queued until it is forced
+    force = next(button for button in box.buttons() if button.text() == "Restart anyway")
+    force.click()
+    qtbot.waitUntil(lambda: sweep_row(window, 2)[1] is not None and not sweep_row(window, 2)[1].is_active)
+    assert sweep_row(window, 2)[1].counts_text() == "1 failed"
+
+
+def test_a_restart_of_a_sweep_whose_folder_is_gone_says_why(qtbot, window, manager, tmp_path):
+    out = tmp_path / "sweep"
+    multirun(runs=[{}], cmd=child(), output_path=out, runner=ParallelLocalRunner(manager=manager))
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and not sweep_row(window)[1].is_active)
+    click_row(qtbot, window, sweep_row(window)[0])
+    assert window.queue_actions.restart_sweep.isEnabled()
+    (out / "sweep.json").write_text("{not json")
+    box = window.queue_actions.restart_selected_sweep()
+    assert box is not None and box.objectName() == "restart-sweep-failed"
+    assert "cannot read the sweep" in box.informativeText() and "sweep.json" in box.informativeText()
+    box.close()
+
+
+def test_a_sweep_expanded_in_the_window_renders_to_a_png(qtbot, window, manager, tmp_path):
+    pipe = Pipe(tmp_path / "tell.fifo")
+    try:
+        for i in range(2):
+            manager.queued_exec(noop)(i)
+        runs = multirun(
+            runs=[{"exit": code} for code in (0, 0, 0, 1, 0)] + [{"hang": True}] * 6,
+            cmd=child("--exit-param", "--hang-if-param", str(tmp_path / "release"), "--tell", str(pipe.path), "--hang"),
+            output_path=tmp_path / "temperature",
+            runner=ParallelLocalRunner(max_parallel=1, manager=manager),
+            wait=False,
+        )
+        manager.queued_exec(noop)(3)
+        pipe.pids()  # run 5 runs (and hangs); 4 done, 1 failed, 5 queued
+        qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].counts[ExpStatus.RUNNING])
+        row = sweep_row(window)[0]
+        window.queue_view.set_expanded(row, True)
+        click_row(qtbot, window, row + 4)  # its failed run, in the details
+        assert window.details.experiment is runs[3].experiment
+        QApplication.processEvents()
+        save_screenshot(window, tmp_path, "sweep-expanded")
+        manager.abort_group(runs[0].experiment.group_id)
+    finally:
+        pipe.close()
+
+
+def test_the_details_show_a_commands_output_live(qtbot, window, manager, tmp_path):
+    pipe = Pipe(tmp_path / "tell.fifo")
+    try:
+        exp = CommandExperiment(
+            child("--stdout", "step 1 done", "--stderr", "careful", "--tell", str(pipe.path), "--hang"),
+            run_dir=tmp_path / "r",
+        )
+        manager.job_queue.put(exp)
+        pipe.pids()
+        window.details.show_experiment(exp)
+        output = window.details.texts["Output"]
+        qtbot.waitUntil(lambda: "step 1 done" in output.toPlainText() and "careful" in output.toPlainText())
+        assert "stdout.txt" in output.toPlainText()
+        manager.abort_experiment(exp)
+        exp.exception(timeout=30)
+    finally:
+        pipe.close()
+
+
+def test_a_sweeps_row_drags_its_queued_runs_and_a_plain_row_drops_before_the_sweep(qtbot, window, manager):
+    manager.pause_worker()
+    first = manager.queued_exec(noop)(1)
+    sweep = manager.sweep(noop, {"i": [10, 11, 12]})
+    last = manager.queued_exec(noop)(2)
+    model = window.queue_model
+    qtbot.waitUntil(lambda: model.rowCount() == 3 and sweep_row(window)[0] == 1)
+    assert [text(window, row, Column.POSITION) for row in range(3)] == ["1", "2", "5"]  # the sweep's first run is 2nd
+
+    below_last = window.queue_view.visualRect(model.index(2, Column.TITLE)).bottomLeft() + QPoint(4, 4)
+    assert drag_rows_to(window, [1], QPointF(below_last))  # the sweep's row, to the end
+    assert manager.job_queue.queued == [first, last, *sweep.experiments]
+    qtbot.waitUntil(lambda: [model.item(row) for row in range(3)] == [first, last, sweep_row(window)[1]])
+
+    window.queue_view.set_expanded(2, True)
+    on_the_sweep = window.queue_view.visualRect(model.index(2, Column.TITLE)).topLeft() + QPoint(4, 2)
+    assert drag_rows_to(window, [0], QPointF(on_the_sweep))  # a plain row, just above the sweep's row
+    assert manager.job_queue.queued == [last, first, *sweep.experiments]
+
+
+def test_a_sweep_held_before_a_restart_shows_held_in_the_window(qtbot, tmp_path):
+    first = Manager(data_dir=tmp_path / "lab", start=False)
+    sweep = first.sweep(noop, {"i": [1, 2]})
+    first.pause_group(sweep.group.id)
+    first.shutdown()
+    again = Manager(data_dir=tmp_path / "lab")
+    try:
+        window = MainWindow(again, config_dir=tmp_path / "config")
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: sweep_row(window)[1] is not None)
+        row, shown = sweep_row(window)
+        assert text(window, row, Column.STATUS) == "Held" and shown.counts_text() == "held · 2 queued"
+        click_row(qtbot, window, row)
+        assert window.queue_actions.pause_sweep.text() == "Resume sweep"
+    finally:
+        again.shutdown(wait=True, abort_running=True, timeout=10)
