@@ -548,7 +548,12 @@ class ExperimentQueue:
 
     def _next_in_lane(self, lane: str, accept: Callable[[Experiment], bool] | None = None) -> Experiment | None:
         """The first queued experiment of ``lane`` that may start (its upstreams let it, its
-        sweep is not held) and that ``accept`` takes, or None (under either lock)."""
+        sweep is not held) and that ``accept`` takes, or None (under either lock).
+
+        When ``accept`` refuses an experiment of a sweep, the sweep's others are not
+        offered in the same look: what accept counts is a sweep's share of the slots,
+        and asking again for each of a thousand queued runs cost every lane wake-up
+        a thousand calls."""
         queued, held = self._queued, self._held_groups
 
         def startable(e: Experiment) -> bool:
@@ -561,12 +566,21 @@ class ExperimentQueue:
             return next((e for e in queued if e.lane == lane and startable(e)), None)
         if not self._queued_in_lane.get(lane):
             return None
+        refused: set[str] = set()
         seen = False
         for e in queued:
-            if e.lane == lane:
-                seen = True
-                if startable(e):
-                    return e
+            if e.lane != lane:
+                continue
+            seen = True
+            group = e.group_id
+            if group is not None and (group in refused or group in held):
+                continue
+            if not e.may_start():
+                continue
+            if accept is None or accept(e):
+                return e
+            if group is not None:
+                refused.add(group)
         if not seen:
             self._queued_in_lane[lane] = 0
         return None
@@ -675,7 +689,8 @@ class ExperimentQueue:
 
         For lanes other than the worker's: several of their experiments run at once.
         The first queued experiment of ``lane`` that ``accept(exp)`` takes (all, without
-        it) starts, once ``may_start()`` is true. The three are called under the queue's
+        it) starts, once ``may_start()`` is true; accept refusing one of a sweep
+        (``group_id``) refuses the sweep's others until the next look. The three are called under the queue's
         locks whenever it is woken: by a put, a lane job done, :meth:`wake`. Returns None
         as soon as ``should_stop()`` is true; a closed queue starts nothing more.
         Complete it with :meth:`lane_job_done`.
