@@ -563,6 +563,8 @@ class ExperimentQueue:
         if queued and queued[0].lane == lane and startable(queued[0]):  # the common case
             return queued[0]
         if lane == INSTRUMENT_LANE:
+            if not self._queued_on_instrument_lane():  # a long sweep alone: no walk through it
+                return None
             return next((e for e in queued if e.lane == lane and startable(e)), None)
         if not self._queued_in_lane.get(lane):
             return None
@@ -584,6 +586,11 @@ class ExperimentQueue:
         if not seen:
             self._queued_in_lane[lane] = 0
         return None
+
+    def _queued_on_instrument_lane(self) -> int:
+        """Under either lock: how many queued experiments are the worker's (the other
+        lanes' are counted as they are put, taken and cancelled)."""
+        return len(self._queued) - sum(self._queued_in_lane.values())
 
     # -- holding a sweep ---------------------------------------------------------------
 
@@ -661,7 +668,8 @@ class ExperimentQueue:
     def _end(self, exp: Experiment) -> int:
         """Under the lock: the running ``exp`` (of any lane) joins the history; returns
         its index while it ran (for the worker's, the same as its index in the history)."""
-        if exp is self._running:
+        workers_job = exp is self._running
+        if workers_job:
             index = len(self._history)
             self._running = None
             if any(self._queued_in_lane.values()):  # a lane's experiment may have waited for this one
@@ -672,7 +680,9 @@ class ExperimentQueue:
             self._notify_lanes()  # a slot, or a sweep's share of the slots, is free again
         self._history.append(exp)
         self._ended.append(exp)
-        if self._idle_workers:  # a worker waits for the end of a job taken by hand
+        # A worker waits for the end of a job taken by hand, or for a lane's job that
+        # one of its queued experiments waits on (none queued: a sweep's runs ending).
+        if self._idle_workers and (workers_job or self._queued_on_instrument_lane()):
             self._job_available.notify()
         return index
 
@@ -843,6 +853,9 @@ class ExperimentQueue:
     def _take_out(self, doomed: set[Experiment], in_order: list[Experiment], now: float) -> None:
         """Under the lock: the queued ``in_order`` (the ``doomed``) end, cancelled at ``now``."""
         self._queued = deque(e for e in self._queued if e not in doomed)
+        for exp in in_order:
+            if exp.lane != INSTRUMENT_LANE:
+                self._queued_in_lane[exp.lane] -= 1
         for exp in in_order:
             exp.finished_at = now
         self._ended.extend(in_order)
