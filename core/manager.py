@@ -218,7 +218,7 @@ class Manager:
         self._journal: Journal | None = None
         restored = self._open_journal() if self.data_dir is not None else Restored()
         self.restored = restored
-        self.job_queue = ExperimentQueue(store=self._journal, on_change=self._flags_changed)
+        self.job_queue = ExperimentQueue(store=self._journal, on_change=self._queue_changed)
         self.job_queue.restore(restored.history + restored.interrupted, restored.queued)
         self._groups: dict[str, SweepGroup] = {
             group.id: group for group in map(lambda row: SweepGroup.from_stored(*row), restored.groups)
@@ -362,6 +362,17 @@ class Manager:
 
     def _flags_changed(self) -> None:
         self._wake_waiters()
+        self._announce_state()
+
+    def _queue_changed(self) -> None:
+        # Of the waiters, only wait_until_idle() waits for what the queue does, so a
+        # change that leaves work to do (a job's end with more queued) wakes nobody:
+        # waking it after every job would cost the worker a thread switch per job. The
+        # waiter looks at _is_idle() after registering, so this unlocked look cannot
+        # make it miss the change that makes the manager idle.
+        if self._waiters and self._is_idle():
+            with self._changed:
+                self._changed.notify_all()
         self._announce_state()
 
     def _running_changed(self) -> None:

@@ -359,6 +359,8 @@ def settle_restored(queued: Iterable[Experiment], queue: Any) -> None:
     cancelled with the reason), so nothing waits for an upstream that will never run.
     An INTERRUPTED upstream still blocks its downstream until it is requeued."""
     for exp in queued:
+        if not exp.links:  # most experiments: nothing to settle
+            continue
         for link in exp.links:
             upstream = link.current
             if _retry_due(upstream):

@@ -570,7 +570,12 @@ class ExperimentQueue:
 
     def _next_in_lane(self, lane: str, accept: Callable[[Experiment], bool] | None = None) -> Experiment | None:
         """The first queued experiment of ``lane`` that may start (its upstreams let it, its
-        sweep is not held) and that ``accept`` takes, or None (under either lock)."""
+        sweep is not held) and that ``accept`` takes, or None (under either lock).
+
+        When ``accept`` refuses an experiment of a sweep, the sweep's others are not
+        offered in the same look: what accept counts is a sweep's share of the slots,
+        and asking again for each of a thousand queued runs cost every lane wake-up
+        a thousand calls."""
         queued, held = self._queued, self._held_groups
 
         def startable(e: Experiment) -> bool:
@@ -580,18 +585,34 @@ class ExperimentQueue:
         if queued and queued[0].lane == lane and startable(queued[0]):  # the common case
             return queued[0]
         if lane == INSTRUMENT_LANE:
+            if not self._queued_on_instrument_lane():  # a long sweep alone: no walk through it
+                return None
             return next((e for e in queued if e.lane == lane and startable(e)), None)
         if not self._queued_in_lane.get(lane):
             return None
+        refused: set[str] = set()
         seen = False
         for e in queued:
-            if e.lane == lane:
-                seen = True
-                if startable(e):
-                    return e
+            if e.lane != lane:
+                continue
+            seen = True
+            group = e.group_id
+            if group is not None and (group in refused or group in held):
+                continue
+            if not e.may_start():
+                continue
+            if accept is None or accept(e):
+                return e
+            if group is not None:
+                refused.add(group)
         if not seen:
             self._queued_in_lane[lane] = 0
         return None
+
+    def _queued_on_instrument_lane(self) -> int:
+        """Under either lock: how many queued experiments are the worker's (the other
+        lanes' are counted as they are put, taken and cancelled)."""
+        return len(self._queued) - sum(self._queued_in_lane.values())
 
     # -- holding a sweep ---------------------------------------------------------------
 
@@ -669,7 +690,8 @@ class ExperimentQueue:
     def _end(self, exp: Experiment) -> int:
         """Under the lock: the running ``exp`` (of any lane) joins the history; returns
         its index while it ran (for the worker's, the same as its index in the history)."""
-        if exp is self._running:
+        workers_job = exp is self._running
+        if workers_job:
             index = len(self._history)
             self._running = None
             if any(self._queued_in_lane.values()):  # a lane's experiment may have waited for this one
@@ -680,7 +702,9 @@ class ExperimentQueue:
             self._notify_lanes()  # a slot, or a sweep's share of the slots, is free again
         self._history.append(exp)
         self._ended.append(exp)
-        if self._idle_workers:  # a worker waits for the end of a job taken by hand
+        # A worker waits for the end of a job taken by hand, or for a lane's job that
+        # one of its queued experiments waits on (none queued: a sweep's runs ending).
+        if self._idle_workers and (workers_job or self._queued_on_instrument_lane()):
             self._job_available.notify()
         return index
 
@@ -697,7 +721,8 @@ class ExperimentQueue:
 
         For lanes other than the worker's: several of their experiments run at once.
         The first queued experiment of ``lane`` that ``accept(exp)`` takes (all, without
-        it) starts, once ``may_start()`` is true. The three are called under the queue's
+        it) starts, once ``may_start()`` is true; accept refusing one of a sweep
+        (``group_id``) refuses the sweep's others until the next look. The three are called under the queue's
         locks whenever it is woken: by a put, a lane job done, :meth:`wake`. Returns None
         as soon as ``should_stop()`` is true; a closed queue starts nothing more.
         Complete it with :meth:`lane_job_done`.
@@ -850,6 +875,9 @@ class ExperimentQueue:
     def _take_out(self, doomed: set[Experiment], in_order: list[Experiment], now: float) -> None:
         """Under the lock: the queued ``in_order`` (the ``doomed``) end, cancelled at ``now``."""
         self._queued = deque(e for e in self._queued if e not in doomed)
+        for exp in in_order:
+            if exp.lane != INSTRUMENT_LANE:
+                self._queued_in_lane[exp.lane] -= 1
         for exp in in_order:
             exp.finished_at = now
         self._ended.extend(in_order)

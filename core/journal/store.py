@@ -23,6 +23,7 @@ file while it is open.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import sqlite3
@@ -537,6 +538,10 @@ class Journal:
         ``stored=False``, a ``store_error`` saying why, and a call that raises
         :class:`~core.journal.CallNotStored`; a warning is logged.
         """
+        with _collector_paused():
+            return self._restore()
+
+    def _restore(self) -> Restored:
         with self._lock:
             conn = self._connection("read the queue")
             history_keys = self._keys(
@@ -849,6 +854,23 @@ def _floats(data: bytes) -> array:
     return values
 
 
+_STATUSES = {status.value: status for status in ExpStatus}
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (when it is on): while a journal's worth
+    of experiments is built, none is garbage, yet the allocations would trigger
+    collections that walk every object made so far (40% of a 100,000 restore)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _ExperimentBuilder:
     """Makes Experiments from journal rows, loading each stored function once."""
 
@@ -856,6 +878,7 @@ class _ExperimentBuilder:
         self._journal = journal
         self._functions: dict[bytes, Any] = {}
         self.unloadable: list[Experiment] = []
+        self._no_arguments: bytes | None = None  # the stored form of a call without arguments
 
     def _function(self, digest: bytes) -> Any:
         if digest not in self._functions:
@@ -891,7 +914,7 @@ class _ExperimentBuilder:
         if digest is not None:
             try:
                 func = self._function(digest)
-                args, kwargs = load_pickle(arguments)
+                args, kwargs = self._arguments(arguments)
             except Exception as exc:
                 store_error = f"the stored call cannot be loaded ({describe_error(exc)})"
                 func = None
@@ -901,10 +924,15 @@ class _ExperimentBuilder:
             title = title or f"{func_name}(...)"
         exp = Experiment(func, args, kwargs, title=title, lane=lane or INSTRUMENT_LANE, group_id=group_id)
         exp.id = exp_id
-        status = ExpStatus(status_value)
+        status = _STATUSES[status_value]
         if cleanup_digest is not None and status in (ExpStatus.QUEUED, ExpStatus.RUNNING):  # it may still run
             exp.cleanup = self._cleanup(cleanup_digest, exp)
-        exp.stored, exp.store_error, exp.requeued_from = not unloadable, store_error, requeued_from
+        exp.stored = not unloadable
+        # Only what differs from the class defaults: a restored queue is kept small too.
+        if store_error is not None:
+            exp.store_error = store_error
+        if requeued_from is not None:
+            exp.requeued_from = requeued_from
         if status is ExpStatus.CANCELLED:
             exp._complete_cancelled()
         elif status is ExpStatus.RUNNING:
@@ -917,9 +945,21 @@ class _ExperimentBuilder:
         elif unloadable:
             self.unloadable.append(exp)
         exp.queued_at, exp.started_at, exp.finished_at = queued_at, started_at, finished_at
-        exp.paused_seconds = paused_seconds or 0.0
-        exp.progress = (fraction, message or "")
+        if paused_seconds:
+            exp.paused_seconds = paused_seconds
+        if fraction is not None or message:
+            exp.progress = (fraction, message or "")
         return exp
+
+    def _arguments(self, data: bytes) -> tuple[tuple, dict]:
+        """The arguments of a stored call; a call without any (the common case in a long
+        queue) is unpickled once, and each gets a dict of its own."""
+        if data == self._no_arguments:
+            return (), {}
+        args, kwargs = load_pickle(data)
+        if not args and not kwargs:
+            self._no_arguments = data
+        return args, kwargs
 
     def _cleanup(self, digest: bytes, exp: Experiment) -> Any:
         try:

@@ -147,19 +147,24 @@ class CommandCall:
             control.detach()
         if control.aborted:
             raise Aborted(f"{self.title} was aborted (exit status {returncode})")
+        if control.timed_out or returncode != 0:
+            self._raise_failure(returncode, control.timed_out)
+        results = self._load_results()
+        write_finished(self.run_dir, experiment_id)
+        return results
+
+    def _raise_failure(self, returncode: int, timed_out: bool) -> None:
+        """Raise CommandTimedOut or CommandFailed with the last lines of stderr (read only
+        for a failure: a run that succeeds costs no read of its output)."""
         stderr_tail = tail_lines(self.stderr_path, STDERR_LINES_IN_ERROR)
-        if control.timed_out:
+        if timed_out:
             raise CommandTimedOut(
                 f"{self.title} timed out after {self.timeout:g} s in {self.run_dir}" + _quoted(stderr_tail),
                 returncode,
                 stderr_tail,
             )
-        if returncode != 0:
-            how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with status {returncode}"
-            raise CommandFailed(f"{self.title} {how} in {self.run_dir}" + _quoted(stderr_tail), returncode, stderr_tail)
-        results = self._load_results()
-        write_finished(self.run_dir, experiment_id)
-        return results
+        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with status {returncode}"
+        raise CommandFailed(f"{self.title} {how} in {self.run_dir}" + _quoted(stderr_tail), returncode, stderr_tail)
 
     def _spawn_message(self, exc: SpawnError) -> str:
         program = self.argv[0]

@@ -19,6 +19,7 @@ from typing import Any
 from ..journal import Journal, open_memory_database
 
 __all__ = [
+    "STUDY_CANCELLED",
     "RunManager",
     "RunNotFoundError",
     "RunRecord",
@@ -27,6 +28,10 @@ __all__ = [
     "StudyRecordManager",
     "Tables",
 ]
+
+
+#: The reason of the runs a study's cancel marks; an experiment's end stored later keeps it.
+STUDY_CANCELLED = "study cancelled"
 
 
 class RunNotFoundError(LookupError):
@@ -244,9 +249,17 @@ class RunManager:
     COLUMN_FILTERS = {"study_id": "study_id", "status": "status", "step": "step"}
     LIST_FILTERS = {"queues": "queues", "workers": "workers"}
 
+    #: Outcomes recorded by :meth:`record_outcome` are stored together once this many
+    #: wait, or once the oldest waited OUTCOME_DELAY_S seconds (or by the next read or write).
+    OUTCOME_BATCH = 500
+    OUTCOME_DELAY_S = 1.0
+
     def __init__(self, tables: Tables, studies: StudyRecordManager) -> None:
         self._tables = tables
         self.studies = studies
+        self._outcomes: list[tuple[str, str | None, float | None, str]] = []  # (status, reason, duration, run id)
+        self._first_outcome_at = 0.0
+        self._outcomes_lock = threading.Lock()  # held while they are stored, so a read waits for them
 
     def create(self, study_name: str, workspace: str | Path, queues: list[str], **kwargs: Any) -> RunRecord:
         """A new run of the study ``study_name`` (created if there is none) in ``workspace``.
@@ -254,6 +267,42 @@ class RunManager:
         Keywords that are RunRecord fields (step, status, workers, parameters, ...) set
         them; any other is kept in ``additional_data``."""
         return self.create_many(study_name, [(workspace, queues, kwargs)])[0]
+
+    def record_outcome(self, run_id: str, status: str, reason: str | None, duration: float | None) -> None:
+        """Store how the experiment of a run ended, later and with others in one
+        transaction (see OUTCOME_BATCH), so that a run's end costs its step no write of
+        its own. Every read and write here stores the recorded outcomes first, so they
+        are never seen missing; one not stored yet when the process dies is no loss,
+        as the journal has the experiment's end (StudyManager reconciles the runs left
+        queued or running at its next start). A run marked cancelled with its study
+        keeps that mark. Raises JournalError when storing them (then) fails."""
+        with self._outcomes_lock:
+            if not self._outcomes:
+                self._first_outcome_at = time.monotonic()
+            self._outcomes.append((status, reason, duration, run_id))
+            due = (
+                len(self._outcomes) >= self.OUTCOME_BATCH
+                or time.monotonic() - self._first_outcome_at >= self.OUTCOME_DELAY_S
+            )
+            if due:
+                self._store_outcomes()
+
+    def flush(self) -> None:
+        """Store the outcomes recorded and not stored yet. Raises JournalError."""
+        with self._outcomes_lock:
+            self._store_outcomes()
+
+    def _store_outcomes(self) -> None:
+        """Under the outcomes' lock. Kept for the next try when the write fails."""
+        if not self._outcomes:
+            return
+        with self._tables.transaction(f"store the outcome of {len(self._outcomes)} run(s)") as conn:
+            conn.executemany(
+                "UPDATE study_runs SET status = ?, reason = ?, duration = ? "
+                "WHERE id = ? AND NOT (status = 'cancelled' AND reason IS ?)",
+                [outcome + (STUDY_CANCELLED,) for outcome in self._outcomes],
+            )
+        self._outcomes = []
 
     def create_many(self, study_name: str, runs: list[tuple[str | Path, list[str], dict[str, Any]]]) -> list[RunRecord]:
         """Several runs as :meth:`create` makes them, in one transaction."""
@@ -272,6 +321,7 @@ class RunManager:
 
     def get(self, run_id_or_workspace: str | Path) -> RunRecord:
         """The run with this id or run directory. Raises RunNotFoundError."""
+        self.flush()
         key = str(run_id_or_workspace)
         rows = self._tables.query(
             "read a run", f"SELECT {_RUN_COLUMNS} FROM study_runs WHERE id = ? OR workspace = ?", (key, key)
@@ -288,6 +338,7 @@ class RunManager:
         if isinstance(filters.get("status"), str):
             filters["status"] = filters["status"].lower()
         where, params = _where(filters, self.COLUMN_FILTERS, self.LIST_FILTERS)
+        self.flush()
         rows = self._tables.query("read the runs", f"SELECT {_RUN_COLUMNS} FROM study_runs{where}", params)
         return [_run_from_row(row) for row in rows]
 
@@ -297,6 +348,7 @@ class RunManager:
 
     def update_many(self, runs: list[RunRecord]) -> None:
         """Store several changed runs in one transaction."""
+        self.flush()
         with self._tables.transaction(f"update {len(runs)} run(s)") as conn:
             conn.executemany(
                 "UPDATE study_runs SET workers = ?, step = ?, status = ?, experiment_id = ?, reason = ?, "
@@ -319,12 +371,13 @@ class RunManager:
 
     def delete(self, run_id_or_workspace: str | Path) -> None:
         """Delete the run; its study no longer lists it. Raises RunNotFoundError."""
-        run = self.get(run_id_or_workspace)
+        run = self.get(run_id_or_workspace)  # stores the recorded outcomes too
         with self._tables.transaction("delete a run") as conn:
             conn.execute("DELETE FROM study_runs WHERE id = ?", (run.id,))
 
     def delete_all(self) -> None:
         """Delete every run (the studies stay, with no runs)."""
+        self.flush()
         with self._tables.transaction("delete all runs") as conn:
             conn.execute("DELETE FROM study_runs")
 

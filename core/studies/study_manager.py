@@ -19,7 +19,15 @@ from psygnal import Signal
 
 from ..engine import Experiment, ExpStatus, cancel_with_reason, emit_safely
 from ..manager import Manager
-from .records import RunManager, RunRecord, StudyNotFoundError, StudyRecord, StudyRecordManager, Tables
+from .records import (
+    STUDY_CANCELLED,
+    RunManager,
+    RunRecord,
+    StudyNotFoundError,
+    StudyRecord,
+    StudyRecordManager,
+    Tables,
+)
 from .spec import StudySpec, load_spec
 from .steps import StepCall, command_call, fill_template, is_finished, step_experiment
 
@@ -94,7 +102,9 @@ class StudyManager:
         self._follow_restored_runs()
 
     def close(self) -> None:
-        """Shut down the manager this StudyManager opened (not one it was given)."""
+        """Store the runs' outcomes recorded so far, then shut down the manager this
+        StudyManager opened (not one it was given)."""
+        self.runs.flush()
         if self._own_manager:
             self.manager.shutdown()
 
@@ -205,7 +215,7 @@ class StudyManager:
         self.runs.update_many([run for _, run in to_put] + finished_runs)
         self.manager.job_queue.put_many([exp for exp, _ in to_put])
         for exp, run in to_put:
-            self._follow(exp, run.id)
+            self._follow(exp, run)
 
     def _pending_experiment(self, run: RunRecord) -> Experiment | None:
         if run.experiment_id is None:
@@ -244,22 +254,22 @@ class StudyManager:
 
     # -- following the runs' experiments -----------------------------------------------
 
-    def _follow(self, exp: Experiment, run_id: str) -> None:
-        exp.add_done_callback(functools.partial(self._experiment_done, run_id))
+    def _follow(self, exp: Experiment, run: RunRecord) -> None:
+        exp.add_done_callback(functools.partial(self._experiment_done, run.id, run.study_id))
 
-    def _experiment_done(self, run_id: str, exp: Experiment) -> None:
-        run = self.runs.get(run_id)
-        if run.status == ExpStatus.CANCELLED.value and run.reason == "study cancelled":
-            return  # marked by cancel(mark_runs_cancelled=True); the experiment's end does not undo it
-        if exp.repeated_by is not None:  # a retry took over
+    def _experiment_done(self, run_id: str, study_id: str, exp: Experiment) -> None:
+        if exp.repeated_by is None:
+            # Stored with the next outcomes (a run marked cancelled with its study keeps the mark).
+            self.runs.record_outcome(run_id, exp.status.value, exp.cancel_reason or _failure_text(exp), exp.duration)
+        else:  # a retry took over: stored at once, so that a restart follows the retry
+            run = self.runs.get(run_id)
+            if run.status == ExpStatus.CANCELLED.value and run.reason == STUDY_CANCELLED:
+                return  # marked by cancel(mark_runs_cancelled=True); the experiment's end does not undo it
             run.experiment_id, run.status = exp.repeated_by.id, ExpStatus.QUEUED.value
             run.reason = f"attempt {exp.attempt} failed, retrying"
-            self._follow(exp.repeated_by, run_id)
-        else:
-            run.status, run.duration = exp.status.value, exp.duration
-            run.reason = exp.cancel_reason or _failure_text(exp)
-        self.runs.update(run)
-        emit_safely(self.records_changed_signal, run.study_id)
+            self._follow(exp.repeated_by, run)
+            self.runs.update(run)
+        emit_safely(self.records_changed_signal, study_id)
 
     def _follow_restored_runs(self) -> None:
         """Runs left queued or running by an earlier session: follow their experiments
@@ -290,7 +300,7 @@ class StudyManager:
             if exp is not None and not exp.done():
                 if follow:
                     run.experiment_id = exp.id
-                    self._follow(exp, run.id)
+                    self._follow(exp, run)
                 continue
             run.status = exp.status.value if exp is not None else ExpStatus.INTERRUPTED.value
             run.duration = exp.duration if exp is not None else None
@@ -323,7 +333,7 @@ class StudyManager:
         done = {"stopped": 0, "purged": 0, "marked": 0}
         if purge_queues:  # first, so that no queued run starts in a slot a stopped one frees
             queued = [exp for exp in self.manager.job_queue.queued if exp.study_id == record.id]
-            done["purged"] = len(cancel_with_reason(queued, "study cancelled"))
+            done["purged"] = len(cancel_with_reason(queued, STUDY_CANCELLED))
         if stop_workers:
             running = [exp for exp in self.manager.job_queue.running_experiments if exp.study_id == record.id]
             stopped = [exp for exp in running if self.manager.abort_experiment(exp)]
@@ -337,7 +347,7 @@ class StudyManager:
             self._reconcile(finished)
             unfinished = [run for run in unfinished if run.status not in _ENDED]
             for run in unfinished:
-                run.status, run.reason = ExpStatus.CANCELLED.value, "study cancelled"
+                run.status, run.reason = ExpStatus.CANCELLED.value, STUDY_CANCELLED
             self.runs.update_many(unfinished)
             done["marked"] = len(unfinished)
             record.status = "cancelled"

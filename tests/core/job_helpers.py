@@ -1,8 +1,26 @@
 """Helpers of the engine tests."""
 
+import signal
+import subprocess
 from concurrent import futures
 
 TIMEOUT = 10
+
+
+def kill_once_holding(argv, **popen_options):
+    """Run the child ``argv``, wait until it prints ``holding``, then SIGKILL it."""
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_options)
+    try:
+        line = child.stdout.readline().decode().strip()
+        assert line == "holding", child.stderr.read().decode()
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(60) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+        child.stderr.close()
 
 
 def wait_for_end(exp):

@@ -3,7 +3,7 @@
 import logging
 import threading
 import time
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 
 import pytest
 
@@ -174,6 +174,21 @@ def test_pause_takes_effect_between_jobs(manager):
     assert second.status is ExpStatus.QUEUED and manager.state is WorkerState.PAUSED
     manager.resume_worker()
     assert second.result(timeout=TIMEOUT) == 2
+
+
+def test_wait_until_idle_returns_once_the_last_job_ended_however_the_queue_emptied(manager):
+    gate = Gate()
+    first = manager.queued_exec(gate)(1)
+    assert gate.started.wait(TIMEOUT)
+    second = manager.queued_exec(lambda: 2)()
+    cancelled = manager.queued_exec(lambda: 3)()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        idle = pool.submit(manager.wait_until_idle, TIMEOUT)
+        assert cancelled.cancel()
+        assert not idle.done()  # first still runs, second waits
+        gate.release.set()
+        assert idle.result(TIMEOUT) is True
+    assert (first.result(0), second.result(0), cancelled.status) == (1, 2, ExpStatus.CANCELLED)
 
 
 def test_paused_worker_does_not_start_new_puts(manager):

@@ -445,3 +445,30 @@ def test_cancelled_experiments_leave_the_queue_and_stay_reachable(q):
     snapshot = q.snapshot()
     assert snapshot.experiments == [exps[0], exps[1], exps[2], again]
     assert (snapshot.ended_size, snapshot.first_queued) == (2, 2)
+
+
+def test_a_lane_offers_a_full_sweep_once_and_starts_what_is_queued_behind_it(q):
+    sweep = [Experiment(job, (i,), lane="process", group_id="sweep-1") for i in range(50)]
+    behind = Experiment(job, (99,), lane="process")
+    q.put_many([*sweep, behind])
+    offered = []
+
+    def accept(exp):  # as the process lane does once a sweep runs as many as it allows
+        offered.append(exp)
+        return exp.group_id is None
+
+    assert q.wait_next_lane_job("process", lambda: True, lambda: False, accept) is behind
+    assert set(offered) == {sweep[0], behind}  # the sweep's other 49 are not asked for again
+    assert behind.running() and all(exp.status is ExpStatus.QUEUED for exp in sweep)
+
+
+def test_the_worker_finds_its_job_behind_a_sweep_after_part_of_it_was_cancelled(q):
+    sweep = [Experiment(job, (i,), lane="process", group_id="sweep-1") for i in range(3)]
+    mine = Experiment(job, (99,))
+    q.put_many([*sweep, mine])
+    assert sweep[1].cancel()
+    assert q.get_next_job() is mine  # the lanes' count follows the cancel, so the walk is not skipped
+    q.job_done(ExpStatus.FINISHED, 99)
+    assert sweep[0].cancel() and sweep[2].cancel()
+    with pytest.raises(queue.Empty):
+        q.get_next_job()

@@ -4,12 +4,12 @@ INTERRUPTED, its downstream waits for it, and runs with its result once it is re
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from labqueue import Experiment, ExpStatus, Manager
+
+from ..job_helpers import kill_once_holding
 
 CHILD = Path(__file__).with_name("chain_crash_child.py")
 TIMEOUT = 60
@@ -17,23 +17,7 @@ TIMEOUT = 60
 
 def test_a_chain_killed_in_its_middle_waits_again_after_the_restart(tmp_path):
     data_dir = tmp_path / "lab"
-    child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ, CHAIN_CRASH_HOLD="1"),
-    )
-    try:
-        line = child.stdout.readline().decode().strip()
-        assert line == "holding", child.stderr.read().decode()
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(TIMEOUT) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-        child.stderr.close()
+    kill_once_holding([sys.executable, str(CHILD), str(data_dir)], env=dict(os.environ, CHAIN_CRASH_HOLD="1"))
 
     manager = Manager(data_dir=data_dir, pause_on_failure=False)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sqlite3
 import threading
@@ -35,6 +36,20 @@ def test_queued_experiments_come_back_in_order_with_their_ids_and_the_queue_paus
 
     again.resume_worker()
     assert [e.result(timeout=10) for e in queued] == [1, 2, 5, 10, 17, 49]
+
+
+def test_calls_without_arguments_come_back_each_with_its_own_and_the_collector_on_again(open_manager):
+    manager = open_manager(start=False)
+    manager.job_queue.put_many([Experiment(square, (3,)), Experiment(dict), Experiment(dict)])
+    assert gc.isenabled()
+
+    again = restart(manager, open_manager)
+    with_args, first, second = again.job_queue.queued
+    assert (with_args.args, with_args.kwargs) == ((3,), {})
+    assert (first.args, first.kwargs, second.args, second.kwargs) == ((), {}, (), {})
+    first.kwargs["field"] = 2.0  # the restore shares no dict between experiments
+    assert second.kwargs == {}
+    assert gc.isenabled()  # paused while the experiments were built, and only then
 
 
 def test_a_journal_with_only_history_starts_running(open_manager):

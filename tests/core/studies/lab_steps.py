@@ -37,6 +37,12 @@ def hold():
     return "released"
 
 
+def announce_and_hold():
+    """A step that says it runs (on stdout) and then never returns: its process is killed."""
+    os.write(1, b"holding\n")
+    threading.Event().wait()
+
+
 def where_am_i():
     """Which process ran the step (an isolated step runs in a child of the test process)."""
     return os.getpid()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 import textwrap
 import threading
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from labqueue import ExpStatus, Manager
+from labqueue.core.studies.records import Tables
 from labqueue.studies import (
     FINISHED_MARKER,
     RunNotFoundError,
@@ -17,6 +20,8 @@ from labqueue.studies import (
     StudyManager,
     StudyNotFoundError,
 )
+
+from ..job_helpers import kill_once_holding
 
 TIMEOUT = 30
 
@@ -210,3 +215,63 @@ def test_run_records_keep_types_filters_and_deletes(studies):
     studies.studies.delete_all()
     with pytest.raises(StudyNotFoundError):
         studies.studies.get("typed")
+
+
+def test_run_outcomes_are_stored_together_and_every_read_sees_them(studies, monkeypatch):
+    first, second, third = studies.runs.create_many("batched", [(f"/tmp/batched-{i}", ["q"], {}) for i in range(3)])
+    writes = []
+    real_transaction = Tables.transaction
+
+    def counted(tables, action):
+        writes.append(action)
+        return real_transaction(tables, action)
+
+    monkeypatch.setattr(Tables, "transaction", counted)
+    studies.runs.record_outcome(first.id, "finished", None, 1.5)
+    studies.runs.record_outcome(second.id, "failed", "OSError: no signal", 0.5)
+    assert writes == []  # a run's end costs its step no write of its own
+    assert studies.runs.get(first.id).duration == 1.5  # a read stores what was recorded first
+    assert writes == ["store the outcome of 2 run(s)"]
+    assert studies.runs.get(second.id).reason == "OSError: no signal"
+
+    # A run marked cancelled with its study keeps the mark when its experiment's end comes after.
+    third.status, third.reason = "cancelled", "study cancelled"
+    studies.runs.update(third)
+    studies.runs.record_outcome(third.id, "aborted", None, 2.0)
+    assert (studies.runs.get(third.id).status, studies.runs.get(third.id).reason) == ("cancelled", "study cancelled")
+
+    # Many ends are stored without a read once a batch is full.
+    monkeypatch.setattr(studies.runs, "OUTCOME_BATCH", 2)
+    writes.clear()
+    studies.runs.record_outcome(first.id, "aborted", None, 3.0)
+    studies.runs.record_outcome(second.id, "aborted", None, 3.0)
+    assert writes == ["store the outcome of 2 run(s)"]
+
+
+def test_run_outcomes_not_stored_when_the_process_is_killed_come_back_from_the_journal(tmp_path):
+    spec = tmp_path / "crash.toml"
+    spec.write_text(
+        textwrap.dedent("""
+        [study]
+        name = "crash"
+        workspace = "ws"
+        [study.samples]
+        field = [1, 2, 3]
+        [steps.measure]
+        python = "tests.core.studies.lab_steps:measure"
+        parameters = { field = "{field}", n = 2 }
+        [steps.hold]
+        python = "tests.core.studies.lab_steps:announce_and_hold"
+        parameters = {}
+        foreach = false
+        depends = ["measure"]
+        """)
+    )
+    data_dir = tmp_path / "lab"
+    root = Path(__file__).parents[3]
+    child = [sys.executable, str(Path(__file__).with_name("study_crash_child.py")), str(spec), str(data_dir)]
+    kill_once_holding(child, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+
+    with StudyManager(data_dir) as studies:
+        counts = {step.step: step.counts for step in studies.status("crash").steps}
+        assert counts == {"measure": {"finished": 3}, "hold": {"interrupted": 1}}
