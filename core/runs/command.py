@@ -6,7 +6,7 @@ import os
 import pickle
 import shlex
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class CommandCall:
     """
 
     labqueue_lane = PROCESS_LANE
+    setup: Callable[[Path], None] | None = None  # a class default: calls stored before it existed have none
 
     def __init__(
         self,
@@ -66,6 +67,7 @@ class CommandCall:
         timeout: float | None = None,
         shell: bool = False,
         inputs: Sequence[str] | None = None,
+        setup: Callable[[Path], None] | None = None,
     ) -> None:
         if shell:
             if not isinstance(cmd, str):
@@ -85,6 +87,8 @@ class CommandCall:
         self.shell = shell
         #: Entries of ``run_dir`` that are the run's inputs (kept between attempts), when multirun prepared it.
         self.inputs = list(inputs) if inputs is not None else None
+        #: ``setup(run_dir)`` before each attempt: makes what the folder needs (multirun's run folders).
+        self.setup = setup
         program = (cmd.split() or ["sh"])[0] if shell else cmd[0]
         # Named for its program, so estimates of its duration come from runs of the same one.
         self.__qualname__ = Path(program).name
@@ -123,9 +127,12 @@ class CommandCall:
         ``control`` was aborted.
         """
         try:
+            if self.setup is not None:
+                self.setup(self.run_dir)
             begin_attempt(self.run_dir, self.inputs)
         except OSError as exc:
-            raise CommandFailed(f"cannot use the run folder {self.run_dir}: {exc.strerror or exc}") from exc
+            where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(self.run_dir) else ""
+            raise CommandFailed(f"cannot use the run folder {self.run_dir}: {exc.strerror or exc}{where}") from exc
         if control.aborted:
             raise Aborted(f"{self.title} was aborted before it started")
         env = {**os.environ, **self.env, RUN_DIR_ENV: str(self.run_dir)}
@@ -275,13 +282,14 @@ class CommandExperiment(Experiment):
         title: str | None = None,
         group_id: str | None = None,
         inputs: Sequence[str] | None = None,
+        setup: Callable[[Path], None] | None = None,
         after: Iterable[Experiment] = (),
         on_failure: str = "skip",
         retries: int = 0,
         retry_delay: float = 0.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
     ) -> None:
-        call = CommandCall(cmd, run_dir if run_dir is not None else ".", env, timeout, shell, inputs)
+        call = CommandCall(cmd, run_dir if run_dir is not None else ".", env, timeout, shell, inputs, setup)
         super().__init__(
             call,
             title=title or call.title,

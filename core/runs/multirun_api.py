@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -177,6 +177,8 @@ class Run:
     task: asyncio.Task | None = None
     skipped: bool = False
     error: str | None = None
+    #: Makes the run's new folder when the run starts (see :class:`RunFolder`), or None.
+    folder_setup: RunFolder | None = field(default=None, repr=False)
 
     @property
     def status(self) -> RunStatus:
@@ -267,6 +269,7 @@ class ParallelLocalRunner(AbstractRunner):
                 title=f"{run.path.name} {_short_params(run.params)}",
                 group_id=group.id,
                 inputs=inputs,
+                setup=run.folder_setup,
             )
             experiments.append(run.experiment)
         manager.job_queue.put_many(experiments)
@@ -347,6 +350,27 @@ def _output_folder(output_path: Path | str | None) -> tuple[Path, bool]:
 def _run_names(count: int) -> list[str]:
     width = len(str(max(count - 1, 0)))
     return [f"run_{i:0{width}d}" for i in range(count)]
+
+
+class RunFolder:
+    """What a run's folder holds before its command starts: ``params.json`` and the
+    input files. A command experiment calls it (see ``CommandExperiment(setup=)``)
+    before each attempt; it makes the folder unless ``params.json`` is already there,
+    which it writes last, so that a folder half made when labqueue died is made again."""
+
+    def __init__(self, params_text: str, sweep_folder: Path, resources: list[FileResource]) -> None:
+        self.params_text = params_text
+        self.sweep_folder = sweep_folder
+        self.resources = resources
+
+    def __call__(self, run_dir: Path) -> None:
+        if not (run_dir / PARAMS_FILE).exists():
+            self.make(run_dir)
+
+    def make(self, run_dir: Path) -> None:
+        run_dir.mkdir(exist_ok=True)
+        _link_inputs(run_dir, self.sweep_folder, self.resources)
+        (run_dir / PARAMS_FILE).write_text(self.params_text)
 
 
 def _link_inputs(run_dir: Path, folder: Path, resources: list[FileResource]) -> None:
@@ -464,11 +488,15 @@ def prepare(
             run.error = str(exc)
             logger.error("%s", exc)
             continue
-        run.path.mkdir(exist_ok=True)
-        if restarting and not unchanged:
-            (run.path / FINISHED_MARKER).unlink(missing_ok=True)  # forced: its old result is not this run's
-        (run.path / PARAMS_FILE).write_text(text)
-        _link_inputs(run.path, folder, resources)
+        setup = RunFolder(text, folder, resources)
+        if run.path.exists():  # a restart: made again now, over what an earlier attempt left
+            if restarting and not unchanged:
+                (run.path / FINISHED_MARKER).unlink(missing_ok=True)  # forced: its old result is not this run's
+            setup.make(run.path)
+        else:
+            # Made by the run when it starts, on its lane: a thousand folders made here
+            # one by one would hold back the first run (and the parallel ones) that long.
+            run.folder_setup = setup
     return Prepared(
         prepared, folder, earlier_groups, cmd, comparable, inputs, sorted({r.name.parts[0] for r in resources})
     )

@@ -229,3 +229,29 @@ def test_without_a_runner_or_an_open_manager_a_private_one_runs_the_sweep(tmp_pa
     assert runner.wait(timeout=60)
     assert [run.status for run in runs] == ["success", "success"]
     assert runner.manager is None  # its private manager was shut down with the sweep
+
+
+def test_a_new_run_folder_is_made_when_its_run_starts_and_made_again_if_it_was_left_half_made(open_manager, tmp_path):
+    manager = open_manager(data_dir=None)
+    manager.pause_worker()
+    data = tmp_path / "mesh.dat"
+    data.write_text("mesh")
+    runner = ParallelLocalRunner(max_parallel=1, manager=manager)
+    out = tmp_path / "s"
+    runs = multirun(runs=[{"x": 1}, {"x": 2}], cmd=child("--params"), output_path=out, runner=runner,
+                    input_files=[FileResource(data, linkage="copy")], wait=False)  # fmt: skip
+    assert (out / "sweep.json").is_file() and not runs[0].path.exists()  # nothing made before it starts
+
+    manager.resume_worker()
+    assert runner.wait(timeout=30)
+    for run, x in zip(runs, [1, 2], strict=True):
+        assert json.loads((run.path / "params.json").read_text()) == {"x": x}
+        assert (run.path / "mesh.dat").read_text() == "mesh"
+
+    setup = runs[0].folder_setup
+    (runs[0].path / "mesh.dat").write_text("changed by the run")
+    setup(runs[0].path)  # made already: left as it is
+    assert (runs[0].path / "mesh.dat").read_text() == "changed by the run"
+    (runs[0].path / "params.json").unlink()  # labqueue died while making it
+    setup(runs[0].path)
+    assert (runs[0].path / "mesh.dat").read_text() == "mesh" and (runs[0].path / "params.json").is_file()
