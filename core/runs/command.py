@@ -239,7 +239,8 @@ class CommandExperiment(Experiment):
     anything else is FAILED with a :class:`CommandFailed` quoting the last lines of
     stderr. Past ``timeout`` seconds it is stopped and FAILED with
     :class:`CommandTimedOut`. Abort sends SIGTERM to the whole group, then SIGKILL
-    after the manager's ``kill_grace``.
+    after the manager's ``kill_grace``. With ``lane="dask"`` it runs on a worker of the
+    Dask lane's cluster instead (``run_dir`` must then be on a filesystem the workers share).
 
     Raises TypeError for a string command without ``shell=True``, ValueError for an
     empty one or a timeout that is not positive.
@@ -259,9 +260,10 @@ class CommandExperiment(Experiment):
         title: str | None = None,
         group_id: str | None = None,
         inputs: Sequence[str] | None = None,
+        lane: str | None = None,
     ) -> None:
         call = CommandCall(cmd, run_dir if run_dir is not None else ".", env, timeout, shell, inputs)
-        super().__init__(call, title=title or call.title, group_id=group_id)
+        super().__init__(call, title=title or call.title, group_id=group_id, lane=lane)
         if run_dir is None:
             call.run_dir = Path.cwd() / f"run-{self.id[:8]}"
 

@@ -20,6 +20,7 @@ class SweepGroup:
         kind: "multirun" (a command) or "sweep" (a Python function).
         max_parallel: most of its runs that run at once (None: as many as the lane has slots).
         output_path: the sweep's folder (multirun), or None.
+        lane: the lane its runs take (``max_parallel`` counts there).
         created_at: POSIX time it was made.
     """
 
@@ -27,12 +28,18 @@ class SweepGroup:
     kind: str
     max_parallel: int | None = None
     output_path: str | None = None
+    lane: str = "process"
     id: str = field(default_factory=lambda: os.urandom(16).hex())
     created_at: float = field(default_factory=time.time)
 
     def details(self) -> dict[str, Any]:
         """What the journal keeps besides the title and the time (JSON)."""
-        return {"kind": self.kind, "max_parallel": self.max_parallel, "output_path": self.output_path}
+        return {
+            "kind": self.kind,
+            "max_parallel": self.max_parallel,
+            "output_path": self.output_path,
+            "lane": self.lane,
+        }
 
     @classmethod
     def from_stored(cls, group_id: str, title: str, created_at: float, details: dict[str, Any]) -> SweepGroup:
@@ -41,6 +48,7 @@ class SweepGroup:
             kind=details.get("kind", "sweep"),
             max_parallel=details.get("max_parallel"),
             output_path=details.get("output_path"),
+            lane=details.get("lane", "process"),
             id=group_id,
             created_at=created_at,
         )
