@@ -565,6 +565,8 @@ class Experiment(Future):
             cancelled.__cause__ = exception
             return None, cancelled
         if status is ExpStatus.INTERRUPTED:
+            if isinstance(exception, Interrupted):  # a lane says what stopped it (a lost cluster)
+                return None, exception
             return None, Interrupted(f"{self.title} was running when the program stopped")
         raise ValueError(f"{status} is not an outcome")
 

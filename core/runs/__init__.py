@@ -11,7 +11,14 @@ a run directory.
 """
 
 from .command import CommandCall, CommandExperiment, CommandFailed, CommandTimedOut, command_of
-from .dask_lane import DEFAULT_CONNECT_TIMEOUT_S, ClusterInfo, DaskLane, DaskUnavailable, DaskWorkerDied
+from .dask_lane import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    ClusterInfo,
+    DaskLane,
+    DaskUnavailable,
+    DaskWorkerDied,
+    DaskWorkerRestarted,
+)
 from .groups import SweepGroup
 from .isolated import IsolatedCallFailed, Relay
 from .lane import Lane, LaneStatistics
@@ -55,6 +62,7 @@ __all__ = [
     "DaskRunner",
     "DaskUnavailable",
     "DaskWorkerDied",
+    "DaskWorkerRestarted",
     "FileLinkage",
     "FileResource",
     "MultirunError",

@@ -47,7 +47,14 @@ from .isolated import IsolatedCallFailed, Relay, _configured_levels, _record
 from .lane import LaneStatistics
 from .process_lane import DEFAULT_KILL_GRACE_S
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT_S", "ClusterInfo", "DaskLane", "DaskUnavailable", "DaskWorkerDied"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT_S",
+    "ClusterInfo",
+    "DaskLane",
+    "DaskUnavailable",
+    "DaskWorkerDied",
+    "DaskWorkerRestarted",
+]
 
 logger = logging.getLogger("labqueue")
 
@@ -71,6 +78,10 @@ class DaskUnavailable(RuntimeError):
 
 class DaskWorkerDied(RuntimeError):
     """The Dask workers running an experiment died more often than the scheduler allows."""
+
+
+class DaskWorkerRestarted(Aborted):
+    """An aborted task did not stop at a checkpoint within the grace period: its worker was restarted."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ def _distributed():
 class _Task:
     """A submitted experiment: its future and what became of an abort of it."""
 
-    __slots__ = ("experiment", "future", "abort_note", "received", "worker")
+    __slots__ = ("experiment", "future", "abort_note", "received", "worker", "worker_restarted")
 
     def __init__(self, experiment: Experiment) -> None:
         self.experiment = experiment
@@ -112,6 +123,7 @@ class _Task:
         self.abort_note: str | None = None
         self.received = 0
         self.worker: str | None = None
+        self.worker_restarted = False
 
 
 class DaskLane:
@@ -436,6 +448,9 @@ class DaskLane:
                         threads_per_worker=1,
                         processes=True,
                         dashboard_address=self.dashboard_address,
+                        # Without a dashboard the scheduler still serves its health page: on
+                        # a free port, not on 8787 where another cluster may be.
+                        scheduler_kwargs=None if self.dashboard_address else {"dashboard_address": ":0"},
                         silence_logs=logging.ERROR,
                     )
                 client = distributed.Client(self._cluster, timeout=self.connect_timeout, set_as_default=False)
@@ -546,16 +561,14 @@ class DaskLane:
             return
         task.worker = worker
         self._set_abort_event(task)
-        distributed = _distributed()
-        try:
-            distributed.wait([future], timeout=self.kill_grace)
-            return  # stopped at a checkpoint (or ended anyway)
-        except TimeoutError:
-            pass
+        stopped = threading.Event()
+        future.add_done_callback(lambda _: stopped.set())
+        if stopped.wait(self.kill_grace):
+            return  # at a checkpoint (or it ended anyway)
         task.abort_note = (
             f"it did not stop at a checkpoint within {self.kill_grace:g} s, so its Dask worker {worker} was restarted"
         )
-        logger.warning("%s: %s.", task.experiment.title, task.abort_note)
+        task.worker_restarted = True
         self._cancel_futures([future])
         try:
             client.restart_workers([worker], timeout=max(30.0, self.connect_timeout), raise_for_error=False)
@@ -634,7 +647,8 @@ class DaskLane:
             return
         reason = reason or _cancel_reason(future)
         if task.abort_note is not None:
-            self._complete(exp, ExpStatus.ABORTED, None, Aborted(f"{exp.title} was aborted: {task.abort_note}"))
+            error_class = DaskWorkerRestarted if task.worker_restarted else Aborted
+            self._complete(exp, ExpStatus.ABORTED, None, error_class(f"{exp.title} was aborted: {task.abort_note}"))
         elif reason == "scheduler-connection-lost" or self._paused_because is not None:
             self._pause(f"lost the Dask scheduler at {self._where()}")
             self._complete(exp, ExpStatus.INTERRUPTED, None, Interrupted(f"{exp.title}: {self._paused_because}"))
@@ -678,7 +692,11 @@ class DaskLane:
         if exception is not None and exp.traceback is None:
             exp.traceback = format_failure(exception)
         if status is ExpStatus.ABORTED and task is not None and task.abort_note not in (None, "asked to stop"):
-            logger.warning("%s was aborted: %s.", exp.title, task.abort_note)
+            # Said in the log and kept with the experiment: Dask cannot interrupt a task,
+            # so the window must tell a stop at a checkpoint from a restarted worker.
+            note = f"{exp.title} was aborted: {task.abort_note}."
+            exp.add_log_record(_record(time.time(), logging.WARNING, logger.name, note))
+            logger.warning("%s", note)
         if status is ExpStatus.FAILED and self._pause_on_failure(exp):
             self._running.clear()  # before the outcome is announced, as the worker does
             logger.warning("Queue paused after %s failed; resume to continue.", exp.title)
@@ -750,8 +768,7 @@ def _key_name(exp: Experiment) -> str:
 
 
 def _cancel_reason(future) -> str:
-    try:
-        future.result(timeout=0)
-    except Exception as exc:
-        return getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-    return "unknown"
+    """Why Dask cancelled ``future`` ("scheduler-connection-lost", ...), from its state:
+    asking for its result would go through the event loop of a client that may be gone."""
+    error = getattr(getattr(future, "_state", None), "exception", None)
+    return getattr(error, "reason", None) or "unknown"
