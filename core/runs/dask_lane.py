@@ -115,7 +115,7 @@ def _distributed():
 class _Task:
     """A submitted experiment: its future and what became of an abort of it."""
 
-    __slots__ = ("experiment", "future", "abort_note", "received", "worker", "worker_restarted")
+    __slots__ = ("experiment", "future", "abort_note", "received", "worker", "worker_restarted", "outcome")
 
     def __init__(self, experiment: Experiment) -> None:
         self.experiment = experiment
@@ -124,6 +124,7 @@ class _Task:
         self.received = 0
         self.worker: str | None = None
         self.worker_restarted = False
+        self.outcome: bytes | None = None  # the pickled outcome, when it came as an event
 
 
 class DaskLane:
@@ -606,19 +607,28 @@ class DaskLane:
                 self._take_outcomes(client, batch)
 
     def _take_outcomes(self, client, futures: list) -> None:
-        finished = [f for f in futures if f.status == "finished"]
+        tasks = {}
+        with self._lock:
+            for future in futures:
+                task = self._by_id.get(future.key.rsplit("-", 1)[-1])
+                if task is not None:
+                    tasks[future] = task
+        # A small outcome comes as an event (the task returned None); a big one is gathered.
+        finished = [f for f, task in tasks.items() if f.status == "finished" and f.type is not type(None)]
         outcomes: dict[str, Any] = {}
         if finished:
             try:
                 outcomes = dict(zip((f.key for f in finished), client.gather(finished), strict=True))
             except Exception as exc:  # lost on the way: each is looked at below
                 logger.debug("Could not gather %d Dask results at once: %s", len(finished), exc)
-        for future in futures:
-            task = self._by_id.get(future.key.rsplit("-", 1)[-1])
-            if task is None:
-                continue
+        for future, task in tasks.items():
+            data = outcomes.get(future.key)
+            if data is None and future.status == "finished" and future.type is type(None):
+                with self._relayed:
+                    self._relayed.wait_for(lambda task=task: task.outcome is not None, RELAY_WAIT_S)
+                data = task.outcome
             try:
-                self._end(task, future, outcomes.get(future.key))
+                self._end(task, future, data)
             except Exception:
                 logger.exception("Could not record the outcome of %s", task.experiment.title)
 
@@ -742,6 +752,11 @@ class DaskLane:
             with self._lock:
                 task = self._by_id.get(message["id"])
             if task is None:
+                continue
+            if "outcome" in message:
+                with self._relayed:
+                    task.outcome = message["outcome"]
+                    self._relayed.notify_all()
                 continue
             try:
                 self._apply_report(task.experiment, cloudpickle.loads(message["data"]))

@@ -34,6 +34,9 @@ __all__ = ["TaskSpec", "abort_event_name", "run_dask_task"]
 CHECKPOINT_INTERVAL_S = 0.1
 #: Seconds a paused ``checkpoint()`` or a command's abort watcher waits between looks.
 WAIT_STEP_S = 0.5
+#: Largest pickled outcome sent back as a worker event (the scheduler keeps the last
+#: thousand events of a topic: a few MB at most); a bigger one is the task's result.
+OUTCOME_IN_EVENT_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class _TaskReports:
         with self._lock:
             self.sent += 1
         self._worker.log_event(self._spec.topic, {"id": self._spec.experiment_id, "data": data})
+
+    def send_outcome(self, data: bytes) -> None:
+        self._worker.log_event(self._spec.topic, {"id": self._spec.experiment_id, "outcome": data})
 
     def abort_requested(self) -> bool:
         if not self.aborted and self._abort.is_set():
@@ -149,16 +155,29 @@ def _prepare_process(levels: dict[str, int]) -> RunSupervisor:
     return _supervisor
 
 
-def run_dask_task(spec: TaskSpec) -> bytes:
-    """Run one experiment on this worker; returns its pickled outcome:
-    ``("result", value, sent)`` or ``("error", exception or None, traceback, aborted, sent)``,
-    ``sent`` being how many reports it relayed (labqueue waits for them all)."""
+def run_dask_task(spec: TaskSpec) -> bytes | None:
+    """Run one experiment on this worker. Its pickled outcome, ``("result", value, sent)``
+    or ``("error", exception or None, traceback, aborted, sent)`` (``sent``: how many
+    reports it relayed, which labqueue waits for), goes back as a worker event when it
+    is small (then this returns None: labqueue gathers no result, a round trip saved per
+    task) and as the task's result otherwise."""
     supervisor = _prepare_process(spec.levels)
     reports = _TaskReports(spec)
     _local.reports = reports
     try:
         with running_as(None, reports):  # the manager a stored call refers to is this stand-in
-            result = _run(spec, reports, supervisor)
+            outcome = _outcome(spec, reports, supervisor)
+    finally:
+        _local.reports = None
+    if len(outcome) > OUTCOME_IN_EVENT_BYTES:
+        return outcome
+    reports.send_outcome(outcome)
+    return None
+
+
+def _outcome(spec: TaskSpec, reports: _TaskReports, supervisor: RunSupervisor) -> bytes:
+    try:
+        result = _run(spec, reports, supervisor)
     except BaseException as exc:  # noqa: BLE001 (everything goes back to labqueue, as on the worker)
         text = "".join(traceback.format_exception(exc))
         aborted = isinstance(exc, Aborted) or reports.aborted
@@ -166,8 +185,6 @@ def run_dask_task(spec: TaskSpec) -> bytes:
             return cloudpickle.dumps(("error", exc, text, aborted, reports.sent))
         except Exception:
             return cloudpickle.dumps(("error", None, text, aborted, reports.sent))
-    finally:
-        _local.reports = None
     try:
         return cloudpickle.dumps(("result", result, reports.sent))
     except Exception as exc:
