@@ -110,10 +110,11 @@ class _TaskReports:
         self.send(("publish", str(series), x, y, x_label, y_label, units))
 
     def watch_abort(self, control: RunControl, ended: threading.Event) -> None:
-        """A command's watcher (a thread of its own): abort the command when asked."""
-        while not ended.is_set():
-            if self._abort.wait(WAIT_STEP_S):
-                self.aborted = True
+        """A command's watcher (a thread of its own): abort the command when asked. It
+        looks rather than waits on the scheduler, so that no wait is left pending there
+        when the command ends (or the client closes)."""
+        while not ended.wait(WAIT_STEP_S):
+            if self.abort_requested():
                 control.abort()
                 return
 

@@ -344,3 +344,13 @@ def test_a_labqueue_killed_mid_sweep_reruns_only_the_unfinished_runs_on_restart(
         assert all(run.experiment.lane == "dask" for run in again[2:])
     finally:
         manager.shutdown(timeout=30)
+
+
+def test_nothing_goes_to_the_cluster_while_the_queue_is_paused(dask_manager):
+    manager = dask_manager()
+    manager.pause_worker()
+    exp = manager.queued_exec(lane="dask")(param_square)(4)
+    assert manager.wait_until_idle(TIMEOUT)  # idle: paused, with it queued
+    assert exp.status is ExpStatus.QUEUED and manager.dask_lane.statistics().running == 0
+    manager.resume_worker()
+    assert exp.result(TIMEOUT) == 16
