@@ -244,9 +244,10 @@ class DaskLane:
         self._start_thread(self._serve, "labqueue-dask-dispatch")
 
     def stop(self, abort_running: bool = True, timeout: float | None = None) -> None:
-        """Take no more; abort what runs (if asked), wait up to ``timeout`` for the tasks
-        to end, cancel those left (ABORTED), then close the connection (and the
-        embedded cluster)."""
+        """Take no more; abort what runs (if asked: its abort event, then up to
+        :attr:`kill_grace` to stop at a checkpoint), wait up to ``timeout`` for the tasks
+        to end, cancel those left (ABORTED), then close the connection (and the embedded
+        cluster, whose workers end with it; a scheduler's own workers are not restarted)."""
         self._stopping = True
         self._queue.wake()
         with self._lock:
@@ -256,6 +257,7 @@ class DaskLane:
                 if task.abort_note is None:
                     task.abort_note = "cancelled when labqueue stopped"
                 self._set_abort_event(task)
+            timeout = self.kill_grace if timeout is None else min(timeout, self.kill_grace)
         if not self._wait_for_tasks(timeout):
             with self._lock:
                 tasks = list(self._active.values())
@@ -272,6 +274,7 @@ class DaskLane:
             if thread is not threading.current_thread():
                 thread.join(self.connect_timeout)
         self._disconnect()
+        self._info = None
 
     # -- beyond the interface ----------------------------------------------------------
 
@@ -566,6 +569,10 @@ class DaskLane:
         future.add_done_callback(lambda _: stopped.set())
         if stopped.wait(self.kill_grace):
             return  # at a checkpoint (or it ended anyway)
+        if not _executing_on(client, worker, future.key):  # given to the worker, still waiting there
+            task.abort_note = "cancelled on the Dask cluster before a worker started it"
+            self._cancel_futures([future])
+            return
         task.abort_note = (
             f"it did not stop at a checkpoint within {self.kill_grace:g} s, so its Dask worker {worker} was restarted"
         )
@@ -780,6 +787,20 @@ class DaskLane:
 def _key_name(exp: Experiment) -> str:
     """The task's name on the dashboard: the call's or the command's program."""
     return "".join(c if c.isalnum() or c in "_." else "_" for c in getattr(exp.func, "__qualname__", "call"))[:60]
+
+
+def _executing_on(client, worker: str, key: str) -> bool:
+    """Whether ``worker`` runs the task ``key`` now (True when it cannot be asked: a
+    restart is then the safe side of an abort)."""
+
+    def executing(dask_worker, key=key) -> bool:
+        task = dask_worker.state.tasks.get(key)
+        return task is not None and task.state in ("executing", "long-running")
+
+    try:
+        return bool(client.run(executing, workers=[worker]).get(worker, True))
+    except Exception:
+        return True
 
 
 def _cancel_reason(future) -> str:
