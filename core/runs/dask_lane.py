@@ -335,12 +335,18 @@ class DaskLane:
     def _may_start(self) -> bool:
         return self._running.is_set() and self._paused_because is None and len(self._active) < self._capacity()
 
+    def _may_start_batch(self) -> bool:
+        """A new batch starts once half the experiments in flight have ended, so that many
+        small tasks go in maps of many (each map is one graph update on the scheduler)
+        while the workers still have the other half to run."""
+        return self._may_start() and len(self._active) <= self._capacity() // 2
+
     def _serve(self) -> None:
         def should_stop() -> bool:
             return self._stopping
 
         while True:
-            first = self._queue.wait_next_lane_job(self.name, self._may_start, should_stop, self._claim)
+            first = self._queue.wait_next_lane_job(self.name, self._may_start_batch, should_stop, self._claim)
             if first is None:
                 return
             batch = [first]

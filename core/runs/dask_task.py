@@ -62,13 +62,11 @@ class _TaskReports:
     """Stands in for labqueue's Manager inside one task: checkpoint, progress, data."""
 
     def __init__(self, spec: TaskSpec) -> None:
-        from distributed import Event, get_client, get_worker
+        from distributed import get_worker
 
         self._spec = spec
         self._worker = get_worker()
-        self._client = get_client()  # here, in the task's thread: other threads have no worker context
-        self._abort = Event(abort_event_name(spec.experiment_id), client=self._client)
-        self._go = Event(spec.go_event, client=self._client)
+        self._events = None
         self._lock = threading.Lock()
         self.sent = 0
         self._next_look = 0.0
@@ -83,8 +81,20 @@ class _TaskReports:
     def send_outcome(self, data: bytes) -> None:
         self._worker.log_event(self._spec.topic, {"id": self._spec.experiment_id, "outcome": data})
 
+    def _abort_and_go(self):
+        """The abort and go events, made at the first checkpoint (most tasks never ask)."""
+        if self._events is None:
+            from distributed import Event, get_client
+
+            client = get_client()  # in the task's thread: others have no worker context
+            self._events = (
+                Event(abort_event_name(self._spec.experiment_id), client),
+                Event(self._spec.go_event, client),
+            )
+        return self._events
+
     def abort_requested(self) -> bool:
-        if not self.aborted and self._abort.is_set():
+        if not self.aborted and self._abort_and_go()[0].is_set():
             self.aborted = True
         return self.aborted
 
@@ -96,7 +106,8 @@ class _TaskReports:
         while True:
             if self.abort_requested():
                 raise Aborted("aborted by request")
-            if self._go.is_set() or self._go.wait(WAIT_STEP_S):
+            go = self._abort_and_go()[1]
+            if go.is_set() or go.wait(WAIT_STEP_S):
                 if self.abort_requested():
                     raise Aborted("aborted by request")
                 return
@@ -152,7 +163,9 @@ def _prepare_process(levels: dict[str, int]) -> RunSupervisor:
             logging.getLogger().addHandler(_ForwardingHandler())
             _supervisor = RunSupervisor()
     for name, level in levels.items():
-        logging.getLogger(name or None).setLevel(level)
+        logger = logging.getLogger(name or None)
+        if logger.level != level:  # setLevel clears the cache of every logger: not once per task
+            logger.setLevel(level)
     return _supervisor
 
 
@@ -197,6 +210,7 @@ def _run(spec: TaskSpec, reports: _TaskReports, supervisor: RunSupervisor) -> An
     if spec.command is None:
         func, args, kwargs = cloudpickle.loads(spec.payload)
         return func(*args, **kwargs)
+    reports._abort_and_go()  # now, in the task's thread, for the watcher's
     control = RunControl(spec.kill_grace)
     ended = threading.Event()
     watcher = threading.Thread(
