@@ -129,6 +129,7 @@ def test_abort_stops_a_running_task_at_its_checkpoint_and_cancels_a_queued_one(d
     running = manager.queued_exec(lane="dask")(looping)(str(pipe.path))
     waiting = manager.queued_exec(lane="dask")(looping)(str(pipe.path))
     worker_pid = int(pipe.line())
+    assert running.progress == (None, "on the Dask cluster")  # until it reports progress of its own
     assert waiting.status is ExpStatus.QUEUED
     assert manager.abort_experiment(waiting) and waiting.status is ExpStatus.CANCELLED
     assert manager.abort_experiment(running)
