@@ -75,12 +75,14 @@ def start_gui(
     demo: bool = False,
     startup_file: Path | None = None,
     console: bool = True,
+    dask_scheduler: str | None = None,
 ) -> GuiSession:
     """Build the application and show the window for a manager on ``data_dir``
     (default: the platform's data directory); with ``demo``, queue the demo.
 
     With ``console`` an IPython console is docked once the window has painted; it
     runs ``startup_file`` (default: ``startup.py`` in the config directory).
+    ``dask_scheduler``: the Dask lane's scheduler (``--dask-scheduler``).
     """
     log_to_terminal()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -88,7 +90,7 @@ def start_gui(
     app.setDesktopFileName("labqueue")
     app.setWindowIcon(app_icon())
     manager = Manager(data_dir=config.data_dir(data_dir))
-    services = start_services(manager, data_dir)
+    services = start_services(manager, data_dir, dask_scheduler=dask_scheduler)
     window = MainWindow(manager, config_dir=config.config_dir(data_dir))
     services.stall_listeners.append(window.report_stall)
     studies = StudyManager(manager)  # the same queue and journal: studies run by the console show too
@@ -107,6 +109,11 @@ def start_gui(
     return session
 
 
-def run_gui(data_dir: Path | None = None, demo: bool = False, startup_file: Path | None = None) -> int:
-    """``labqueue [--demo] [--startup FILE]``: open the window and run until it is closed."""
-    return start_gui(data_dir, demo, startup_file).run()
+def run_gui(
+    data_dir: Path | None = None,
+    demo: bool = False,
+    startup_file: Path | None = None,
+    dask_scheduler: str | None = None,
+) -> int:
+    """``labqueue [--demo] [--startup FILE] [--dask-scheduler ADDR]``: open the window and run until it is closed."""
+    return start_gui(data_dir, demo, startup_file, dask_scheduler=dask_scheduler).run()

@@ -60,12 +60,14 @@ def run_headless(
     out: TextIO | None = None,
     script_args: Sequence[str] = (),
     continue_on_failure: bool = False,
+    dask_scheduler: str | None = None,
 ) -> int:
     """Run ``script`` (with ``sys.argv[1:] == script_args``) and/or the demo until the
     queue is empty or paused; returns the :class:`ExitCode`.
 
     Experiment lines and the summary go to ``out`` (default stdout), labqueue's
     messages to stderr. ``continue_on_failure`` keeps the queue going after a failure.
+    ``dask_scheduler``: the Dask lane's scheduler (``--dask-scheduler``).
 
     Raises, before anything is written: :class:`~labqueue.app.script.ScriptError`
     when the script cannot be read or compiled, then
@@ -84,7 +86,7 @@ def run_headless(
     with _script_environment(loaded, script_args) as module:
         manager = Manager(data_dir=directory)
         try:
-            services = start_services(manager, data_dir)
+            services = start_services(manager, data_dir, dask_scheduler=dask_scheduler)
         except BaseException:
             manager.shutdown()
             raise

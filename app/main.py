@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run FILE in the console's namespace at launch (instead of the config directory's startup.py)",
     )
     parser.add_argument(
+        "--dask-scheduler",
+        metavar="ADDR",
+        help="run the Dask lane's experiments on the Dask scheduler at ADDR (tcp://host:8786; one started by "
+        "`dask scheduler` or dask-jobqueue) instead of a local cluster; overrides [dask] scheduler in config.toml",
+    )
+    parser.add_argument(
         "script_args",
         nargs="*",
         metavar="SCRIPT_ARGUMENTS",
@@ -103,11 +109,12 @@ def main(argv: list[str] | None = None) -> int:
                 demo=args.demo,
                 script_args=args.script_args,
                 continue_on_failure=args.continue_on_failure,
+                dask_scheduler=args.dask_scheduler,
             )
         from .gui import run_gui
 
         check_data_dir(config.data_dir(data_dir))
-        return run_gui(data_dir=data_dir, demo=args.demo, startup_file=args.startup)
+        return run_gui(data_dir=data_dir, demo=args.demo, startup_file=args.startup, dask_scheduler=args.dask_scheduler)
     except ScriptError as exc:
         print(f"labqueue: {exc}", file=sys.stderr)
         return ExitCode.SCRIPT_ERROR

@@ -42,8 +42,11 @@ class Services:
         config: Path,
         problems: list[str],
         log_handler: logging.Handler | None,
+        dask_scheduler: str | None = None,
     ) -> None:
         self.manager = manager
+        #: ``--dask-scheduler``, which wins over the ``[dask] scheduler`` setting.
+        self.dask_scheduler = dask_scheduler
         self.config_path = config
         self.problems = problems
         self.settings = settings
@@ -63,6 +66,7 @@ class Services:
         self.manager.pause_on_failure = settings.queue.pause_on_failure
         self.manager.process_lane.kill_grace = settings.queue.kill_grace_seconds
         self.manager.abort_grace_seconds = settings.queue.abort_grace_seconds
+        self._apply_dask(settings)
         self.manager.notify_address = list(email.to)
         self.manager.email_handler_level = email_level_number(email.level)
         self.email_handler.configure(
@@ -80,6 +84,18 @@ class Services:
             self._watchdog = None
         if email.stall_minutes > 0:
             self._watchdog = StallWatchdog(self.manager, email.stall_minutes * 60, on_stall=self._report_stall)
+
+    def _apply_dask(self, settings: Settings) -> None:
+        lane, dask = self.manager.dask_lane, settings.dask
+        lane.kill_grace = settings.queue.kill_grace_seconds
+        lane.connect_timeout = dask.connect_timeout_seconds
+        lane.n_workers = dask.workers or None
+        lane.dashboard_address = dask.dashboard or None
+        address = self.dask_scheduler or dask.scheduler or None
+        try:
+            lane.use_address(address)
+        except ValueError as exc:
+            logger.warning("[dask] scheduler: %s; it applies from the next start", exc)
 
     def _report_stall(self, experiment: Experiment, quiet_seconds: float) -> None:
         for listener in list(self.stall_listeners):
@@ -99,8 +115,12 @@ class Services:
             self._log_handler = None
 
 
-def start_services(manager: Manager, data_dir: str | Path | None = None) -> Services:
+def start_services(
+    manager: Manager, data_dir: str | Path | None = None, *, dask_scheduler: str | None = None
+) -> Services:
     """Load settings, apply them to ``manager``, start the log file and email digests.
+    ``dask_scheduler`` (``--dask-scheduler``) is the Dask lane's scheduler whatever the
+    ``[dask] scheduler`` setting says.
 
     Never raises for bad settings or an unwritable log directory: those become
     warnings (in :attr:`Services.problems` too) and the defaults are used.
@@ -116,6 +136,6 @@ def start_services(manager: Manager, data_dir: str | Path | None = None) -> Serv
     manager.log_file_dir = directory
     for problem in problems:
         logger.warning("%s", problem)
-    services = Services(manager, settings, path, problems, log_handler)
+    services = Services(manager, settings, path, problems, log_handler, dask_scheduler)
     logging.getLogger().addHandler(services.email_handler)
     return services

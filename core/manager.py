@@ -23,6 +23,8 @@ from psygnal import Signal
 from .config import email_level_number
 from .engine import (
     DEFAULT_ABORT_GRACE_SECONDS,
+    INSTRUMENT_LANE,
+    PROCESS_LANE,
     Aborted,
     Experiment,
     ExperimentQueue,
@@ -51,7 +53,7 @@ from .journal import (
     Restored,
     as_timestamp,
 )
-from .runs import DEFAULT_KILL_GRACE_S, ProcessLane, Sweep, SweepGroup, queue_sweep
+from .runs import DEFAULT_KILL_GRACE_S, DaskLane, ProcessLane, Sweep, SweepGroup, queue_sweep
 
 __all__ = [
     "CancelledError",
@@ -182,7 +184,10 @@ class Manager:
     ``process_slots`` at once (default: the number of CPUs, at least 4), each in a
     process of its own that abort kills (SIGTERM, then SIGKILL after ``kill_grace``
     seconds). Both lanes take their experiments from the one :attr:`job_queue` in
-    its order and stop starting them while the manager is paused.
+    its order and stop starting them while the manager is paused. Experiments of the
+    ``"dask"`` lane (``lane="dask"``) run as tasks on a Dask cluster, on
+    :attr:`dask_lane`: the scheduler at ``dask_scheduler``, or without one a local
+    cluster started at the lane's first experiment (see :mod:`core.runs.dask_lane`).
 
     Signals (may fire on any thread):
         state_changed_signal(WorkerState), progress_signal(experiment, fraction, message),
@@ -203,6 +208,7 @@ class Manager:
         start: bool = True,
         process_slots: int | None = None,
         kill_grace: float = DEFAULT_KILL_GRACE_S,
+        dask_scheduler: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.pause_on_failure = pause_on_failure
@@ -262,6 +268,17 @@ class Manager:
             # Paused "after this experiment": the running isolated calls go on to their end too.
             checkpoints_wait=lambda: self.paused and not self._pause_after_current,
         )
+        self.dask_lane = DaskLane(
+            self.job_queue,
+            self.running,
+            result_queue=self.result_queue,
+            relay=self,
+            address=dask_scheduler,
+            kill_grace=kill_grace,
+            group_limit=lambda group_id: getattr(self._groups.get(group_id), "max_parallel", None),
+            pause_on_failure=lambda exp: self.pause_on_failure and exp.group_id is None,
+            checkpoints_wait=lambda: self.paused and not self._pause_after_current,
+        )
         # The worker has not started (and the queue is paused): a failure that a crash
         # kept from reaching its downstreams is settled before anything can run.
         settle_restored(restored.queued, self.job_queue)
@@ -280,6 +297,7 @@ class Manager:
         if start:
             self.worker.start()
             self.process_lane.start()
+            self.dask_lane.start()
 
     def __reduce__(self):
         # A manager is not data. A stored call that uses one (a console function that
@@ -378,9 +396,10 @@ class Manager:
     def _running_changed(self) -> None:
         self.job_queue.wake()  # a paused worker waits in the queue
         self._flags_changed()
-        lane = getattr(self, "process_lane", None)  # None while __init__ sets the event
-        if lane is not None:
-            lane.follow_running()
+        for name in ("process_lane", "dask_lane"):
+            lane = getattr(self, name, None)  # None while __init__ sets the event
+            if lane is not None:
+                lane.follow_running()
 
     def _worker_died(self) -> None:
         # The worker has logged why (CRITICAL). The queued experiments stay queued in the
@@ -430,6 +449,7 @@ class Manager:
         retry_delay: float = 0.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
         isolate: bool = False,
+        lane: str | None = None,
         cleanup: Callable[[Experiment], Any] | None = None,
     ) -> Callable[..., Experiment | Any]:
         """Decorator: calling ``func`` queues it and returns the :class:`Experiment`;
@@ -441,7 +461,8 @@ class Manager:
         ``retries``, ``retry_delay``, ``retry_on``.
         ``@manager.queued_exec(isolate=True)`` runs each call in a process of its own
         on the process lane, so that abort can kill it even inside C code (the call,
-        its arguments and its result must pickle).
+        its arguments and its result must pickle); ``lane="dask"`` runs each call as a
+        task on the Dask lane's cluster (the same pickling applies).
         ``cleanup(experiment)`` (``@manager.queued_exec(cleanup=ramp_down)``) runs on
         the worker if the call ends ABORTED or FAILED, and at the next start if it was
         running when the program died (see :attr:`Experiment.cleanup`).
@@ -469,7 +490,7 @@ class Manager:
         check_chain_options(**options)
         if cleanup is not None and not callable(cleanup):
             raise TypeError(f"cleanup must be callable, got {type(cleanup).__name__}: {cleanup!r}")
-        options.update(isolate=isolate, cleanup=cleanup)
+        options.update(isolate=isolate, lane=lane, cleanup=cleanup)
         if func is None:
             return functools.partial(self._queued_call, options=options)
         return self._queued_call(func, options)
@@ -480,7 +501,7 @@ class Manager:
         self._queued_functions[getattr(func, "__qualname__", None) or type(func).__name__] = func
         refuse_generator_function(func)
         chained = bool(options["after"] or options["inputs"] or options["retries"])
-        isolate = options["isolate"]
+        isolate = options["isolate"] or options["lane"] not in (None, INSTRUMENT_LANE)
 
         @functools.wraps(func)
         def queue_call(*args: Any, **kwargs: Any) -> Experiment | Any:
@@ -532,6 +553,7 @@ class Manager:
     def resume_worker(self) -> None:
         """Resume running jobs."""
         self._pause_after_current = False
+        self.dask_lane.resume()  # after a lost scheduler, Resume is the human's word to go on
         self.running.set()
 
     @property
@@ -574,7 +596,7 @@ class Manager:
             return True
         if experiment is self.worker.current:
             return self.abort_job()
-        return self.process_lane.kill(experiment)
+        return self.process_lane.kill(experiment) or self.dask_lane.kill(experiment)
 
     def abort_group(self, group_id: str) -> list[Experiment]:
         """Stop a whole sweep: cancel its queued experiments, abort its running ones.
@@ -622,7 +644,7 @@ class Manager:
         if self._journal is not None:
             self._journal.record_group(group.id, group.title, group.created_at, group.details())
         self._groups[group.id] = group
-        if group.max_parallel is not None:
+        if group.max_parallel is not None and group.lane == PROCESS_LANE:
             self.process_lane.ensure_slots(group.max_parallel)
         emit_safely(self.group_added_signal, group)
 
@@ -634,18 +656,20 @@ class Manager:
         isolate: bool = False,
         max_parallel: int | None = None,
         title: str | None = None,
+        lane: str | None = None,
     ) -> Sweep:
         """Queue ``func(**params)`` for every parameter set of ``grid`` as one sweep.
 
         ``grid`` is a dict of lists (their cartesian product, in order) or a list of
         dicts (each one run; equal ones stay separate runs). With ``isolate=True``
         each call runs in a process of its own on the process lane, up to
-        ``max_parallel`` at once; without, one after another on the worker. Returns
-        the :class:`~labqueue.core.runs.Sweep`.
+        ``max_parallel`` at once; with ``lane="dask"`` each is a task on the Dask
+        lane's cluster (up to ``max_parallel`` at once, if given); without either, one
+        after another on the worker. Returns the :class:`~labqueue.core.runs.Sweep`.
 
         Raises TypeError for a grid that is neither, ValueError for an empty one.
         """
-        return queue_sweep(self, func, grid, isolate=isolate, max_parallel=max_parallel, title=title)
+        return queue_sweep(self, func, grid, isolate=isolate, max_parallel=max_parallel, title=title, lane=lane)
 
     # -- the process lane's reports (see labqueue.core.runs.Relay) ---------------------
 
@@ -835,6 +859,7 @@ class Manager:
         if abort_running:
             self.abort_job()
         self.process_lane.stop(abort_running=abort_running, timeout=timeout if wait else 0)
+        self.dask_lane.stop(abort_running=abort_running, timeout=timeout if wait else 0)
         if wait and self.worker.is_alive():
             self.worker.join(timeout)
         self._shut_down = True

@@ -6,6 +6,7 @@ the manager's queue and journal. See :mod:`labqueue.core.runs` for the details.
 
 from .core.runs import (
     AbstractRunner,
+    DaskRunner,
     FileLinkage,
     FileResource,
     MultirunError,
@@ -26,6 +27,7 @@ from .core.runs import (
 
 __all__ = [
     "AbstractRunner",
+    "DaskRunner",
     "FileLinkage",
     "FileResource",
     "MultirunError",

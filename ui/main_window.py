@@ -449,6 +449,8 @@ class MainWindow(QMainWindow):
             detail = f"Running · {then} after this experiment"
         paused = state is WorkerState.PAUSED or manager.pausing_after_current
         self.status.show_status(state, self.stats, self.palette(), detail=detail, paused=paused)
+        cluster = manager.dask_lane.cluster_info()  # as last seen by the lane's thread: never waits
+        self.status.show_cluster(cluster.text if cluster is not None else "")
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

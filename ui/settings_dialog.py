@@ -8,6 +8,7 @@ on a background thread and reports success or the exact failure.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from pathlib import Path
@@ -34,7 +35,6 @@ from labqueue.core.config import (
     EMAIL_LEVELS,
     SECURITY_MODES,
     EmailSettings,
-    QueueSettings,
     SettingError,
     Settings,
     check_setting,
@@ -75,6 +75,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("labqueue settings")
         self.config_path = Path(config_path)
+        self._initial = settings  # what the dialog has no field for is kept as it was
         self._test_timeout = test_timeout
         self._keyring = keyring_available()
         self._build(settings)
@@ -182,11 +183,12 @@ class SettingsDialog(QDialog):
             except SettingError as exc:
                 widget.setFocus()
                 raise SettingError(f"{label}: {exc}") from None
-        queue = QueueSettings(
+        queue = dataclasses.replace(
+            self._initial.queue,
             pause_on_failure=self.pause_check.isChecked(),
             abort_grace_seconds=check_setting("queue", "abort_grace_seconds", self.grace_spin.value()),
         )
-        return Settings(EmailSettings(**values), queue)
+        return dataclasses.replace(self._initial, email=EmailSettings(**values), queue=queue)
 
     def _show_error(self, message: str) -> None:
         self.error_label.setText(message)

@@ -1,4 +1,4 @@
-"""QueueStatusBar: the worker's state, counts per status and the time left."""
+"""QueueStatusBar: the worker's state, counts per status, the time left, and the Dask cluster once used."""
 
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ class QueueStatusBar(QStatusBar):
         self.counts_label.setObjectName("status-counts")
         self.eta_label = QLabel()
         self.eta_label.setObjectName("time-left")
+        self.cluster_label = QLabel()
+        self.cluster_label.setObjectName("dask-cluster")
+        self.cluster_label.setToolTip("The Dask lane's cluster: its workers, their threads and memory")
+        self.cluster_label.setContentsMargins(16, 0, 4, 0)
+        self.cluster_label.hide()  # until the Dask lane is used
         self.state_label.setToolTip("What the worker is doing")
         self.counts_label.setToolTip("Experiments per status")
         self.eta_label.setToolTip(
@@ -50,6 +55,7 @@ class QueueStatusBar(QStatusBar):
         self.addWidget(self.state_label)
         self.addPermanentWidget(self.counts_label)
         self.addPermanentWidget(self.eta_label)
+        self.addPermanentWidget(self.cluster_label)
         self.eta_label.setContentsMargins(16, 0, 4, 0)  # apart from the counts: they are two things
         self._shown_state: tuple | None = None
         self._texts: dict[QLabel, str] = {}
@@ -76,6 +82,12 @@ class QueueStatusBar(QStatusBar):
         self._set(self.state_label, detail or state.value)
         self._set(self.counts_label, " · ".join(parts) if parts else "Queue empty")
         self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused))
+
+    def show_cluster(self, text: str) -> None:
+        """Show the Dask cluster (``""``: the lane is not in use, nothing shown)."""
+        if self._texts.get(self.cluster_label) != text:
+            self.cluster_label.setVisible(bool(text))
+        self._set(self.cluster_label, text)
 
     def show_note(self, text: str) -> None:
         """Say ``text`` in place of the worker's state, until the next :meth:`show_status`

@@ -25,6 +25,12 @@ An example, with the defaults where a value is not obvious::
     pause_on_failure = true
     kill_grace_seconds = 5       # abort: SIGTERM to a command, SIGKILL this much later
     abort_grace_seconds = 10     # an aborted job that has not returned by then is stopped by force
+
+    [dask]
+    scheduler = ""               # a Dask scheduler's address (tcp://host:8786); empty: a local cluster
+    workers = 0                  # the local cluster's worker processes; 0: one per CPU
+    dashboard = ""               # the local cluster's dashboard address (":8787"); empty: none
+    connect_timeout_seconds = 10 # a scheduler that has not answered by then is out of reach
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ __all__ = [
     "EMAIL_OFF",
     "SECURITY_MODES",
     "EmailSettings",
+    "DaskSettings",
     "QueueSettings",
     "SettingError",
     "Settings",
@@ -102,12 +109,23 @@ class QueueSettings:
 
 
 @dataclass(frozen=True)
+class DaskSettings:
+    """The ``[dask]`` table: where the Dask lane runs (``--dask-scheduler`` overrides ``scheduler``)."""
+
+    scheduler: str = ""
+    workers: int = 0
+    dashboard: str = ""
+    connect_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     email: EmailSettings = EmailSettings()
     queue: QueueSettings = QueueSettings()
+    dask: DaskSettings = DaskSettings()
 
 
-_TABLES: dict[str, type] = {"email": EmailSettings, "queue": QueueSettings}
+_TABLES: dict[str, type] = {"email": EmailSettings, "queue": QueueSettings, "dask": DaskSettings}
 
 # -- one checker per key ---------------------------------------------------------------
 
@@ -174,6 +192,15 @@ def _number(low: float, high: float) -> Callable[[Any], float]:
     return check
 
 
+def _network_address(example: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or any(c.isspace() for c in value.strip()):
+            raise SettingError(f"must be an address like {example}, without spaces (or empty)")
+        return value.strip()
+
+    return check
+
+
 def _security(value: Any) -> str:
     if value not in SECURITY_MODES:
         raise SettingError(f"must be one of {', '.join(SECURITY_MODES)}")
@@ -198,6 +225,12 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "pause_on_failure": _boolean,
         "kill_grace_seconds": _number(0, 3600),
         "abort_grace_seconds": _number(0, 3600),
+    },
+    "dask": {
+        "scheduler": _network_address("tcp://host:8786"),
+        "workers": _whole(0, 4096),
+        "dashboard": _network_address(":8787"),
+        "connect_timeout_seconds": _number(0.1, 3600),
     },
 }
 
@@ -270,7 +303,9 @@ def load_settings(path: str | Path) -> tuple[Settings, list[str]]:
     problems: list[str] = []
     for key, value in data.items():
         if key not in _TABLES and not isinstance(value, dict):
-            problems.append(f"{path}: unknown top-level key {key!r} is ignored (settings go in [email] or [queue])")
+            problems.append(
+                f"{path}: unknown top-level key {key!r} is ignored (settings go in [email], [queue] or [dask])"
+            )
     tables = {name: _read_table(path, name, data.get(name, {}), problems) for name in _TABLES}
     return Settings(**tables), problems
 

@@ -26,6 +26,7 @@ from .chains import (
 )
 from .chains import attach as attach_links
 from .experiment import (
+    DASK_LANE,
     INSTRUMENT_LANE,
     PENDING,
     PROCESS_LANE,
@@ -63,6 +64,7 @@ __all__ = [
     "held_by",
     "settle_restored",
     "watch_retries",
+    "DASK_LANE",
     "INSTRUMENT_LANE",
     "DEFAULT_ABORT_GRACE_SECONDS",
     "INTERNAL_PRIORITY",

@@ -30,6 +30,7 @@ from .bounded_text import make_bounded_repr, short_repr
 
 __all__ = [
     "INSTRUMENT_LANE",
+    "DASK_LANE",
     "PROCESS_LANE",
     "Aborted",
     "ExpStatus",
@@ -43,6 +44,8 @@ __all__ = [
 INSTRUMENT_LANE = "instrument"
 #: The lane of command runs and isolated calls, each in a process of its own.
 PROCESS_LANE = "process"
+#: The lane of calls and commands run as tasks on a Dask cluster.
+DASK_LANE = "dask"
 
 #: Captured log records kept per experiment; older ones are dropped (and counted).
 MAX_LOG_RECORDS = 5000
@@ -207,7 +210,8 @@ class Experiment(Future):
         repeated_by: the copy that requeued it (a retry or a requeue), or None.
         lane: where it runs: :data:`INSTRUMENT_LANE` (the worker thread, the default)
             or :data:`PROCESS_LANE` (a process of its own: ``isolate=True``, or a
-            call that names its lane in a ``labqueue_lane`` attribute, as a command does).
+            call that names its lane in a ``labqueue_lane`` attribute, as a command does)
+            or :data:`DASK_LANE` (a task on a Dask cluster).
         group_id: id of the sweep it belongs to, or None.
         cleanup: ``cleanup(experiment)``, called on the worker when the call ends
             ABORTED or FAILED (before that outcome is recorded, so while the status is
@@ -561,6 +565,8 @@ class Experiment(Future):
             cancelled.__cause__ = exception
             return None, cancelled
         if status is ExpStatus.INTERRUPTED:
+            if isinstance(exception, Interrupted):  # a lane says what stopped it (a lost cluster)
+                return None, exception
             return None, Interrupted(f"{self.title} was running when the program stopped")
         raise ValueError(f"{status} is not an outcome")
 

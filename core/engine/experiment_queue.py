@@ -716,6 +716,8 @@ class ExperimentQueue:
         may_start: Callable[[], bool],
         should_stop: Callable[[], bool],
         accept: Callable[[Experiment], bool] | None = None,
+        *,
+        block: bool = True,
     ) -> Experiment | None:
         """Block until a queued experiment of ``lane`` can start, then mark it RUNNING.
 
@@ -725,7 +727,9 @@ class ExperimentQueue:
         (``group_id``) refuses the sweep's others until the next look. The three are called under the queue's
         locks whenever it is woken: by a put, a lane job done, :meth:`wake`. Returns None
         as soon as ``should_stop()`` is true; a closed queue starts nothing more.
-        Complete it with :meth:`lane_job_done`.
+        With ``block=False`` it returns None at once when none can start (a lane that
+        hands many to a cluster in one batch takes the rest so). Complete it with
+        :meth:`lane_job_done`.
         """
         while True:
             changes = self._lane_changes  # read first: a wake-up after it is not missed
@@ -744,6 +748,8 @@ class ExperimentQueue:
                         with self._lock:
                             index = self._start_in_lane(exp)
                     break
+            if not block:
+                return None
             with self._lock:  # wait with the journal order released, as the worker does
                 if self._lane_changes == changes and not should_stop():
                     self._lane_work.wait()

@@ -256,7 +256,8 @@ class CommandExperiment(Experiment):
     anything else is FAILED with a :class:`CommandFailed` quoting the last lines of
     stderr. Past ``timeout`` seconds it is stopped and FAILED with
     :class:`CommandTimedOut`. Abort sends SIGTERM to the whole group, then SIGKILL
-    after the manager's ``kill_grace``.
+    after the manager's ``kill_grace``. With ``lane="dask"`` it runs on a worker of the
+    Dask lane's cluster instead (``run_dir`` must then be on a filesystem the workers share).
 
     It takes the chain options of :class:`Experiment`: ``after`` (upstreams to wait
     for), ``on_failure`` (what happens to it when one of them does not finish),
@@ -283,6 +284,7 @@ class CommandExperiment(Experiment):
         group_id: str | None = None,
         inputs: Sequence[str] | None = None,
         setup: Callable[[Path], None] | None = None,
+        lane: str | None = None,
         after: Iterable[Experiment] = (),
         on_failure: str = "skip",
         retries: int = 0,
@@ -294,6 +296,7 @@ class CommandExperiment(Experiment):
             call,
             title=title or call.title,
             group_id=group_id,
+            lane=lane,
             after=after,
             on_failure=on_failure,
             retries=retries,

@@ -20,6 +20,7 @@ class SweepGroup:
         kind: "multirun" (a command) or "sweep" (a Python function).
         max_parallel: most of its runs that run at once (None: as many as the lane has slots).
         output_path: the sweep's folder (multirun), or None.
+        lane: the lane its runs take (``max_parallel`` counts there).
         created_at: POSIX time it was made.
         held: its queued runs wait (see Manager.pause_group); kept across restarts.
     """
@@ -28,6 +29,7 @@ class SweepGroup:
     kind: str
     max_parallel: int | None = None
     output_path: str | None = None
+    lane: str = "process"
     id: str = field(default_factory=lambda: os.urandom(16).hex())
     created_at: float = field(default_factory=time.time)
     held: bool = False
@@ -39,6 +41,7 @@ class SweepGroup:
             "max_parallel": self.max_parallel,
             "output_path": self.output_path,
             "held": self.held,
+            "lane": self.lane,
         }
 
     @classmethod
@@ -48,6 +51,7 @@ class SweepGroup:
             kind=details.get("kind", "sweep"),
             max_parallel=details.get("max_parallel"),
             output_path=details.get("output_path"),
+            lane=details.get("lane", "process"),
             id=group_id,
             created_at=created_at,
             held=bool(details.get("held", False)),

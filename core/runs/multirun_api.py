@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from ..engine import Experiment, ExpStatus, current_manager
+from ..engine import DASK_LANE, PROCESS_LANE, Experiment, ExpStatus, current_manager
 from .command import CommandExperiment
 from .groups import SweepGroup
 from .run_files import FINISHED_MARKER, PARAMS_FILE, RESULTS_FILE, RUN_DIR_ENV, is_finished
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AbstractRunner",
+    "DaskRunner",
     "FileLinkage",
     "FileResource",
     "MultirunError",
@@ -235,9 +236,12 @@ class ParallelLocalRunner(AbstractRunner):
     Raises ValueError when ``max_parallel`` is below 1.
     """
 
-    def __init__(self, *, max_parallel: int = 4, manager: Manager | None = None) -> None:
+    #: The lane its command experiments take.
+    lane = PROCESS_LANE
+
+    def __init__(self, *, max_parallel: int | None = 4, manager: Manager | None = None) -> None:
         super().__init__()
-        if max_parallel < 1:
+        if max_parallel is not None and max_parallel < 1:
             raise ValueError(f"max_parallel must be at least 1, not {max_parallel}")
         self.max_parallel = max_parallel
         self.manager = manager
@@ -270,6 +274,7 @@ class ParallelLocalRunner(AbstractRunner):
                 group_id=group.id,
                 inputs=inputs,
                 setup=run.folder_setup,
+                lane=self.lane,
             )
             experiments.append(run.experiment)
         manager.job_queue.put_many(experiments)
@@ -284,6 +289,30 @@ class ParallelLocalRunner(AbstractRunner):
             self._own_manager.shutdown()
             self._own_manager = None
             self.manager = None
+
+
+class DaskRunner(ParallelLocalRunner):
+    """Runner that runs the runs as tasks on the Dask lane of ``manager`` (chosen as
+    :class:`ParallelLocalRunner` chooses it): on the scheduler at ``address``, or on
+    the lane's own (the manager's ``dask_scheduler``, else a local cluster) when None.
+    At most ``max_parallel`` run at once if given, else as many as the cluster takes.
+    The run folders must be on a filesystem the workers share.
+
+    Raises ValueError when ``max_parallel`` is below 1, and (at the multirun) when the
+    manager's Dask lane is already connected to another scheduler.
+    """
+
+    lane = DASK_LANE
+
+    def __init__(self, address: str | None = None, *, max_parallel: int | None = None, manager: Manager | None = None):
+        super().__init__(max_parallel=max_parallel, manager=manager)
+        self.address = address
+
+    def resolve_manager(self) -> Manager:
+        manager = super().resolve_manager()
+        if self.address is not None:
+            manager.dask_lane.use_address(self.address)
+        return manager
 
 
 def _default_manager() -> Manager | None:
@@ -548,6 +577,7 @@ def _submit(
         kind="multirun",
         max_parallel=getattr(runner, "max_parallel", None),
         output_path=str(folder),
+        lane=getattr(runner, "lane", PROCESS_LANE),
     )
     _write_sweep_file(
         folder,

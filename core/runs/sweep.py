@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..engine import Experiment, ExpStatus
+from ..engine import INSTRUMENT_LANE, PROCESS_LANE, Experiment, ExpStatus
 from .groups import SweepGroup
 
 if TYPE_CHECKING:  # the manager builds on this package; only its type is named here
@@ -118,6 +118,7 @@ def queue_sweep(
     isolate: bool = False,
     max_parallel: int | None = None,
     title: str | None = None,
+    lane: str | None = None,
 ) -> Sweep:
     """What :meth:`Manager.sweep` does: one experiment ``func(**params)`` per parameter set."""
     if not callable(func):
@@ -127,13 +128,15 @@ def queue_sweep(
     params = parameter_sets(grid)
     name = getattr(func, "__qualname__", None) or type(func).__name__
     _check_parameters(func, name, params)
+    lane = lane or (PROCESS_LANE if isolate else INSTRUMENT_LANE)
     group = SweepGroup(
         title=title or f"{name} × {len(params)}",
         kind="sweep",
-        max_parallel=max_parallel if isolate else None,
+        max_parallel=max_parallel if lane != INSTRUMENT_LANE else None,
+        lane=lane,
     )
     manager.add_group(group)
-    experiments = [Experiment(func, (), p, isolate=isolate, group_id=group.id) for p in params]
+    experiments = [Experiment(func, (), p, lane=lane, group_id=group.id) for p in params]
     manager.job_queue.put_many(experiments)
     return Sweep(group, experiments, params)
 

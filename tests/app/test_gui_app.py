@@ -49,15 +49,23 @@ def test_labqueue_without_arguments_opens_the_window_and_demo_adds_the_demo(monk
     monkeypatch.setattr(
         labqueue.app.gui,
         "run_gui",
-        lambda data_dir=None, demo=False, startup_file=None: calls.append((data_dir, demo, startup_file)) or 0,
+        lambda data_dir=None, demo=False, startup_file=None, dask_scheduler=None: (
+            calls.append((data_dir, demo, startup_file, dask_scheduler)) or 0
+        ),
     )
     startup = tmp_path / "instruments.py"
 
     assert main([]) == 0
     assert main(["--demo", "--data-dir", str(tmp_path)]) == 0
     assert main(["--startup", str(startup)]) == 0
+    assert main(["--dask-scheduler", "tcp://10.0.0.5:8786"]) == 0
 
-    assert calls == [(None, False, None), (tmp_path, True, None), (None, False, startup)]
+    assert calls == [
+        (None, False, None, None),
+        (tmp_path, True, None, None),
+        (None, False, startup, None),
+        (None, False, None, "tcp://10.0.0.5:8786"),
+    ]
 
 
 def test_the_window_docks_the_console_after_showing_and_settings_opens_the_dialog(qtbot, tmp_path, restore_sigint):
@@ -159,7 +167,9 @@ def test_demo_without_a_data_dir_opens_the_window_on_a_demo_folder_and_says_so(m
     monkeypatch.setattr(
         labqueue.app.gui,
         "run_gui",
-        lambda data_dir=None, demo=False, startup_file=None: opened_on.append((data_dir, demo)) or 0,
+        lambda data_dir=None, demo=False, startup_file=None, dask_scheduler=None: (
+            opened_on.append((data_dir, demo)) or 0
+        ),
     )
     assert main(["--demo"]) == 0
     assert opened_on == [(isolated_dirs / "demo", True)]  # beside the user's journal, not in it

@@ -10,6 +10,7 @@ import pty
 import queue
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -609,3 +610,18 @@ def test_a_run_ends_when_what_is_left_waits_for_an_interrupted_upstream(tmp_path
     out = capsys.readouterr().out
     assert "1 experiment(s) not run stay queued" in out
     assert "they wait for abs(x=-2), which was interrupted. Requeue it" in out
+
+
+def test_dask_scheduler_on_the_command_line_is_where_the_dask_lane_goes(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # nobody listens there
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    (data_dir / "config.toml").write_text('[dask]\nscheduler = "tcp://10.0.0.5:8786"\nconnect_timeout_seconds = 1\n')
+    write(tmp_path, "manager.queued_exec(lane='dask')(abs)(-1)\n")
+    args = ["--no-gui", "measurements.py", "--data-dir", str(data_dir), "--dask-scheduler", address]
+    child = Child(labqueue(*args, "--continue-on-failure"), cwd=tmp_path)
+    code, out, err = child.finish()
+    assert code == ExitCode.FAILED, err
+    assert f"cannot reach the Dask scheduler at {address} within 1 s" in out + err

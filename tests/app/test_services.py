@@ -152,3 +152,31 @@ def test_no_gui_run_uses_the_same_settings_and_sends_the_same_email(isolated_dir
     assert "warm_up()" in mail.body
     assert "Stage temperature overshoot" in log_text(isolated_dirs)
     assert load_settings(isolated_dirs / "config.toml")[1] == []
+
+
+def test_the_dask_table_sets_up_the_dask_lane_and_the_command_line_scheduler_wins(isolated_dirs):
+    isolated_dirs.mkdir(parents=True, exist_ok=True)
+    (isolated_dirs / "config.toml").write_text(
+        '[queue]\nkill_grace_seconds = 2\n[dask]\nscheduler = "tcp://10.0.0.5:8786"\nworkers = 3\n'
+        'dashboard = ":8790"\nconnect_timeout_seconds = 4\n',
+        encoding="utf-8",
+    )
+    with Manager(isolated_dirs, start=False) as manager:
+        services = start_services(manager, isolated_dirs)
+        services.stop()
+        lane = manager.dask_lane
+        assert (lane.address, lane.n_workers, lane.dashboard_address) == ("tcp://10.0.0.5:8786", 3, ":8790")
+        assert (lane.connect_timeout, lane.kill_grace) == (4.0, 2.0)
+    with Manager(isolated_dirs, start=False) as manager:
+        services = start_services(manager, isolated_dirs, dask_scheduler="tcp://127.0.0.1:9999")
+        services.stop()
+        assert manager.dask_lane.address == "tcp://127.0.0.1:9999"
+
+
+def test_a_bad_dask_setting_is_named_and_its_default_used(isolated_dirs):
+    isolated_dirs.mkdir(parents=True, exist_ok=True)
+    (isolated_dirs / "config.toml").write_text('[dask]\nscheduler = "tcp://a b"\nworkers = -1\n', encoding="utf-8")
+    settings, problems = load_settings(isolated_dirs / "config.toml")
+    assert settings.dask.scheduler == "" and settings.dask.workers == 0
+    assert any("[dask] scheduler = 'tcp://a b': must be an address like tcp://host:8786" in p for p in problems)
+    assert any("[dask] workers = -1" in p for p in problems)

@@ -92,11 +92,23 @@ def _abort():
     raise Aborted("stopped by the operator")
 
 
+def _refuse_to_load():
+    raise TypeError("this value cannot be loaded")
+
+
+class _Unloadable:
+    def __reduce__(self):
+        return _refuse_to_load, ()
+
+
 class _PickyError(Exception):
-    """Pickles, but cannot be unpickled (its __init__ needs two arguments)."""
+    """Pickles, but cannot be unpickled: its __init__ needs two arguments, and it carries
+    a value that refuses to load (where tblib's pickling support is installed, as
+    importing distributed does, an exception is rebuilt without its __init__)."""
 
     def __init__(self, code, text):
         super().__init__(f"{code}: {text}")
+        self.detail = _Unloadable()
 
 
 def _fail_picky():
