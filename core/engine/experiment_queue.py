@@ -151,11 +151,12 @@ class ExperimentQueue:
         self._ended: list[Experiment] = []  # the history and the cancelled ones, in the order they ended
         self._running: Experiment | None = None
         self._lane_running: list[Experiment] = []  # running on lanes other than the worker's
-        # Lanes other than the worker's wait here, so a put for one never wakes the other.
-        self._lane_work = threading.Condition(self._lock.raw)
-        # Counts the wake-ups of the lanes: a lane that found nothing to start (under the
+        # Lanes other than the worker's wait here, each on its own condition, so that a
+        # put for one lane, or the end of one of its runs, wakes only that lane's threads.
+        self._lane_work: dict[str, threading.Condition] = {}
+        # Counts the wake-ups of each lane: a lane that found nothing to start (under the
         # journal order) waits only if none came since it looked.
-        self._lane_changes = 0
+        self._lane_changes: dict[str, int] = {}
         self._queued: deque[Experiment] = deque()
         self._held_groups: frozenset[str] = frozenset()  # sweeps whose queued experiments wait
         # Queued experiments per lane other than the worker's, so that a lane with none
@@ -429,7 +430,7 @@ class ExperimentQueue:
         if lanes:
             for lane in lanes:
                 self._queued_in_lane[lane] = self._queued_in_lane.get(lane, 0) + sum(e.lane == lane for e in batch)
-            self._notify_lanes()
+            self._notify_lanes(lanes)
         return first
 
     @staticmethod
@@ -633,10 +634,25 @@ class ExperimentQueue:
     def is_held(self, group_id: str) -> bool:
         return group_id in self._held_groups
 
-    def _notify_lanes(self) -> None:
-        """Under the lock: wake the lanes waiting in :meth:`wait_next_lane_job`."""
-        self._lane_changes += 1
-        self._lane_work.notify_all()
+    def _notify_lanes(self, lanes: Iterable[str] | None = None, *, one_of: str | None = None) -> None:
+        """Under the lock: wake the threads of ``lanes`` (default: every lane) waiting in
+        :meth:`wait_next_lane_job`, and one thread of lane ``one_of``."""
+        for lane in tuple(self._lane_work) if lanes is None else lanes:  # a copy: lanes register unlocked
+            self._lane_changes[lane] = self._lane_changes.get(lane, 0) + 1
+            condition = self._lane_work.get(lane)
+            if condition is not None:
+                condition.notify_all()
+        if one_of is not None:
+            self._lane_changes[one_of] = self._lane_changes.get(one_of, 0) + 1
+            condition = self._lane_work.get(one_of)
+            if condition is not None:
+                # Waking a thread costs a switch on a small machine, and one freed slot is
+                # one start: the threads of a lane wait for the same thing.
+                condition.notify()
+
+    def _lanes_with_queued(self) -> list[str]:
+        """Under the lock: the lanes with queued experiments (one may wait for a run that ended)."""
+        return [lane for lane, count in self._queued_in_lane.items() if count]
 
     def _record(self, write: Callable[..., None], exp: Experiment, *details: Any) -> None:
         # A journal that cannot write a status change must not stop the lab: the run
@@ -694,12 +710,18 @@ class ExperimentQueue:
         if workers_job:
             index = len(self._history)
             self._running = None
-            if any(self._queued_in_lane.values()):  # a lane's experiment may have waited for this one
-                self._notify_lanes()
+            self._notify_lanes(self._lanes_with_queued())  # a lane's experiment may have waited for this one
         else:
             index = self._index_of(exp)
             self._lane_running.remove(exp)
-            self._notify_lanes()  # a slot, or a sweep's share of the slots, is free again
+            # A slot, or a sweep's share of the slots, is free again on its lane: one more
+            # start there, unless downstreams of this one may start now too; on the other
+            # lanes a queued experiment may have waited for this one.
+            waiting = self._lanes_with_queued()
+            if exp._downstreams:
+                self._notify_lanes({exp.lane, *waiting})
+            else:
+                self._notify_lanes([lane for lane in waiting if lane != exp.lane], one_of=exp.lane)
         self._history.append(exp)
         self._ended.append(exp)
         # A worker waits for the end of a job taken by hand, or for a lane's job that
@@ -731,8 +753,10 @@ class ExperimentQueue:
         hands many to a cluster in one batch takes the rest so). Complete it with
         :meth:`lane_job_done`.
         """
+        # Registered before the first look, so that a wake-up of every lane counts for it.
+        condition = self._lane_work.get(lane) or self._lane_work.setdefault(lane, threading.Condition(self._lock.raw))
         while True:
-            changes = self._lane_changes  # read first: a wake-up after it is not missed
+            changes = self._lane_changes.get(lane, 0)  # read first: a wake-up after it is not missed
             with self._journal_order:
                 if should_stop():
                     return None
@@ -751,8 +775,8 @@ class ExperimentQueue:
             if not block:
                 return None
             with self._lock:  # wait with the journal order released, as the worker does
-                if self._lane_changes == changes and not should_stop():
-                    self._lane_work.wait()
+                if self._lane_changes.get(lane, 0) == changes and not should_stop():
+                    condition.wait()
         emit_safely(self.status_changed_signal, index, ExpStatus.RUNNING, exp)
         return exp
 

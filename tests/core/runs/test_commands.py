@@ -266,3 +266,24 @@ def test_a_failing_command_is_retried_in_its_run_folder_with_the_first_attempt_s
     assert (tmp_path / "r" / "stdout.txt").read_text() == "attempt 2\n"
     assert (tmp_path / "r" / "attempt-1" / "stdout.txt").read_text() == "attempt 1\n"
     assert second.repeated_by is None  # succeeded: no third attempt
+
+
+def test_the_downstreams_of_a_run_start_together_when_it_ends(open_manager, tmp_path):
+    manager = open_manager(data_dir=None, process_slots=4, pause_on_failure=False)
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    # Each one arrives, then waits (up to 20 s) until all three are there: they all end
+    # FINISHED only if the lane started the three at once when their upstream ended.
+    script = (
+        "import pathlib, sys, time; d = pathlib.Path(sys.argv[1]); (d / sys.argv[2]).touch(); end = time.time() + 20\n"
+        "while len(list(d.iterdir())) < 3 and time.time() < end: time.sleep(0.01)\n"
+        "sys.exit(0 if len(list(d.iterdir())) == 3 else 1)"
+    )
+    upstream = CommandExperiment(child(), run_dir=tmp_path / "up")
+    downstreams = [
+        CommandExperiment([child()[0], "-c", script, str(meet), str(i)], run_dir=tmp_path / f"d{i}", after=[upstream])
+        for i in range(3)
+    ]
+    manager.job_queue.put_many([upstream, *downstreams])
+    for exp in downstreams:
+        assert exp.result(timeout=30) is None
