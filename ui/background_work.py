@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from typing import Any
 
 __all__ = ["SWITCH_INTERVAL_S", "import_in_background", "responsive_switching"]
 
@@ -44,7 +46,8 @@ _QT_MODULES = (
 )
 _qt_prepared = False
 
-_import_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labqueue-import")
+_import_tasks: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
+_import_thread: threading.Thread | None = None
 _lock = threading.Lock()
 _running = 0
 _saved_interval = 0.005
@@ -103,8 +106,27 @@ def import_in_background(task: Callable[[], object]) -> Future:
     there to get back to the GUI thread. ``task`` must create no Qt object. Call it
     on the GUI thread.
     """
+    global _import_thread
     _prepare_qt()
     _begin()
-    future = _import_thread.submit(task)
+    future: Future = Future()
     future.add_done_callback(_end)
+    _import_tasks.put((task, future))
+    with _lock:
+        if _import_thread is None:
+            # A daemon, unlike a ThreadPoolExecutor's threads: a program that quits
+            # while the console still loads must not wait for the imports at exit.
+            _import_thread = threading.Thread(target=_run_imports, name="labqueue-import", daemon=True)
+            _import_thread.start()
     return future
+
+
+def _run_imports() -> None:
+    while True:
+        task, future = _import_tasks.get()
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            future.set_result(task())
+        except BaseException as exc:  # the caller's future carries it
+            future.set_exception(exc)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
 import sys
 import weakref
 
@@ -275,3 +277,20 @@ def test_cyclic_garbage_surviving_a_full_collection_is_still_collected_later(qtb
         assert witness() is None
     finally:
         sharing.stop()
+
+
+def test_a_program_that_quits_while_imports_still_run_does_not_wait_for_them():
+    never = (
+        "import threading\n"
+        "from labqueue.ui.background_work import import_in_background\n"
+        "import_in_background(threading.Event().wait)  # an import that never ends\n"
+        "print('quitting')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", never],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout == "quitting\n", done.stderr
