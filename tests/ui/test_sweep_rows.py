@@ -286,3 +286,58 @@ def test_a_sweep_held_before_a_restart_shows_held_in_the_window(qtbot, tmp_path)
         assert window.queue_actions.pause_sweep.text() == "Resume sweep"
     finally:
         again.shutdown(wait=True, abort_running=True, timeout=10)
+
+
+def test_a_sweeps_row_shows_the_sweep_in_the_details_and_its_first_failed_run_one_click_away(
+    qtbot, window, manager, tmp_path
+):
+    runs = multirun(
+        runs=[{"exit": code} for code in (0, 3, 1)],
+        cmd=child("--exit-param"),
+        output_path=tmp_path / "sweep",
+        runner=ParallelLocalRunner(max_parallel=2, manager=manager),
+    )
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and not sweep_row(window)[1].is_active)
+    row, sweep = sweep_row(window)
+    click_row(qtbot, window, row)
+    page = window.details.sweep_page
+    assert window.details.sweep is sweep and page.isVisible()
+    assert page.title.text() == "multirun python × 3 in sweep"
+    fields = {name: label.text() for name, label in page.fields.items()}
+    assert fields["Kind"].startswith("multirun")
+    assert fields["Status"] == "Ended"
+    assert fields["Runs"] == "3 in all: 1 done · 2 failed"
+    assert fields["Progress"] == "100% ended (3 of 3)" and page.progress.value() == page.progress.maximum()
+    assert fields["Held"] == "no" and fields["At once"] == "at most 2 of its runs"
+    assert fields["Folder"] == str(tmp_path / "sweep")
+    assert "--exit-param" in fields["Command"]
+    assert fields["Id"] == sweep.group_id
+    assert page.first_failed is runs[1].experiment  # the first of its failed runs, in its order
+    assert page.failed_run.text() == runs[1].experiment.title and "3" in page.failed_error.text()
+
+    qtbot.mouseClick(page.show_failed, Qt.MouseButton.LeftButton)
+    assert window.queue_view.selected_experiments() == [runs[1].experiment]
+    assert window.details.experiment is runs[1].experiment and window.details.sweep is None
+
+
+def test_the_sweep_details_rebuild_only_when_the_sweep_moved_on(qtbot, window, manager):
+    manager.pause_worker()
+    sweep = manager.sweep(noop, {"i": list(range(5))})
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].total == 5)
+    click_row(qtbot, window, sweep_row(window)[0])
+    page = window.details.sweep_page
+    assert page.fields["Runs"].text() == "5 in all: 5 queued"
+    assert page.fields["Kind"].text() == "sweep of a Python function"
+    assert page.fields["Time left"].text() == "not known yet" and not page.fields["Command"].isVisible()
+    page.fields["Runs"].setText("painted over")
+    window.apply_pending()
+    assert page.fields["Runs"].text() == "painted over"  # nothing changed: nothing rebuilt
+    window.queue_actions.pause_sweep.trigger()
+    qtbot.waitUntil(lambda: page.fields["Held"].text().startswith("yes"))
+    assert page.fields["Runs"].text() == "5 in all: 5 queued"  # "held" is said once, on its own line
+    assert page.fields["Status"].text() == "Held"
+    window.queue_actions.pause_sweep.trigger()  # Resume sweep
+    manager.resume_worker()
+    sweep.experiments[-1].result(timeout=30)
+    qtbot.waitUntil(lambda: page.fields["Runs"].text() == "5 in all: 5 done")
+    assert page.fields["Time left"].text() == "none" and page.progress.value() == page.progress.maximum()
