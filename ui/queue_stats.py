@@ -12,6 +12,7 @@ import inspect
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Hashable
+from itertools import repeat
 from operator import attrgetter
 from statistics import median
 from typing import Any
@@ -172,13 +173,17 @@ class QueueStats:
         # Every new one counts as queued; those that already ran or were cancelled are
         # in the history part, read below, which takes them out again. So the history
         # is read only once every new one is in.
-        for func, exp in dict(zip(map(_func_of, batch), batch, strict=True)).items():
+        funcs = list(map(_func_of, batch))
+        for func, exp in dict(zip(funcs, batch, strict=True)).items():
             if func not in self._func_names:
                 self._func_names[func] = exp.func_name
                 self._shapes[func] = _shape(func)
-        calls = [(exp.func, self._key_if_it_matters(exp)) for exp in batch]
+        if any(self._keys_matter(func) for func in set(funcs)):
+            calls = [(exp.func, self._key_if_it_matters(exp)) for exp in batch]
+        else:  # the common case (functions that have not run yet): no Python step per experiment
+            calls = list(zip(funcs, repeat(None)))
         self._queued_members.update(zip(batch, calls, strict=True))
-        self._queued_funcs.update(map(_func_of, batch))
+        self._queued_funcs.update(funcs)
         self._queued_calls.update(calls)
         if self._incoming:
             return
@@ -235,11 +240,15 @@ class QueueStats:
                     del calls[call]
         return left
 
+    def _keys_matter(self, func: Callable) -> bool:
+        """True when ``func`` has runs with a duration of their own (see :meth:`_key_if_it_matters`)."""
+        return bool(self.estimator.known_calls(self._func_names[func]))
+
     def _key_if_it_matters(self, exp: Experiment) -> Hashable | None:
         """The call's argument key when its function has runs with their own duration,
         else None (its median applies): most puts are of functions that have not run
         yet, and working out 100,000 keys on the GUI thread would slow the worker."""
-        if not self.estimator.known_calls(self._func_names[exp.func]):
+        if not self._keys_matter(exp.func):
             return None
         return argument_key(exp, self._shapes[exp.func])
 
