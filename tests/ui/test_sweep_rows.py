@@ -341,3 +341,42 @@ def test_the_sweep_details_rebuild_only_when_the_sweep_moved_on(qtbot, window, m
     sweep.experiments[-1].result(timeout=30)
     qtbot.waitUntil(lambda: page.fields["Runs"].text() == "5 in all: 5 done")
     assert page.fields["Time left"].text() == "none" and page.progress.value() == page.progress.maximum()
+
+
+def test_actions_on_a_sweeps_rows_are_enabled_only_where_they_would_act(qtbot, window, manager):
+    done = manager.sweep(noop, {"i": [1, 2]})
+    done.experiments[-1].result(timeout=30)
+    manager.pause_worker()
+    waiting = manager.sweep(noop, {"i": [3, 4, 5]})
+    manager.job_queue.remove([waiting.experiments[0]])  # cancelled: an ended run under a queued sweep
+    actions, model, view = window.queue_actions, window.queue_model, window.queue_view
+    qtbot.waitUntil(lambda: sweep_row(window, 1)[1] is not None and sweep_row(window, 1)[1].counts_text() == "2 queued · 1 cancelled")  # fmt: skip
+
+    click_row(qtbot, window, sweep_row(window)[0])  # every run finished: nothing to requeue, nothing queued
+    assert not actions.requeue.isEnabled() and actions.requeue.text() == "Requeue"
+    assert not actions.remove.isEnabled() and not actions.move_up.isEnabled()
+
+    row = sweep_row(window, 1)[0]
+    assert row >= model.first_queued_row
+    view.set_expanded(row, True)
+    click_row(qtbot, window, row + 1)  # the cancelled run, among the queued rows
+    assert model.experiment(row + 1) is waiting.experiments[0]
+    for action in (actions.remove, actions.move_up, actions.move_down, actions.move_top, actions.move_bottom):
+        assert not action.isEnabled(), action.text()
+    assert actions.requeue.isEnabled() and actions.edit.isEnabled()  # edit: an edited copy of an ended run
+    click_row(qtbot, window, row + 2, Qt.KeyboardModifier.ControlModifier)  # and a queued one
+    assert actions.remove.isEnabled() and actions.move_down.isEnabled()
+
+    click_row(qtbot, window, row)  # the sweep's row: its queued runs go, its cancelled one comes back
+    assert actions.remove.isEnabled()
+    assert actions.requeue.text() == "Requeue 1 run (1 cancelled)"
+    assert "Requeue 1 run (1 cancelled)" in actions.requeue.toolTip()
+    click_row(qtbot, window, sweep_row(window)[0], Qt.KeyboardModifier.ControlModifier)  # and the finished sweep
+    assert actions.requeue.text() == "Requeue 1 run (1 cancelled)"
+    actions.remove.trigger()
+    qtbot.waitUntil(lambda: sweep_row(window, 1)[1].counts_text() == "3 cancelled")
+    click_row(qtbot, window, sweep_row(window, 1)[0])
+    assert actions.requeue.text() == "Requeue 3 runs (3 cancelled)"
+    actions.requeue.trigger()
+    qtbot.waitUntil(lambda: sweep_row(window, 1)[1].counts_text() == "3 queued")
+    assert manager.job_queue.qsize("queued") == 3
