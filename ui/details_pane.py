@@ -7,9 +7,11 @@ from PySide6.QtGui import QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QScrollArea,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -117,7 +119,12 @@ class DetailsPane(QWidget):
         self._stack.addWidget(self._empty)
         self._stack.addWidget(content)
         self.sweep_page = SweepDetails()
-        self._stack.addWidget(self.sweep_page)
+        sweep_scroll = QScrollArea()  # a low dock scrolls rather than squeezes its wrapped lines
+        sweep_scroll.setWidgetResizable(True)
+        sweep_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        sweep_scroll.setWidget(self.sweep_page)
+        self._sweep_scroll = sweep_scroll
+        self._stack.addWidget(sweep_scroll)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._stack)
@@ -147,7 +154,7 @@ class DetailsPane(QWidget):
         """Show the sweep of a sweep's row."""
         self._experiment = None
         self.sweep_page.show_sweep(sweep)
-        self._stack.setCurrentWidget(self.sweep_page)
+        self._stack.setCurrentWidget(self._sweep_scroll)
 
     def show_experiment(self, exp: Experiment | None) -> None:
         """Show ``exp`` (None: nothing selected)."""

@@ -67,23 +67,26 @@ class SweepDetails(QWidget):
         self.progress.setObjectName("sweep-progress")
         self.progress.setRange(0, _PROGRESS_STEPS)
         self.fields: dict[str, QLabel] = {}
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setHorizontalSpacing(12)
-        for name in ("Kind", "Status", "Runs", "Progress", "Time left", "Held", "At once", "Folder", "Command",
-                     "Queued", "Started", "Id"):  # fmt: skip
-            value = QLabel()
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setWordWrap(True)
-            self.fields[name] = value
-            if name == "Progress":
-                row = QHBoxLayout()
-                row.addWidget(self.progress, 1)
-                row.addWidget(value)
-                form.addRow("Progress:", row)
-            else:
-                form.addRow(f"{name}:", value)
-        self._form = form
+        # What it is and how far it got; then, below its first failed run, where it runs.
+        forms = (QFormLayout(), QFormLayout())
+        names = (("Kind", "Status", "Runs", "Progress", "Time left", "Held", "At once"),
+                 ("Folder", "Command", "Queued", "Started", "Id"))  # fmt: skip
+        for form, part in zip(forms, names, strict=True):
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setHorizontalSpacing(12)
+            for name in part:
+                value = QLabel()
+                value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                value.setWordWrap(True)
+                self.fields[name] = value
+                if name == "Progress":
+                    row = QHBoxLayout()
+                    row.addWidget(self.progress, 1)
+                    row.addWidget(value)
+                    form.addRow("Progress:", row)
+                else:
+                    form.addRow(f"{name}:", value)
+        self._form = forms[1]
 
         self.failed_heading = QLabel("First failed run:")
         bold = self.failed_heading.font()
@@ -104,6 +107,7 @@ class SweepDetails(QWidget):
         self._failed_box = QWidget()
         failed = QVBoxLayout(self._failed_box)
         failed.setContentsMargins(0, 8, 0, 0)
+        self.failed_error.setMaximumHeight(self.fontMetrics().lineSpacing() * 4)  # a long error: its start
         failed.addWidget(self.failed_heading)
         failed.addWidget(self.failed_run)
         failed.addWidget(self.failed_error)
@@ -112,8 +116,10 @@ class SweepDetails(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 4)
         layout.addLayout(heading)
-        layout.addLayout(form)
+        layout.addLayout(forms[0])
         layout.addWidget(self._failed_box)
+        layout.addSpacing(8)
+        layout.addLayout(forms[1])
         layout.addStretch(1)
 
     @property
@@ -154,7 +160,7 @@ class SweepDetails(QWidget):
         self.title.setText(sweep.title)
         kind = group.kind if group is not None else "sweep"
         self.fields["Kind"].setText(
-            "multirun: a command run once per set of parameters" if kind == "multirun" else "sweep of a Python function"
+            "multirun (a command per set of parameters)" if kind == "multirun" else "sweep (a Python function)"
         )
         colour = paused_color(palette) if sweep.waits_held else status_color(sweep.status, palette)
         self.fields["Status"].setText(sweep.status_text)
@@ -162,11 +168,9 @@ class SweepDetails(QWidget):
         counts = sweep.counts_text().removeprefix("held · ")
         self.fields["Runs"].setText(f"{sweep.total:,} in all: {counts}" if counts else f"{sweep.total:,}")
         self.progress.setValue(round(sweep.fraction * _PROGRESS_STEPS))
-        self.fields["Progress"].setText(f"{sweep.fraction:.0%} ended ({sweep.ended:,} of {sweep.total:,})")
+        self.fields["Progress"].setText(f"{sweep.ended:,} of {sweep.total:,} ended")
         self.fields["Time left"].setText(time_left or ("none" if not sweep.is_active else "not known yet"))
-        self.fields["Held"].setText(
-            "yes: its queued runs wait until Resume sweep (also after a restart)" if sweep.held else "no"
-        )
+        self.fields["Held"].setText("yes: its queued runs wait for Resume sweep" if sweep.held else "no")
         max_parallel = group.max_parallel if group is not None else None
         self.fields["At once"].setText(
             f"at most {max_parallel} of its runs" if max_parallel else "as many as the lane has slots"

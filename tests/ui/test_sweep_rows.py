@@ -4,7 +4,8 @@ Restart sweep; and a command's live output."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from labqueue import ExpStatus, Manager
@@ -221,8 +222,9 @@ def test_a_sweep_expanded_in_the_window_renders_to_a_png(qtbot, window, manager,
         qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].counts[ExpStatus.RUNNING])
         row = sweep_row(window)[0]
         window.queue_view.set_expanded(row, True)
-        click_row(qtbot, window, row + 4)  # its failed run, in the details
-        assert window.details.experiment is runs[3].experiment
+        click_row(qtbot, window, row)  # the sweep, in the details
+        assert window.details.sweep is sweep_row(window)[1]
+        assert window.details.sweep_page.first_failed is runs[3].experiment
         QApplication.processEvents()
         save_screenshot(window, tmp_path, "sweep-expanded")
         manager.abort_group(runs[0].experiment.group_id)
@@ -307,7 +309,7 @@ def test_a_sweeps_row_shows_the_sweep_in_the_details_and_its_first_failed_run_on
     assert fields["Kind"].startswith("multirun")
     assert fields["Status"] == "Ended"
     assert fields["Runs"] == "3 in all: 1 done · 2 failed"
-    assert fields["Progress"] == "100% ended (3 of 3)" and page.progress.value() == page.progress.maximum()
+    assert fields["Progress"] == "3 of 3 ended" and page.progress.value() == page.progress.maximum()
     assert fields["Held"] == "no" and fields["At once"] == "at most 2 of its runs"
     assert fields["Folder"] == str(tmp_path / "sweep")
     assert "--exit-param" in fields["Command"]
@@ -327,7 +329,7 @@ def test_the_sweep_details_rebuild_only_when_the_sweep_moved_on(qtbot, window, m
     click_row(qtbot, window, sweep_row(window)[0])
     page = window.details.sweep_page
     assert page.fields["Runs"].text() == "5 in all: 5 queued"
-    assert page.fields["Kind"].text() == "sweep of a Python function"
+    assert page.fields["Kind"].text() == "sweep (a Python function)"
     assert page.fields["Time left"].text() == "not known yet" and not page.fields["Command"].isVisible()
     page.fields["Runs"].setText("painted over")
     window.apply_pending()
@@ -350,7 +352,8 @@ def test_actions_on_a_sweeps_rows_are_enabled_only_where_they_would_act(qtbot, w
     waiting = manager.sweep(noop, {"i": [3, 4, 5]})
     manager.job_queue.remove([waiting.experiments[0]])  # cancelled: an ended run under a queued sweep
     actions, model, view = window.queue_actions, window.queue_model, window.queue_view
-    qtbot.waitUntil(lambda: sweep_row(window, 1)[1] is not None and sweep_row(window, 1)[1].counts_text() == "2 queued · 1 cancelled")  # fmt: skip
+    second = lambda: sweep_row(window, 1)[1]  # noqa: E731
+    qtbot.waitUntil(lambda: second() is not None and second().counts_text() == "2 queued · 1 cancelled")
 
     click_row(qtbot, window, sweep_row(window)[0])  # every run finished: nothing to requeue, nothing queued
     assert not actions.requeue.isEnabled() and actions.requeue.text() == "Requeue"
@@ -380,3 +383,32 @@ def test_actions_on_a_sweeps_rows_are_enabled_only_where_they_would_act(qtbot, w
     actions.requeue.trigger()
     qtbot.waitUntil(lambda: sweep_row(window, 1)[1].counts_text() == "3 queued")
     assert manager.job_queue.qsize("queued") == 3
+
+
+def test_a_sweeps_progress_and_counts_fit_its_row_in_the_default_window(qtbot, window, manager, monkeypatch):
+    manager.pause_worker()
+    manager.sweep(noop, {"i": list(range(12))})
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].total == 12)
+    row, sweep = sweep_row(window)
+    # As many words as a busy sweep shows:
+    sweep.counts.update({ExpStatus.QUEUED: -6, ExpStatus.FINISHED: 4, ExpStatus.RUNNING: 1, ExpStatus.FAILED: 1})
+    sweep.time_left = 125.0
+    painted = []
+    original = window.queue_view._paint_progress
+    monkeypatch.setattr(
+        window.queue_view, "_paint_progress", lambda p, option, progress, s: (
+            painted.append((QRect(option.rect), progress, QFontMetrics(option.font))), original(p, option, progress, s))
+    )  # fmt: skip
+    window.queue_view.viewport().repaint()
+    (rect, (fraction, message), metrics), *_ = painted
+    assert message == "4 done · 1 running · 6 queued · 1 failed · ≈ 2 min 05 s left"
+    view = window.queue_view
+    assert rect.left() == view.columnViewportPosition(Column.QUEUED_AT)  # across Queued .. Result
+    assert rect.right() + 1 == view.columnViewportPosition(Column.RESULT) + view.columnWidth(Column.RESULT)
+    bar = metrics.horizontalAdvance("100%") + 16
+    assert metrics.horizontalAdvance(message) + bar + 12 <= rect.width()  # read whole, not elided
+
+    window.queue_view.horizontalHeader().moveSection(view.horizontalHeader().visualIndex(Column.RESULT), 2)
+    painted.clear()
+    window.queue_view.viewport().repaint()
+    assert painted[0][0].width() == view.columnWidth(Column.RESULT)  # columns moved apart: its own cell only
