@@ -12,8 +12,8 @@ import inspect
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Hashable
-from itertools import repeat
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_
 from statistics import median
 from typing import Any
 
@@ -211,14 +211,22 @@ class QueueStats:
         calls = self._leave_queued(entries)
         # Per function only the newest few of this update (a fast run ends thousands a
         # second), learned oldest first, so the newest run of each call wins.
+        # The finished ones, newest first, picked out in C; the walk stops once every
+        # function among them has its sample.
+        finished = list(compress(entries[::-1], map(is_, statuses[::-1], repeat(ExpStatus.FINISHED))))
+        names = {self._func_name(func) for func in set(map(_func_of, finished))}
         sampled: Counter[str] = Counter()
         learned = []
-        for exp, status in zip(reversed(entries), reversed(statuses), strict=True):
-            if status is ExpStatus.FINISHED:
-                name = self._func_name(exp.func)
-                if sampled[name] < _LEARNED_PER_UPDATE:
-                    learned.append((name, exp))
-                    sampled[name] += 1
+        complete = 0
+        for exp in finished:
+            name = self._func_name(exp.func)
+            if sampled[name] < _LEARNED_PER_UPDATE:
+                learned.append((name, exp))
+                sampled[name] += 1
+                if sampled[name] == _LEARNED_PER_UPDATE:
+                    complete += 1
+                    if complete == len(names):
+                        break
         for name, exp in reversed(learned):
             call = calls.get(exp)
             key = call[1] if call is not None and call[1] is not None else argument_key(exp, self._shapes[exp.func])
@@ -227,13 +235,14 @@ class QueueStats:
     def _leave_queued(self, experiments: list[Experiment]) -> dict[Experiment, tuple[Callable, Hashable | None]]:
         """Count these out of the queued ones; returns the calls of those that were."""
         members = self._queued_members
-        left = {exp: members.pop(exp) for exp in experiments if exp in members}
+        leaving = members.keys() & experiments  # in C: thousands end between two frames
+        left = dict(zip(leaving, map(members.pop, leaving), strict=True))
         if left:
             self._queued_funcs -= Counter(map(_func_of, left))  # also drops the functions with none left
             calls = self._queued_calls
-            # One by one: ``-=`` would walk every queued call (100,000 distinct sweep points).
-            for call in left.values():
-                remaining = calls[call] - 1
+            # Per call: ``-=`` would walk every queued call (100,000 distinct sweep points).
+            for call, count in Counter(left.values()).items():
+                remaining = calls[call] - count
                 if remaining > 0:
                     calls[call] = remaining
                 else:

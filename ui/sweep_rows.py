@@ -242,14 +242,15 @@ def _count_ended(row: SweepRow, ended: list[Experiment], replaced: set[str]) -> 
         if unfinished in statuses:
             end = min(end, statuses.index(unfinished))
     counts = row._ended_counts
-    for status in set(statuses[:end]):
-        counts[status] += statuses.count(status)  # list.count: no hashing per run
+    counted = statuses[:end]
+    for status in ExpStatus:
+        counts[status] += counted.count(status)  # list.count compares in C: no hashing per run
     row._ended_counted += end
     newly_replaced = replaced - row._replaced
     if newly_replaced:  # a requeue: its copy counts instead of the run it replaces
-        counted = {exp.id: exp for exp in ended[: row._ended_counted]}
+        by_id = {exp.id: exp for exp in ended[: row._ended_counted]}
         for experiment_id in newly_replaced:
-            exp = counted.get(experiment_id)
+            exp = by_id.get(experiment_id)
             if exp is not None:
                 counts[exp.status] -= 1
                 row._replaced.add(experiment_id)
