@@ -316,6 +316,19 @@ def report_start_up(starts: int) -> None:
     )
 
 
+def report_jobs(jobs: int, config: Path) -> None:
+    for as_sweep in (False, True):
+        what = "as the runs of one sweep" if as_sweep else "headless against window shown"
+        print(f"{jobs} no-op experiments, {what} (same process, put from a script thread):")
+        headless = min(bench_headless(jobs, as_sweep) for _ in range(3))
+        windowed = min(bench_windowed(jobs, config, False, as_sweep)[0] for _ in range(3))
+        stalls = [bench_windowed(jobs, config, True, as_sweep)[1] for _ in range(2)]
+        print(f"  headless {headless:6.3f} s ({jobs / headless:8.0f} jobs/s), best of 3")
+        print(f"  windowed {windowed:6.3f} s ({jobs / windowed:8.0f} jobs/s), best of 3")
+        print(f"  ratio windowed/headless {windowed / headless:5.2f} (target <= 1.3)")
+        print(f"  longest stall while they run {max(stalls) * 1000:6.1f} ms (worst of 2 runs with the heartbeat)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--puts", type=int, default=100_000)
@@ -323,6 +336,7 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--only-start", action="store_true", help="measure only the start-up")
     parser.add_argument("--only-console-put", action="store_true", help="measure only the console's put_many")
+    parser.add_argument("--only-jobs", action="store_true", help="measure only the runs of no-op experiments")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     config = Path(tempfile.mkdtemp(prefix="labqueue-bench-"))
@@ -332,6 +346,10 @@ def main() -> None:
     if args.only_console_put:
         took, stall, stored = bench_console_put_many(args.puts, config)
         print(f"console put_many {took:.3f} s, stored {stored}, console put_many stall {stall * 1000:.1f} ms")
+        return
+
+    if args.only_jobs:
+        report_jobs(args.jobs, config)
         return
 
     print(f"put_many of {args.puts} experiments, window shown (heartbeat every {Heartbeat.INTERVAL_MS} ms):")
@@ -346,17 +364,7 @@ def main() -> None:
         f"{stored}), console put_many stall {stall * 1000:6.1f} ms (target <= 100 ms)"
     )
 
-    for as_sweep in (False, True):
-        what = "as the runs of one sweep" if as_sweep else "headless against window shown"
-        print(f"{args.jobs} no-op experiments, {what} (same process, put from a script thread):")
-        headless = min(bench_headless(args.jobs, as_sweep) for _ in range(3))
-        windowed = min(bench_windowed(args.jobs, config, False, as_sweep)[0] for _ in range(3))
-        stalls = [bench_windowed(args.jobs, config, True, as_sweep)[1] for _ in range(2)]
-        print(f"  headless {headless:6.3f} s ({args.jobs / headless:8.0f} jobs/s), best of 3")
-        print(f"  windowed {windowed:6.3f} s ({args.jobs / windowed:8.0f} jobs/s), best of 3")
-        print(f"  ratio windowed/headless {windowed / headless:5.2f} (target <= 1.3)")
-        print(f"  longest stall while they run {max(stalls) * 1000:6.1f} ms (worst of 2 runs with the heartbeat)")
-
+    report_jobs(args.jobs, config)
     report_start_up(args.starts)
     app.quit()
 

@@ -1,4 +1,4 @@
-"""DetailsPane: everything about one experiment, for the selected row."""
+"""DetailsPane: everything about one experiment, or one sweep, for the selected row."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from PySide6.QtGui import QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QScrollArea,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -20,6 +22,8 @@ from labqueue.core import Experiment, ExpStatus
 from labqueue.core.runs import command_of, tail_lines
 
 from .display_text import arguments_text, chain_text, format_duration, format_time, outcome_text, status_label
+from .sweep_details import SweepDetails
+from .sweep_rows import SweepRow
 from .theme import experiment_color, experiment_icon
 from .traceback_text import is_plain_abort, readable_traceback
 
@@ -34,7 +38,9 @@ OUTPUT_LINES = 200
 
 class DetailsPane(QWidget):
     """Title, arguments, status, times, result, traceback, log lines, journal state,
-    and for a command the tail of its stdout and stderr, live while it runs.
+    and for a command the tail of its stdout and stderr, live while it runs; for a
+    sweep's row, the sweep (:class:`~ui.sweep_details.SweepDetails`, whose
+    ``run_chosen`` signal asks for one of its runs to be selected).
 
     :meth:`refresh` is cheap when nothing changed: texts are rebuilt only when the
     experiment's status, log or progress moved on, and results are shown through a
@@ -112,6 +118,13 @@ class DetailsPane(QWidget):
         self._stack = QStackedWidget()
         self._stack.addWidget(self._empty)
         self._stack.addWidget(content)
+        self.sweep_page = SweepDetails()
+        sweep_scroll = QScrollArea()  # a low dock scrolls rather than squeezes its wrapped lines
+        sweep_scroll.setWidgetResizable(True)
+        sweep_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        sweep_scroll.setWidget(self.sweep_page)
+        self._sweep_scroll = sweep_scroll
+        self._stack.addWidget(sweep_scroll)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._stack)
@@ -133,9 +146,21 @@ class DetailsPane(QWidget):
     def experiment(self) -> Experiment | None:
         return self._experiment
 
+    @property
+    def sweep(self) -> SweepRow | None:
+        return self.sweep_page.sweep
+
+    def show_sweep(self, sweep: SweepRow) -> None:
+        """Show the sweep of a sweep's row."""
+        self._experiment = None
+        self.sweep_page.show_sweep(sweep)
+        self._stack.setCurrentWidget(self._sweep_scroll)
+
     def show_experiment(self, exp: Experiment | None) -> None:
         """Show ``exp`` (None: nothing selected)."""
-        if exp is self._experiment:
+        if self.sweep_page.sweep is not None:
+            self.sweep_page.show_sweep(None)
+        elif exp is self._experiment:
             return
         self._experiment = exp
         self._stack.setCurrentIndex(0 if exp is None else 1)
@@ -154,12 +179,14 @@ class DetailsPane(QWidget):
 
     def set_palette(self, palette: QPalette) -> None:
         self._forget_shown()
+        self.sweep_page.set_palette(palette)
         self.refresh()
 
     def refresh(self) -> None:
         """Update what changed since the last call."""
         exp = self._experiment
         if exp is None:
+            self.sweep_page.refresh()
             return
         status = exp.status
         duration = format_duration(exp.duration) or "not started"

@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
             ),
         )
         self.details = DetailsPane()
+        self.details.sweep_page.run_chosen.connect(self.show_traceback)
         self.log_pane = LogPane()
         self.plot_pane = PlotPane(manager.published_data)
         self.status = QueueStatusBar()
@@ -417,7 +418,11 @@ class MainWindow(QMainWindow):
         self.plot_pane.show_selected(experiments, self.manager.job_queue.running_experiment)
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.details.show_experiment(self.queue_model.experiment(current.row()) if current.isValid() else None)
+        sweep = self.queue_model.sweep(current.row()) if current.isValid() else None
+        if sweep is not None:
+            self.details.show_sweep(sweep)
+        else:
+            self.details.show_experiment(self.queue_model.experiment(current.row()) if current.isValid() else None)
 
     # -- palette, first paint, closing -------------------------------------------------
 

@@ -3,6 +3,7 @@ enabled only where it applies."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from . import reordering
 from .display_text import outcome_text
 from .experiment_form import DialogMode, ExperimentDialog
 from .queue_view import QueueView
-from .sweep_rows import SweepRow
+from .sweep_rows import REQUEUED_STATUSES, SweepRow
 from .theme import action_icon
 
 __all__ = ["ABORT_KEYS", "PAUSE_AFTER_KEYS", "PAUSE_KEYS", "QueueActions"]
@@ -41,6 +42,7 @@ _RESUME_TIP = "Resume: run the queued experiments (and let a paused one go on)"
 _ABORT_TIP = "Abort the running experiment"
 _PAUSE_SWEEP_TIP = "Pause the selected sweeps: no more of their runs start (running ones go on), also after a restart"
 _RESUME_SWEEP_TIP = "Resume the selected sweeps: their queued runs start again"
+_REQUEUE_TIP = "Queue the selected ended experiments again"
 _FORCE_ABORT_TIP = "It has not stopped yet: raise Aborted inside it now"
 
 
@@ -146,7 +148,7 @@ class QueueActions(QObject):
             "Requeue",
             "requeue",
             "Ctrl+R",
-            "Queue the selected ended experiments again",
+            _REQUEUE_TIP,
             self.requeue_selected,
         )
         self.copy = self._make(
@@ -172,6 +174,7 @@ class QueueActions(QObject):
             self.restart_selected_sweep,
         )
         self._shown_sweep_hold = False
+        self._shown_requeue: tuple | None = None
         view.selectionModel().selectionChanged.connect(self.refresh)
         self.refresh()  # the window calls set_palette as soon as it is built
 
@@ -241,17 +244,26 @@ class QueueActions(QObject):
         can_remove = bool(queued_runs)
         can_requeue = any(top < model.history_size for top, _ in runs)
         one = len(runs) == 1 and runs[0][0] == runs[0][1] and runs[0][0] != model.running_row
+        if one:  # a process lane's running run is no running_row, and cannot be edited either
+            chosen = model.experiment(runs[0][0])
+            one = chosen is not None and chosen.status is not ExpStatus.RUNNING
+        requeued: Counter[ExpStatus] | None = None
         if model.grouped:
             sweeps, under = self._view.selected_sweeps(), self._view.selected_runs_under_sweeps()
-            can_remove = can_remove or any(exp.status is ExpStatus.QUEUED for exp in under)
+            # Rows in the queued part may be ended runs shown under their sweep: only
+            # rows with a place in the queue (or a sweep with queued runs) can move or go.
+            can_remove = any(model.has_queued_row(top, bottom) for top, bottom in runs)
             can_remove = can_remove or any(sweep.counts[ExpStatus.QUEUED] for sweep in sweeps)
-            can_requeue = can_requeue or any(exp.status.is_terminal for exp in under)
-            can_requeue = can_requeue or any(sweep.requeueable_members() for sweep in sweeps)
-            one = one and not sweeps
+            # Ended rows are experiments or runs, but for the rows of ended sweeps.
+            can_requeue = model.ended_experiment_rows(runs) > 0 or any(exp.status.is_terminal for exp in under)
+            if sweeps:
+                requeued = self._requeued_counts(sweeps)
+                can_requeue = can_requeue or sum(requeued.values()) > 0
             self._refresh_sweep_actions(sweeps, under)
         else:
             for action in self.sweep_group:
                 self._enable(action, False)
+        self._show_requeue_counts(requeued)
         self._enable(self.remove, can_remove)
         for action in (self.move_up, self.move_top):
             self._enable(action, can_remove and not at_top)
@@ -263,6 +275,35 @@ class QueueActions(QObject):
         self._enable(self.edit, one and state is not WorkerState.STOPPED)
         self._enable(self.copy, bool(runs))
         self._show_pause_state()
+
+    def _requeued_counts(self, sweeps: list[SweepRow]) -> Counter[ExpStatus]:
+        """What Requeue would queue again, by status: the selected sweeps' runs that did
+        not finish (read from their counts) and the other selected ended experiments."""
+        requeued: Counter[ExpStatus] = Counter()
+        for sweep in sweeps:
+            requeued.update({status: sweep.counts[status] for status in REQUEUED_STATUSES})
+        in_sweeps = {sweep.group_id for sweep in sweeps}
+        for exp in self._view.selected_experiments():
+            status = exp.status
+            if status.is_terminal and not (exp.group_id in in_sweeps and status in REQUEUED_STATUSES):
+                requeued[status] += 1
+        return +requeued
+
+    def _show_requeue_counts(self, requeued: Counter[ExpStatus] | None) -> None:
+        """``Requeue 3 runs (2 failed, 1 cancelled)`` while sweeps are selected, else ``Requeue``."""
+        shown = tuple(requeued.items()) if requeued else None
+        if shown == self._shown_requeue:
+            return
+        self._shown_requeue = shown
+        if not requeued:
+            _show(self.requeue, "Requeue", "Requeue")
+            _set_tip(self.requeue, _REQUEUE_TIP)
+            return
+        total = sum(requeued.values())
+        parts = ", ".join(f"{count:,} {status.label.lower()}" for status, count in requeued.most_common())
+        text = f"Requeue {total:,} run{'s' if total != 1 else ''} ({parts})"
+        _show(self.requeue, text, "Requeue")
+        _set_tip(self.requeue, f"{text}: the selected sweeps' runs that did not finish, cancelled ones too")
 
     def _refresh_sweep_actions(self, sweeps: list[SweepRow], under: list[Experiment]) -> None:
         targets = self._target_sweeps(sweeps, under)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -200,6 +200,30 @@ class QueueModel(QAbstractTableModel):
             return self._places[row - self._first_queued] if self._grouped else row - self._first_queued
         # A running sweep's queued runs are shown under it, among the running rows.
         return self._run_places.get(self._rows[row]) if self._grouped and row >= self._history_size else None
+
+    def has_queued_row(self, first_row: int, last_row: int) -> bool:
+        """True when a row of ``first_row .. last_row`` has a place in the queue (see
+        :meth:`place`); looked at in C, for a selection of any size."""
+        if not self._grouped:
+            return last_row >= self._first_queued
+        start = max(first_row, self._first_queued)
+        if start <= last_row:
+            places = self._places[start - self._first_queued : last_row - self._first_queued + 1]
+            if places.count(None) < len(places):
+                return True
+        running = self._rows[max(first_row, self._history_size) : min(last_row + 1, self._first_queued)]
+        return any(self._run_places.get(item) is not None for item in running)
+
+    def ended_experiment_rows(self, runs: list[tuple[int, int]]) -> int:
+        """How many of the rows in these ``(first, last)`` runs are ended experiments (the
+        ended part's rows but for those of sweeps)."""
+        count = 0
+        for first, last in runs:
+            last = min(last, self._history_size - 1)
+            if first <= last:
+                sweeps = bisect_right(self._sweep_row_numbers, last) - bisect_left(self._sweep_row_numbers, first)
+                count += last - first + 1 - (sweeps if self._grouped else 0)
+        return count
 
     def set_expanded(self, row: int, expanded: bool) -> None:
         """Show (or hide) the runs of the sweep at ``row`` beneath it."""

@@ -12,7 +12,8 @@ import inspect
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Hashable
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_
 from statistics import median
 from typing import Any
 
@@ -172,13 +173,17 @@ class QueueStats:
         # Every new one counts as queued; those that already ran or were cancelled are
         # in the history part, read below, which takes them out again. So the history
         # is read only once every new one is in.
-        for func, exp in dict(zip(map(_func_of, batch), batch, strict=True)).items():
+        funcs = list(map(_func_of, batch))
+        for func, exp in dict(zip(funcs, batch, strict=True)).items():
             if func not in self._func_names:
                 self._func_names[func] = exp.func_name
                 self._shapes[func] = _shape(func)
-        calls = [(exp.func, self._key_if_it_matters(exp)) for exp in batch]
+        if any(self._keys_matter(func) for func in set(funcs)):
+            calls = [(exp.func, self._key_if_it_matters(exp)) for exp in batch]
+        else:  # the common case (functions that have not run yet): no Python step per experiment
+            calls = list(zip(funcs, repeat(None)))
         self._queued_members.update(zip(batch, calls, strict=True))
-        self._queued_funcs.update(map(_func_of, batch))
+        self._queued_funcs.update(funcs)
         self._queued_calls.update(calls)
         if self._incoming:
             return
@@ -206,14 +211,22 @@ class QueueStats:
         calls = self._leave_queued(entries)
         # Per function only the newest few of this update (a fast run ends thousands a
         # second), learned oldest first, so the newest run of each call wins.
+        # The finished ones, newest first, picked out in C; the walk stops once every
+        # function among them has its sample.
+        finished = list(compress(entries[::-1], map(is_, statuses[::-1], repeat(ExpStatus.FINISHED))))
+        names = {self._func_name(func) for func in set(map(_func_of, finished))}
         sampled: Counter[str] = Counter()
         learned = []
-        for exp, status in zip(reversed(entries), reversed(statuses), strict=True):
-            if status is ExpStatus.FINISHED:
-                name = self._func_name(exp.func)
-                if sampled[name] < _LEARNED_PER_UPDATE:
-                    learned.append((name, exp))
-                    sampled[name] += 1
+        complete = 0
+        for exp in finished:
+            name = self._func_name(exp.func)
+            if sampled[name] < _LEARNED_PER_UPDATE:
+                learned.append((name, exp))
+                sampled[name] += 1
+                if sampled[name] == _LEARNED_PER_UPDATE:
+                    complete += 1
+                    if complete == len(names):
+                        break
         for name, exp in reversed(learned):
             call = calls.get(exp)
             key = call[1] if call is not None and call[1] is not None else argument_key(exp, self._shapes[exp.func])
@@ -222,24 +235,29 @@ class QueueStats:
     def _leave_queued(self, experiments: list[Experiment]) -> dict[Experiment, tuple[Callable, Hashable | None]]:
         """Count these out of the queued ones; returns the calls of those that were."""
         members = self._queued_members
-        left = {exp: members.pop(exp) for exp in experiments if exp in members}
+        leaving = members.keys() & experiments  # in C: thousands end between two frames
+        left = dict(zip(leaving, map(members.pop, leaving), strict=True))
         if left:
             self._queued_funcs -= Counter(map(_func_of, left))  # also drops the functions with none left
             calls = self._queued_calls
-            # One by one: ``-=`` would walk every queued call (100,000 distinct sweep points).
-            for call in left.values():
-                remaining = calls[call] - 1
+            # Per call: ``-=`` would walk every queued call (100,000 distinct sweep points).
+            for call, count in Counter(left.values()).items():
+                remaining = calls[call] - count
                 if remaining > 0:
                     calls[call] = remaining
                 else:
                     del calls[call]
         return left
 
+    def _keys_matter(self, func: Callable) -> bool:
+        """True when ``func`` has runs with a duration of their own (see :meth:`_key_if_it_matters`)."""
+        return bool(self.estimator.known_calls(self._func_names[func]))
+
     def _key_if_it_matters(self, exp: Experiment) -> Hashable | None:
         """The call's argument key when its function has runs with their own duration,
         else None (its median applies): most puts are of functions that have not run
         yet, and working out 100,000 keys on the GUI thread would slow the worker."""
-        if not self.estimator.known_calls(self._func_names[exp.func]):
+        if not self._keys_matter(exp.func):
             return None
         return argument_key(exp, self._shapes[exp.func])
 

@@ -55,6 +55,8 @@ _EXPANDER_WIDTH = 16
 _RUN_INDENT = 28
 _EXPAND_KEYS = (Qt.Key.Key_Right, Qt.Key.Key_Plus)
 _COLLAPSE_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Minus)
+#: The columns a sweep's row paints its progress across (see QueueView._sweep_span).
+_SWEEP_SPAN = (Column.QUEUED_AT, Column.STARTED_AT, Column.DURATION, Column.RESULT)
 _EMPTY_TEXT = "Nothing queued yet.\nExperiments queued from the console or a script appear here."
 
 
@@ -318,10 +320,18 @@ class QueueView(QTableView):
         focused = self.hasFocus()
         style = self.style()
         painter = QPainter(self.viewport())
+        span = self._sweep_span(header) if model.grouped else None
+        sweep_columns = columns
+        if span is not None:  # a sweep's progress and counts take the span's room
+            left, right = span
+            sweep_columns = [(c, x, w) for c, x, w in columns if c not in _SWEEP_SPAN]
+            if left <= area.right() and right >= area.left():
+                sweep_columns.append((Column.RESULT, left, right - left))
         for row in range(first_row, last_row + 1):
             top, height = self.rowViewportPosition(row), self.rowHeight(row)
             selected = selection.isRowSelected(row)
-            for column, left, width in columns:
+            sweep = span is not None and model.sweep(row) is not None
+            for column, left, width in sweep_columns if sweep else columns:
                 option = QStyleOptionViewItem(template)
                 option.rect = QRect(left, top, width, height)
                 if selected:
@@ -331,8 +341,23 @@ class QueueView(QTableView):
                 if row % 2:
                     option.features |= QStyleOptionViewItem.ViewItemFeature.Alternate
                 style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewRow, option, painter, self)
-                self._paint_cell(painter, option, model.cell(row, column), style)
+                cell = model.cell(row, column)
+                if sweep and column == Column.RESULT:
+                    cell = _with_time_left(cell, model.cell(row, Column.DURATION).text)
+                self._paint_cell(painter, option, cell, style)
         painter.end()
+
+    def _sweep_span(self, header: QHeaderView) -> tuple[int, int] | None:
+        """Left and right of the Queued, Started, Duration and Result columns when they
+        stand side by side (as they do unless the user moved them): a sweep's row shows
+        its progress, counts and time left across them (its first times are in the
+        details), room that the Result column alone seldom has."""
+        visuals = sorted(header.visualIndex(column) for column in _SWEEP_SPAN)
+        if visuals[-1] - visuals[0] != len(visuals) - 1 or any(header.isSectionHidden(c) for c in _SWEEP_SPAN):
+            return None
+        left = min(self.columnViewportPosition(column) for column in _SWEEP_SPAN)
+        right = max(self.columnViewportPosition(column) + self.columnWidth(column) for column in _SWEEP_SPAN)
+        return left, right
 
     def _paint_cell(self, painter: QPainter, option: QStyleOptionViewItem, cell: Cell, style: QStyle) -> None:
         if cell.expanded is not None or cell.indent:
@@ -384,20 +409,40 @@ class QueueView(QTableView):
     def _paint_progress(
         self, painter: QPainter, option: QStyleOptionViewItem, progress: tuple[float | None, str], style: QStyle
     ) -> None:
-        """A bar with the percentage and the message; an empty one when the job gave no fraction."""
+        """A short bar with the percentage in it, and the message beside it (elided);
+        an empty bar when the job gave no fraction."""
         fraction, message = progress
+        metrics = option.fontMetrics
+        area = option.rect.adjusted(3, 3, -3, -3)
         bar = QStyleOptionProgressBar()
         bar.initFrom(self)
-        bar.rect = option.rect.adjusted(3, 3, -3, -3)
+        bar_width = min(area.width(), metrics.horizontalAdvance("100%") + 16)
+        bar.rect = QRect(area.left(), area.top(), bar_width, area.height())
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         bar.minimum, bar.maximum = 0, _PROGRESS_STEPS
         bar.progress = round((fraction or 0.0) * _PROGRESS_STEPS)
-        percent = f"{fraction:.0%}" if fraction is not None else ""
-        text = "  ".join(part for part in (percent, message) if part)
-        # Elided here: the style would wrap a long text onto a second line in the bar.
-        bar.text = option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideRight, bar.rect.width() - 8)
-        bar.textVisible = True
+        bar.text = f"{fraction:.0%}" if fraction is not None else ""
+        bar.textVisible = fraction is not None
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, self)
+        text_area = area.adjusted(bar.rect.width() + 6, 0, 0, 0)
+        if message and text_area.width() > 0:
+            selected = option.state & QStyle.StateFlag.State_Selected
+            role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+            painter.save()
+            painter.setPen(option.palette.color(role))
+            painter.setFont(option.font)
+            elided = metrics.elidedText(message, Qt.TextElideMode.ElideRight, text_area.width())
+            painter.drawText(text_area, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
+            painter.restore()
+
+
+def _with_time_left(cell: Cell, time_left: str) -> Cell:
+    """A sweep's Result cell, spanning its row's Duration too: its time left after its counts."""
+    if not time_left or cell.progress is None:
+        return cell
+    fraction, counts = cell.progress
+    return cell._replace(progress=(fraction, f"{counts} · {time_left}"))
 
 
 def _header_labels(parent: QWidget) -> QStandardItemModel:

@@ -68,7 +68,22 @@ class SweepRow:
     attempt of each run.
     """
 
-    __slots__ = ("counts", "expanded", "group", "group_id", "held", "id", "latest", "members", "time_left", "_known")
+    __slots__ = (
+        "counts",
+        "expanded",
+        "group",
+        "group_id",
+        "held",
+        "id",
+        "latest",
+        "members",
+        "time_left",
+        "_ended_counted",
+        "_ended_counts",
+        "_known",
+        "_latest_of",
+        "_replaced",
+    )
 
     def __init__(self, group_id: str) -> None:
         self.group_id = group_id
@@ -81,6 +96,12 @@ class SweepRow:
         self.time_left: float | None = None
         self.expanded = False
         self._known: set[Experiment] = set()  # the members, for finding new ones
+        self._latest_of: list[Experiment] | None = None  # the members ``latest`` was picked from
+        # The statuses of its first ``_ended_counted`` ended runs, less those of the
+        # runs in ``_replaced`` (replaced by a requeued copy).
+        self._ended_counted = 0
+        self._ended_counts: Counter[ExpStatus] = Counter()
+        self._replaced: set[str] = set()
 
     @property
     def title(self) -> str:
@@ -173,27 +194,66 @@ def update_sweeps(
     experiments = snapshot.experiments
     grouped = list(map(experiments.__getitem__, runs_at.indexes))
     group_ids = list(map(runs_at.group_ids.__getitem__, runs_at.indexes))
-    ended_ids = group_ids[: bisect_left(runs_at.indexes, snapshot.ended_size)]
+    ended_end = bisect_left(runs_at.indexes, snapshot.ended_size)
+    ended_ids = group_ids[:ended_end]
+    running_ids = group_ids[ended_end : bisect_left(runs_at.indexes, snapshot.first_queued)]
     members = {group_id: list(compress(grouped, map(group_id.__eq__, group_ids))) for group_id in set(group_ids)}
     groups = source.groups()
     for group_id in sweeps.keys() - members.keys():
         sweeps[group_id].members, sweeps[group_id].latest = [], []
+        sweeps[group_id].counts = Counter()
     for group_id, runs in members.items():
         row = sweeps.get(group_id)
         if row is None:
             row = sweeps[group_id] = SweepRow(group_id)
         row.group = groups.get(group_id, row.group)
         ended = ended_ids.count(group_id)
+        running = running_ids.count(group_id)
         _update_members(row, runs, ended)
         replaced = set(map(_requeued_from, runs))
         replaced.discard(None)
-        row.latest = [exp for exp in row.members if exp.id not in replaced] if replaced else row.members
-        statuses = list(map(_status_of, row.latest))
-        row.counts = Counter({status: statuses.count(status) for status in ExpStatus})  # no hashing per run
+        if row.members is not row._latest_of or replaced != row._replaced:
+            row.latest = [exp for exp in row.members if exp.id not in replaced] if replaced else row.members
+            row._latest_of = row.members
+        _count_ended(row, runs[:ended], replaced)
+        counts = Counter(dict.fromkeys(ExpStatus, 0))
+        counts.update(row._ended_counts)
+        counts[ExpStatus.RUNNING] = running
+        counts[ExpStatus.QUEUED] = len(runs) - ended - running
+        row.counts = counts
         row.held = source.is_held(group_id)
         # Ended runs are in the order they ended: the last ones are the most recent.
         recent = runs[max(0, ended - _TIME_LEFT_SAMPLE) : ended]
         row.time_left = _time_left(row, [exp for exp in recent if exp.id not in replaced], source.slots())
+
+
+def _count_ended(row: SweepRow, ended: list[Experiment], replaced: set[str]) -> None:
+    """Count the statuses of the sweep's ended runs (``ended``, in the order they ended),
+    those replaced by a requeued copy left out. The ended runs only grow at their end,
+    so only the new ones are read (a sweep of 20,000 runs is followed at every frame):
+    up to one whose outcome is still being announced (it reads RUNNING for a moment),
+    which is read again next time."""
+    if row._ended_counted > len(ended):  # runs left the history: count again
+        row._ended_counted, row._ended_counts, row._replaced = 0, Counter(), set()
+    fresh = ended[row._ended_counted :]
+    statuses = list(map(_status_of, fresh))
+    end = len(statuses)
+    for unfinished in (ExpStatus.QUEUED, ExpStatus.RUNNING):
+        if unfinished in statuses:
+            end = min(end, statuses.index(unfinished))
+    counts = row._ended_counts
+    counted = statuses[:end]
+    for status in ExpStatus:
+        counts[status] += counted.count(status)  # list.count compares in C: no hashing per run
+    row._ended_counted += end
+    newly_replaced = replaced - row._replaced
+    if newly_replaced:  # a requeue: its copy counts instead of the run it replaces
+        by_id = {exp.id: exp for exp in ended[: row._ended_counted]}
+        for experiment_id in newly_replaced:
+            exp = by_id.get(experiment_id)
+            if exp is not None:
+                counts[exp.status] -= 1
+                row._replaced.add(experiment_id)
 
 
 def _update_members(row: SweepRow, runs: list[Experiment], ended: int) -> None:
@@ -231,7 +291,8 @@ class GroupedRows(NamedTuple):
     snapshot, each sweep as one row (and its runs when expanded). ``places[i]`` is the
     place in the queue (0 runs next) of row ``first_queued + i``, None for an ended or
     running run shown under its sweep. ``sweep_rows``: the rows of the sweeps, ascending;
-    ``queued_places``: the places of the sweeps' queued runs (shown in any part)."""
+    ``queued_places``: the places of the sweeps' queued runs (shown in any part; only
+    while a sweep is expanded: its runs are rows then)."""
 
     rows: list[Experiment | SweepRow]
     ended_size: int
@@ -255,9 +316,11 @@ def group_rows(snapshot: QueueSnapshot, runs_at: SweepRuns, sweeps: Mapping[str,
     anchor = dict(zip(group_ids[:split], grouped[:split], strict=True))
     anchor.update(zip(reversed(group_ids[split:]), reversed(grouped[split:]), strict=True))
     in_queue = bisect_left(grouped, first_queued)
-    queued_runs = grouped[in_queue:]
-    places_of_queued_runs = map(sub, queued_runs, repeat(first_queued))
-    queued_place = dict(zip(map(experiments.__getitem__, queued_runs), places_of_queued_runs, strict=True))
+    queued_place: dict[Experiment, int] = {}
+    if any(sweeps[group_id].expanded for group_id in anchor):  # else no run is a row of its own
+        queued_runs = grouped[in_queue:]
+        places_of_queued_runs = map(sub, queued_runs, repeat(first_queued))
+        queued_place = dict(zip(map(experiments.__getitem__, queued_runs), places_of_queued_runs, strict=True))
     by_place = sorted((index, group_id) for group_id, index in anchor.items())
     rows: list[Experiment | SweepRow] = []
     places: list[int | None] = []

@@ -4,7 +4,8 @@ Restart sweep; and a command's live output."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from labqueue import ExpStatus, Manager
@@ -221,8 +222,9 @@ def test_a_sweep_expanded_in_the_window_renders_to_a_png(qtbot, window, manager,
         qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].counts[ExpStatus.RUNNING])
         row = sweep_row(window)[0]
         window.queue_view.set_expanded(row, True)
-        click_row(qtbot, window, row + 4)  # its failed run, in the details
-        assert window.details.experiment is runs[3].experiment
+        click_row(qtbot, window, row)  # the sweep, in the details
+        assert window.details.sweep is sweep_row(window)[1]
+        assert window.details.sweep_page.first_failed is runs[3].experiment
         QApplication.processEvents()
         save_screenshot(window, tmp_path, "sweep-expanded")
         manager.abort_group(runs[0].experiment.group_id)
@@ -286,3 +288,127 @@ def test_a_sweep_held_before_a_restart_shows_held_in_the_window(qtbot, tmp_path)
         assert window.queue_actions.pause_sweep.text() == "Resume sweep"
     finally:
         again.shutdown(wait=True, abort_running=True, timeout=10)
+
+
+def test_a_sweeps_row_shows_the_sweep_in_the_details_and_its_first_failed_run_one_click_away(
+    qtbot, window, manager, tmp_path
+):
+    runs = multirun(
+        runs=[{"exit": code} for code in (0, 3, 1)],
+        cmd=child("--exit-param"),
+        output_path=tmp_path / "sweep",
+        runner=ParallelLocalRunner(max_parallel=2, manager=manager),
+    )
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and not sweep_row(window)[1].is_active)
+    row, sweep = sweep_row(window)
+    click_row(qtbot, window, row)
+    page = window.details.sweep_page
+    assert window.details.sweep is sweep and page.isVisible()
+    assert page.title.text() == "multirun python × 3 in sweep"
+    fields = {name: label.text() for name, label in page.fields.items()}
+    assert fields["Kind"].startswith("multirun")
+    assert fields["Status"] == "Ended"
+    assert fields["Runs"] == "3 in all: 1 done · 2 failed"
+    assert fields["Progress"] == "3 of 3 ended" and page.progress.value() == page.progress.maximum()
+    assert fields["Held"] == "no" and fields["At once"] == "at most 2 of its runs"
+    assert fields["Folder"] == str(tmp_path / "sweep")
+    assert "--exit-param" in fields["Command"]
+    assert fields["Id"] == sweep.group_id
+    assert page.first_failed is runs[1].experiment  # the first of its failed runs, in its order
+    assert page.failed_run.text() == runs[1].experiment.title and "3" in page.failed_error.text()
+
+    qtbot.mouseClick(page.show_failed, Qt.MouseButton.LeftButton)
+    assert window.queue_view.selected_experiments() == [runs[1].experiment]
+    assert window.details.experiment is runs[1].experiment and window.details.sweep is None
+
+
+def test_the_sweep_details_rebuild_only_when_the_sweep_moved_on(qtbot, window, manager):
+    manager.pause_worker()
+    sweep = manager.sweep(noop, {"i": list(range(5))})
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].total == 5)
+    click_row(qtbot, window, sweep_row(window)[0])
+    page = window.details.sweep_page
+    assert page.fields["Runs"].text() == "5 in all: 5 queued"
+    assert page.fields["Kind"].text() == "sweep (a Python function)"
+    assert page.fields["Time left"].text() == "not known yet" and not page.fields["Command"].isVisible()
+    page.fields["Runs"].setText("painted over")
+    window.apply_pending()
+    assert page.fields["Runs"].text() == "painted over"  # nothing changed: nothing rebuilt
+    window.queue_actions.pause_sweep.trigger()
+    qtbot.waitUntil(lambda: page.fields["Held"].text().startswith("yes"))
+    assert page.fields["Runs"].text() == "5 in all: 5 queued"  # "held" is said once, on its own line
+    assert page.fields["Status"].text() == "Held"
+    window.queue_actions.pause_sweep.trigger()  # Resume sweep
+    manager.resume_worker()
+    sweep.experiments[-1].result(timeout=30)
+    qtbot.waitUntil(lambda: page.fields["Runs"].text() == "5 in all: 5 done")
+    assert page.fields["Time left"].text() == "none" and page.progress.value() == page.progress.maximum()
+
+
+def test_actions_on_a_sweeps_rows_are_enabled_only_where_they_would_act(qtbot, window, manager):
+    done = manager.sweep(noop, {"i": [1, 2]})
+    done.experiments[-1].result(timeout=30)
+    manager.pause_worker()
+    waiting = manager.sweep(noop, {"i": [3, 4, 5]})
+    manager.job_queue.remove([waiting.experiments[0]])  # cancelled: an ended run under a queued sweep
+    actions, model, view = window.queue_actions, window.queue_model, window.queue_view
+    second = lambda: sweep_row(window, 1)[1]  # noqa: E731
+    qtbot.waitUntil(lambda: second() is not None and second().counts_text() == "2 queued · 1 cancelled")
+
+    click_row(qtbot, window, sweep_row(window)[0])  # every run finished: nothing to requeue, nothing queued
+    assert not actions.requeue.isEnabled() and actions.requeue.text() == "Requeue"
+    assert not actions.remove.isEnabled() and not actions.move_up.isEnabled()
+
+    row = sweep_row(window, 1)[0]
+    assert row >= model.first_queued_row
+    view.set_expanded(row, True)
+    click_row(qtbot, window, row + 1)  # the cancelled run, among the queued rows
+    assert model.experiment(row + 1) is waiting.experiments[0]
+    for action in (actions.remove, actions.move_up, actions.move_down, actions.move_top, actions.move_bottom):
+        assert not action.isEnabled(), action.text()
+    assert actions.requeue.isEnabled() and actions.edit.isEnabled()  # edit: an edited copy of an ended run
+    click_row(qtbot, window, row + 2, Qt.KeyboardModifier.ControlModifier)  # and a queued one
+    assert actions.remove.isEnabled() and actions.move_down.isEnabled()
+
+    click_row(qtbot, window, row)  # the sweep's row: its queued runs go, its cancelled one comes back
+    assert actions.remove.isEnabled()
+    assert actions.requeue.text() == "Requeue 1 run (1 cancelled)"
+    assert "Requeue 1 run (1 cancelled)" in actions.requeue.toolTip()
+    click_row(qtbot, window, sweep_row(window)[0], Qt.KeyboardModifier.ControlModifier)  # and the finished sweep
+    assert actions.requeue.text() == "Requeue 1 run (1 cancelled)"
+    actions.remove.trigger()
+    qtbot.waitUntil(lambda: sweep_row(window, 1)[1].counts_text() == "3 cancelled")
+    click_row(qtbot, window, sweep_row(window, 1)[0])
+    assert actions.requeue.text() == "Requeue 3 runs (3 cancelled)"
+    actions.requeue.trigger()
+    qtbot.waitUntil(lambda: sweep_row(window, 1)[1].counts_text() == "3 queued")
+    assert manager.job_queue.qsize("queued") == 3
+
+
+def test_a_sweeps_progress_and_counts_fit_its_row_in_the_default_window(qtbot, window, manager, monkeypatch):
+    manager.pause_worker()
+    manager.sweep(noop, {"i": list(range(12))})
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].total == 12)
+    row, sweep = sweep_row(window)
+    # As many words as a busy sweep shows:
+    sweep.counts.update({ExpStatus.QUEUED: -6, ExpStatus.FINISHED: 4, ExpStatus.RUNNING: 1, ExpStatus.FAILED: 1})
+    sweep.time_left = 125.0
+    painted = []
+    original = window.queue_view._paint_progress
+    monkeypatch.setattr(
+        window.queue_view, "_paint_progress", lambda p, option, progress, s: (
+            painted.append((QRect(option.rect), progress, QFontMetrics(option.font))), original(p, option, progress, s))
+    )  # fmt: skip
+    window.queue_view.viewport().repaint()
+    (rect, (fraction, message), metrics), *_ = painted
+    assert message == "4 done · 1 running · 6 queued · 1 failed · ≈ 2 min 05 s left"
+    view = window.queue_view
+    assert rect.left() == view.columnViewportPosition(Column.QUEUED_AT)  # across Queued .. Result
+    assert rect.right() + 1 == view.columnViewportPosition(Column.RESULT) + view.columnWidth(Column.RESULT)
+    bar = metrics.horizontalAdvance("100%") + 16
+    assert metrics.horizontalAdvance(message) + bar + 12 <= rect.width()  # read whole, not elided
+
+    window.queue_view.horizontalHeader().moveSection(view.horizontalHeader().visualIndex(Column.RESULT), 2)
+    painted.clear()
+    window.queue_view.viewport().repaint()
+    assert painted[0][0].width() == view.columnWidth(Column.RESULT)  # columns moved apart: its own cell only
