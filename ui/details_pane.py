@@ -8,7 +8,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QScrollArea,
@@ -22,7 +21,7 @@ from labqueue.core import Experiment, ExpStatus
 from labqueue.core.runs import command_of, tail_lines
 
 from .display_text import arguments_text, chain_text, format_duration, format_time, outcome_text, status_label
-from .sweep_details import SweepDetails
+from .sweep_details import SweepDetails, heading_row
 from .sweep_rows import SweepRow
 from .theme import experiment_color, experiment_icon
 from .traceback_text import is_plain_abort, readable_traceback
@@ -63,18 +62,7 @@ class DetailsPane(QWidget):
         self._empty.setWordWrap(True)
         self._empty.setEnabled(False)
 
-        self._icon = QLabel()
-        self._icon.setFixedSize(24, 24)
-        self.title = QLabel()
-        self.title.setWordWrap(True)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        title_font = self.title.font()
-        title_font.setBold(True)
-        title_font.setPointSizeF(title_font.pointSizeF() * 1.15)
-        self.title.setFont(title_font)
-        heading = QHBoxLayout()
-        heading.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)
-        heading.addWidget(self.title, 1)
+        self._icon, self.title, heading = heading_row()
 
         self.fields: dict[str, QLabel] = {}
         form = QFormLayout()

@@ -49,19 +49,8 @@ class SweepDetails(QWidget):
         self._started = ""
         self.first_failed: Experiment | None = None
 
-        self._icon = QLabel()
-        self._icon.setFixedSize(24, 24)
-        self.title = QLabel()
+        self._icon, self.title, heading = heading_row()
         self.title.setObjectName("sweep-title")
-        self.title.setWordWrap(True)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        title_font = self.title.font()
-        title_font.setBold(True)
-        title_font.setPointSizeF(title_font.pointSizeF() * 1.15)
-        self.title.setFont(title_font)
-        heading = QHBoxLayout()
-        heading.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)
-        heading.addWidget(self.title, 1)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("sweep-progress")
@@ -211,3 +200,20 @@ class SweepDetails(QWidget):
     def set_palette(self, palette: QPalette) -> None:
         self.forget_shown()
         self.refresh()
+
+
+def heading_row() -> tuple[QLabel, QLabel, QHBoxLayout]:
+    """The heading of a details page: an icon beside a bold, selectable, wrapped title."""
+    icon = QLabel()
+    icon.setFixedSize(24, 24)
+    title = QLabel()
+    title.setWordWrap(True)
+    title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    title_font = title.font()
+    title_font.setBold(True)
+    title_font.setPointSizeF(title_font.pointSizeF() * 1.15)
+    title.setFont(title_font)
+    heading = QHBoxLayout()
+    heading.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
+    heading.addWidget(title, 1)
+    return icon, title, heading
