@@ -236,6 +236,11 @@ def prepare_console_imports() -> None:
         importlib.import_module(name)
     # Each pygments lexer class compiles its regular expressions on first use (0.1 s).
     Python3Lexer()
+    # The kernel client asks for the machine's addresses once, even in process: psutil
+    # walks the network interfaces (20 ms). Asked here, the answer is cached for it.
+    from jupyter_client import localinterfaces
+
+    localinterfaces.localhost()
 
 
 def banner_text(namespace: dict[str, Any]) -> str:
