@@ -44,7 +44,7 @@ from ..engine import (
 from .command import command_of
 from .dask_task import TaskSpec, abort_event_name, run_dask_task
 from .isolated import IsolatedCallFailed, Relay, _configured_levels, _record
-from .lane import LaneStatistics
+from .lane import LaneStatistics, QueueLane
 from .process_lane import DEFAULT_KILL_GRACE_S
 
 __all__ = [
@@ -130,7 +130,7 @@ class _Task:
         self.outcome: bytes | None = None  # the pickled outcome, when it came as an event
 
 
-class DaskLane:
+class DaskLane(QueueLane):
     """Runs the queue's Dask-lane experiments as tasks on a Dask cluster.
 
     Args:
@@ -205,15 +205,6 @@ class DaskLane:
         self._threads: list[threading.Thread] = []
 
     # -- the lane interface ------------------------------------------------------------
-
-    def submit(self, experiment: Experiment) -> None:
-        """Queue ``experiment`` on this lane. Raises as :meth:`ExperimentQueue.put` does."""
-        experiment.lane = self.name
-        self._queue.put(experiment)
-
-    def cancel(self, experiment: Experiment) -> bool:
-        """Cancel ``experiment`` if queued, abort it if running here; True if either."""
-        return experiment.cancel() or self.kill(experiment)
 
     def kill(self, experiment: Experiment) -> bool:
         """Abort the running ``experiment``: cancelled on the cluster if no worker has

@@ -8,12 +8,13 @@ every lane. The process lane is one; a Dask lane would be another, beside it.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..engine import Experiment
 
-__all__ = ["Lane", "LaneStatistics"]
+__all__ = ["Lane", "LaneStatistics", "QueueLane"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,24 @@ class Lane(Protocol):
 
     def stop(self, abort_running: bool = True, timeout: float | None = None) -> None:
         """Take no more; abort what runs (if asked) and wait up to ``timeout`` for it to end."""
+
+
+class QueueLane(abc.ABC):
+    """What every lane of labqueue does the same way: experiments are submitted to the
+    shared queue under the lane's name, and cancel is a queued cancel or a :meth:`kill`.
+    A lane sets ``name`` and ``_queue`` and defines ``kill``."""
+
+    name: str
+
+    def submit(self, experiment: Experiment) -> None:
+        """Queue ``experiment`` on this lane. Raises as :meth:`ExperimentQueue.put` does."""
+        experiment.lane = self.name
+        self._queue.put(experiment)
+
+    def cancel(self, experiment: Experiment) -> bool:
+        """Cancel ``experiment`` if queued, abort it if running here; True if either."""
+        return experiment.cancel() or self.kill(experiment)
+
+    @abc.abstractmethod
+    def kill(self, experiment: Experiment) -> bool:
+        """Stop the running ``experiment`` (each lane its own way); False if it is not running here."""

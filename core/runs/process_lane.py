@@ -13,7 +13,7 @@ from pathlib import Path
 from ..engine import PROCESS_LANE, Aborted, Experiment, ExperimentQueue, ExpStatus, failure_message, format_failure
 from .command import RunControl, command_of
 from .isolated import IsolatedRun, Relay
-from .lane import LaneStatistics
+from .lane import LaneStatistics, QueueLane
 from .spawner import RunSupervisor
 
 __all__ = ["DEFAULT_KILL_GRACE_S", "ProcessLane"]
@@ -24,7 +24,7 @@ logger = logging.getLogger("labqueue")
 DEFAULT_KILL_GRACE_S = 5.0
 
 
-class ProcessLane:
+class ProcessLane(QueueLane):
     """Runs the queue's process-lane experiments in up to ``slots`` processes at once.
 
     Each slot is a thread that takes the next experiment of the lane from the queue
@@ -88,15 +88,6 @@ class ProcessLane:
         self._stopping = False
 
     # -- the lane interface ------------------------------------------------------------
-
-    def submit(self, experiment: Experiment) -> None:
-        """Queue ``experiment`` on this lane. Raises as :meth:`ExperimentQueue.put` does."""
-        experiment.lane = self.name
-        self._queue.put(experiment)
-
-    def cancel(self, experiment: Experiment) -> bool:
-        """Cancel ``experiment`` if queued, abort it if running here; True if either."""
-        return experiment.cancel() or self.kill(experiment)
 
     def kill(self, experiment: Experiment) -> bool:
         """SIGTERM to the group of the running ``experiment``, SIGKILL after :attr:`kill_grace`

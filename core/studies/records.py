@@ -353,20 +353,7 @@ class RunManager:
             conn.executemany(
                 "UPDATE study_runs SET workers = ?, step = ?, status = ?, experiment_id = ?, reason = ?, "
                 "duration = ?, parameters = ?, additional_data = ? WHERE id = ?",
-                [
-                    (
-                        json.dumps(run.workers),
-                        run.step,
-                        run.status,
-                        run.experiment_id,
-                        run.reason,
-                        run.duration,
-                        json.dumps(run.parameters),
-                        json.dumps(run.additional_data),
-                        run.id,
-                    )
-                    for run in runs
-                ],
+                [(*_run_row(run)[4:], run.id) for run in runs],  # workers ... additional_data, then the id
             )
 
     def delete(self, run_id_or_workspace: str | Path) -> None:
