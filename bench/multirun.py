@@ -1,10 +1,11 @@
 """Overhead of labqueue.multirun against a plain thread pool running the same commands, same process.
 
-Both sides make one folder per run with ``params.json`` and run a trivial command
-there with its stdout and stderr in ``stdout.txt`` and ``stderr.txt``, two at a time:
+Both sides write the same files: one folder per run with ``params.json``, a trivial
+command run there with its stdout and stderr in ``stdout.txt`` and ``stderr.txt``,
+two at a time, and the completion marker ``LABQUEUE_FINISHED`` once it exited with 0:
 labqueue through ``multirun(..., runner=ParallelLocalRunner(max_parallel=2))`` on a
-manager with a journal (so every run is also three SQLite commits and a completion
-marker), the baseline through ``ThreadPoolExecutor(2)`` and ``subprocess.run``. Prints
+manager with a journal (so every run is also journaled: queued, started, finished),
+the baseline through ``ThreadPoolExecutor(2)`` and ``subprocess.run``. Prints
 seconds for both and their ratio (target <= 1.2), then the abort latency of a command
 that ignores SIGTERM (target <= grace + 1 s). The two sides take turns ``--repeat``
 times and the medians are compared: on a small shared machine one pass of either
@@ -29,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from labqueue import Manager
-from labqueue.core.runs import CommandExperiment
+from labqueue.core.runs import FINISHED_MARKER, CommandExperiment
 from labqueue.multirun import ParallelLocalRunner, multirun
 
 COMMANDS = {
@@ -51,7 +52,10 @@ def bench_thread_pool(root: Path, runs: int, cmd: list[str]) -> float:
         run_dir.mkdir()
         (run_dir / "params.json").write_text(json.dumps({"i": i}))
         with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
-            return subprocess.run(cmd, cwd=run_dir, stdout=out, stderr=err, start_new_session=True).returncode
+            returncode = subprocess.run(cmd, cwd=run_dir, stdout=out, stderr=err, start_new_session=True).returncode
+        if returncode == 0:  # the completion marker labqueue writes for a run that succeeded
+            (run_dir / FINISHED_MARKER).write_text(json.dumps({"run": i, "at": time.time()}))
+        return returncode
 
     started = time.perf_counter()
     root.mkdir()

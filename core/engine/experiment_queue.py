@@ -22,7 +22,7 @@ import logging
 import queue as std_queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any, NamedTuple, Protocol
@@ -160,9 +160,11 @@ class ExperimentQueue:
         self._queued: deque[Experiment] = deque()
         self._held_groups: frozenset[str] = frozenset()  # sweeps whose queued experiments wait
         # Queued experiments per lane other than the worker's, so that a lane with none
-        # never scans a long queue of instrument jobs. Not lowered by cancellations: a
-        # scan that finds none of its lane sets it right.
+        # never scans a long queue of instrument jobs (a scan that finds none of its
+        # lane sets it right), and per sweep on such a lane, so that a scan stops once
+        # the sweeps it may not start from are all that is left.
         self._queued_in_lane: dict[str, int] = {}
+        self._queued_in_group: Counter[tuple[str, str]] = Counter()
         self._by_id: dict[str, Experiment] = {}
         self._store = store
         self._on_change = on_change or _nothing
@@ -428,8 +430,9 @@ class ExperimentQueue:
         lanes = {exp.lane for exp in batch}
         lanes.discard(INSTRUMENT_LANE)
         if lanes:
-            for lane in lanes:
-                self._queued_in_lane[lane] = self._queued_in_lane.get(lane, 0) + sum(e.lane == lane for e in batch)
+            for exp in batch:
+                if exp.lane != INSTRUMENT_LANE:
+                    self._count_in_lane(exp, 1)
             self._notify_lanes(lanes)
         return first
 
@@ -468,7 +471,7 @@ class ExperimentQueue:
                 self._queued.append(exp)
                 self._by_id[exp.id] = exp
                 if exp.lane != INSTRUMENT_LANE:
-                    self._queued_in_lane[exp.lane] = self._queued_in_lane.get(exp.lane, 0) + 1
+                    self._count_in_lane(exp, 1)
 
     # -- the worker's side -------------------------------------------------------------
 
@@ -543,7 +546,7 @@ class ExperimentQueue:
         """Under the lock: take ``exp`` out of the queued ones and mark it RUNNING (the
         caller has put it among the running)."""
         if exp.lane != INSTRUMENT_LANE:
-            self._queued_in_lane[exp.lane] -= 1
+            self._count_in_lane(exp, -1)
         if self._queued[0] is exp:
             self._queued.popleft()
         else:
@@ -589,26 +592,47 @@ class ExperimentQueue:
             if not self._queued_on_instrument_lane():  # a long sweep alone: no walk through it
                 return None
             return next((e for e in queued if e.lane == lane and startable(e)), None)
-        if not self._queued_in_lane.get(lane):
+        in_lane = self._queued_in_lane.get(lane)
+        if not in_lane:
             return None
+        by_group = self._queued_in_group
+        # The lane's queued ones not looked at yet and not in a held or refused sweep:
+        # the scan ends when none is left, not at the end of a long sweep it may not start from.
+        left = in_lane - sum(by_group[lane, group] for group in held)
         refused: set[str] = set()
+        looked_at: Counter[str] = Counter()
         seen = False
         for e in queued:
+            if left <= 0:
+                return None
             if e.lane != lane:
                 continue
             seen = True
             group = e.group_id
             if group is not None and (group in refused or group in held):
                 continue
+            left -= 1
+            if group is not None:
+                looked_at[group] += 1
             if not e.may_start():
                 continue
             if accept is None or accept(e):
                 return e
             if group is not None:
                 refused.add(group)
+                left -= by_group[lane, group] - looked_at[group]
         if not seen:
             self._queued_in_lane[lane] = 0
         return None
+
+    def _count_in_lane(self, exp: Experiment, change: int) -> None:
+        """Under the lock: ``exp``, of a lane other than the worker's, joins (1) or leaves (-1) the queued ones."""
+        self._queued_in_lane[exp.lane] = self._queued_in_lane.get(exp.lane, 0) + change
+        if exp.group_id is not None:
+            key = (exp.lane, exp.group_id)
+            self._queued_in_group[key] += change
+            if not self._queued_in_group[key]:
+                del self._queued_in_group[key]
 
     def _queued_on_instrument_lane(self) -> int:
         """Under either lock: how many queued experiments are the worker's (the other
@@ -686,7 +710,14 @@ class ExperimentQueue:
             raise RuntimeError("job_done() called with no running experiment")
         self._finish(exp, exit_status, result, exception)
 
-    def _finish(self, exp: Experiment, exit_status: ExpStatus, result: Any, exception: BaseException | None) -> None:
+    def _finish(
+        self,
+        exp: Experiment,
+        exit_status: ExpStatus,
+        result: Any,
+        exception: BaseException | None,
+        looks_again: bool = False,
+    ) -> None:
         """Move the running ``exp`` (of any lane) to the history with its outcome."""
         store = self._store
         outcome = store.prepare_outcome(exp, result, exception) if store is not None else None
@@ -694,18 +725,19 @@ class ExperimentQueue:
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
             if store is None:
-                index = self._end(exp)
+                index = self._end(exp, looks_again)
             else:
                 self._record(store.record_finished, exp, exit_status, outcome)
                 with self._lock:
-                    index = self._end(exp)
+                    index = self._end(exp, looks_again)
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)
 
-    def _end(self, exp: Experiment) -> int:
+    def _end(self, exp: Experiment, looks_again: bool = False) -> int:
         """Under the lock: the running ``exp`` (of any lane) joins the history; returns
-        its index while it ran (for the worker's, the same as its index in the history)."""
+        its index while it ran (for the worker's, the same as its index in the history).
+        ``looks_again``: the lane thread that ran it looks for its next one itself."""
         workers_job = exp is self._running
         if workers_job:
             index = len(self._history)
@@ -721,7 +753,8 @@ class ExperimentQueue:
             if exp._downstreams:
                 self._notify_lanes({exp.lane, *waiting})
             else:
-                self._notify_lanes([lane for lane in waiting if lane != exp.lane], one_of=exp.lane)
+                others = [lane for lane in waiting if lane != exp.lane]
+                self._notify_lanes(others, one_of=None if looks_again else exp.lane)
         self._history.append(exp)
         self._ended.append(exp)
         # A worker waits for the end of a job taken by hand, or for a lane's job that
@@ -792,9 +825,18 @@ class ExperimentQueue:
         return self._index_of(exp)
 
     def lane_job_done(
-        self, exp: Experiment, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None
+        self,
+        exp: Experiment,
+        exit_status: ExpStatus,
+        result: Any = None,
+        *,
+        exception: BaseException | None = None,
+        looks_again: bool = False,
     ) -> None:
         """Complete ``exp``, taken by :meth:`wait_next_lane_job`, as :meth:`job_done` does.
+
+        ``looks_again``: the calling thread calls :meth:`wait_next_lane_job` next, so
+        the slot that ended is taken again without waking another of the lane's threads.
 
         Raises ValueError for an exit status that is not one, or when ``exp`` is not
         running on a lane of this queue.
@@ -804,7 +846,7 @@ class ExperimentQueue:
         with self._lock:
             if exp not in self._lane_running:
                 raise ValueError(f"{exp!r} is not running on a lane of this queue")
-        self._finish(exp, exit_status, result, exception)
+        self._finish(exp, exit_status, result, exception, looks_again)
 
     # -- removing, reordering, requeueing ----------------------------------------------
 
@@ -907,7 +949,7 @@ class ExperimentQueue:
         self._queued = deque(e for e in self._queued if e not in doomed)
         for exp in in_order:
             if exp.lane != INSTRUMENT_LANE:
-                self._queued_in_lane[exp.lane] -= 1
+                self._count_in_lane(exp, -1)
         for exp in in_order:
             exp.finished_at = now
         self._ended.extend(in_order)

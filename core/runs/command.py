@@ -135,10 +135,10 @@ class CommandCall:
             raise CommandFailed(f"cannot use the run folder {self.run_dir}: {exc.strerror or exc}{where}") from exc
         if control.aborted:
             raise Aborted(f"{self.title} was aborted before it started")
-        env = {**os.environ, **self.env, RUN_DIR_ENV: str(self.run_dir)}
+        env = {**self.env, RUN_DIR_ENV: str(self.run_dir)}
         try:
             process = supervisor.spawn(
-                self.argv, cwd=self.run_dir, env=env, stdout=self.stdout_path, stderr=self.stderr_path
+                self.argv, cwd=self.run_dir, extra_env=env, stdout=self.stdout_path, stderr=self.stderr_path
             )
         except SpawnError as exc:
             raise CommandFailed(self._spawn_message(exc)) from exc

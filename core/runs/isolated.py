@@ -94,7 +94,6 @@ class IsolatedRun:
             process = supervisor.spawn(
                 [sys.executable, os.fspath(CHILD_SCRIPT)],
                 cwd=os.getcwd(),
-                env=os.environ,
                 stdout=self.stdout_path,
                 stderr=self.stderr_path,
                 pass_fd=theirs.fileno(),

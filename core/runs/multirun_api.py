@@ -68,6 +68,9 @@ FileLinkage = Literal["copy", "shared", "link"]
 SWEEP_FILE = "sweep.json"
 #: sweep.json's parameters of a run whose own were not JSON: their repr, under this key.
 _NOT_JSON = "<not JSON>"
+#: Runs queued in one put: small enough that the first start at once, big enough that
+#: a sweep of thousands is a few dozen journal transactions.
+PUT_BATCH = 64
 SHARED_FOLDER = "shared"
 _LINKAGES = ("copy", "shared", "link")
 #: Seconds between two updates of displayStatus().
@@ -277,7 +280,9 @@ class ParallelLocalRunner(AbstractRunner):
                 lane=self.lane,
             )
             experiments.append(run.experiment)
-        manager.job_queue.put_many(experiments)
+        # In batches: the first runs start while the later ones are still being journaled.
+        for first in range(0, len(experiments), PUT_BATCH):
+            manager.job_queue.put_many(experiments[first : first + PUT_BATCH])
         if experiments and manager.paused:
             logger.warning(
                 "The queue is paused: the %d runs of %s start when it is resumed.", len(experiments), group.title
@@ -461,16 +466,23 @@ def _changes(stored: dict, cmd: list[str], params: list[dict], inputs: list[dict
 
 
 def _write_sweep_file(folder: Path, description: dict) -> None:
+    """``sweep.json``, one run a line: readable, and written by json's C encoder (an
+    indented one is json's Python encoder, a good part of a big sweep's start)."""
+    runs = ",\n  ".join(json.dumps(run) for run in description["runs"])
+    others = "".join(
+        f",\n {json.dumps(key)}: {json.dumps(value)}" for key, value in description.items() if key != "runs"
+    )
     temporary = folder / f".{SWEEP_FILE}.tmp"
-    temporary.write_text(json.dumps(description, indent=1))
+    temporary.write_text(f'{{"runs": [\n  {runs}\n ]{others}\n}}\n')
     os.replace(temporary, folder / SWEEP_FILE)
 
 
-def _params_json(params: Mapping[str, Any], where: Path) -> str:
+def _params_json(params: Mapping[str, Any]) -> str | Exception:
+    """The text of ``params.json``, or why JSON cannot hold the parameters."""
     try:
-        return json.dumps(params, indent=1, allow_nan=False)
+        return json.dumps(params, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"the parameters of {where.name} cannot be written to {where / PARAMS_FILE}: {exc}") from exc
+        return exc
 
 
 def prepare(
@@ -488,7 +500,9 @@ def prepare(
         raise MultirunError(f"cmd must be a list of arguments, not {cmd!r}")
     cmd = [os.fspath(part) for part in cmd]
     params = [dict(p) for p in runs]
-    comparable = [_comparable(p) for p in params]
+    texts = [_params_json(p) for p in params]
+    # As sweep.json keeps them: as they are if JSON can hold them, else their repr.
+    comparable = [p if isinstance(text, str) else {_NOT_JSON: repr(p)} for p, text in zip(params, texts, strict=True)]
     resources = _resources(input_files)
     folder, restarting = _output_folder(output_path)
     inputs = _describe_inputs(resources)
@@ -511,15 +525,14 @@ def prepare(
         if restarting and unchanged and is_finished(run.path):
             run.skipped = True
             continue
-        try:
-            text = _params_json(run_params, run.path)
-        except TypeError as exc:
-            run.error = str(exc)
-            logger.error("%s", exc)
+        text = texts[index]
+        if not isinstance(text, str):
+            run.error = f"the parameters of {name} cannot be written to {run.path / PARAMS_FILE}: {text}"
+            logger.error("%s", run.error)
             continue
         setup = RunFolder(text, folder, resources)
-        if run.path.exists():  # a restart: made again now, over what an earlier attempt left
-            if restarting and not unchanged:
+        if restarting and run.path.exists():  # made again now, over what an earlier attempt left
+            if not unchanged:
                 (run.path / FINISHED_MARKER).unlink(missing_ok=True)  # forced: its old result is not this run's
             setup.make(run.path)
         else:
@@ -542,15 +555,6 @@ class Prepared(NamedTuple):
     params: list[dict]
     inputs: list[dict[str, str]]
     input_names: list[str]  # the entries of a run folder that are inputs
-
-
-def _comparable(params: dict) -> dict:
-    """The parameters as sweep.json keeps them: as they are if JSON can hold them, else their repr."""
-    try:
-        json.dumps(params, allow_nan=False)
-    except (TypeError, ValueError):
-        return {_NOT_JSON: repr(params)}
-    return params
 
 
 def _submit(

@@ -1,12 +1,14 @@
 """Starting runs in process groups of their own, stopping them, and waiting for them.
 
 Runs are started from labqueue itself (Python's vfork: cheap even from a big process)
-and reported to the run watchdog (``watchdog.py``), which kills them if labqueue dies.
+and written into the table of the run watchdog (``watchdog.py``), which kills them if labqueue dies.
 """
 
 from __future__ import annotations
 
+import array
 import logging
+import mmap
 import os
 import select
 import signal
@@ -85,33 +87,42 @@ class RunProcess:
 class RunSupervisor:
     """Starts runs and keeps the watchdog that outlives none of them; thread-safe.
 
+    The live runs' groups are in a table shared with the watchdog (see ``watchdog.py``):
+    a slot each, written when a run starts and cleared when it is reaped.
     :meth:`close` kills what still runs and ends the watchdog.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._watchdog: subprocess.Popen | None = None
-        self._live: set[int] = set()
+        self._table: _GroupTable | None = None
+        self._live: dict[int, int] = {}  # group -> its slot in the table
 
     def spawn(
         self,
         argv: Sequence[str],
         *,
         cwd: str | Path,
-        env: Mapping[str, str],
+        extra_env: Mapping[str, str] | None = None,
         stdout: str | Path,
         stderr: str | Path,
         pass_fd: int | None = None,
         fd_env: str | None = None,
     ) -> RunProcess:
-        """Start ``argv`` in a session of its own in ``cwd``, output to the files
-        ``stdout`` and ``stderr`` (created or truncated). The run inherits ``pass_fd``,
-        named in its environment variable ``fd_env``.
+        """Start ``argv`` in a session of its own in ``cwd``, with labqueue's environment
+        plus ``extra_env``, output to the files ``stdout`` and ``stderr`` (created or
+        truncated). The run inherits ``pass_fd``, named in its environment variable ``fd_env``.
 
         Raises :class:`SpawnError` when it cannot start.
         """
         if pass_fd is not None and fd_env is not None:
-            env = {**env, fd_env: str(pass_fd)}
+            extra_env = {**(extra_env or {}), fd_env: str(pass_fd)}
+        # Bytes, read as they are now (the console may have set a variable): copying
+        # os.environ decodes every entry and Popen encodes it again, a good part of a
+        # trivial command's cost.
+        env = {**os.environb}
+        for name, value in (extra_env or {}).items():
+            env[os.fsencode(name)] = os.fsencode(value)
         try:
             with open(stdout, "wb") as out, open(stderr, "wb") as err:
                 popen = subprocess.Popen(
@@ -134,53 +145,95 @@ class RunSupervisor:
     def close(self) -> None:
         """Kill every run still going (with its group) and end the watchdog."""
         with self._lock:
-            live, self._live = list(self._live), set()
+            live, self._live = list(self._live), {}
             watchdog, self._watchdog = self._watchdog, None
+            table, self._table = self._table, None
         for group in live:
             try:
                 os.killpg(group, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if table is not None:
+            table.clear()  # before the watchdog reads it: these groups are dealt with
         if watchdog is not None:
             watchdog.stdin.close()
             watchdog.wait()
+        if table is not None:
+            table.close()
 
     def _track(self, group: int) -> None:
         with self._lock:
-            self._live.add(group)
-            self._tell(f"+{group}\n")
+            if self._table is None:
+                self._table = _GroupTable()
+            if self._watchdog is None or self._watchdog.poll() is not None:
+                if self._watchdog is not None:
+                    logger.error("The run watchdog died; starting another.")
+                self._watchdog = self._start_watchdog(self._table)
+            self._live[group] = self._table.add(group)
 
     def _forget(self, group: int) -> None:
         with self._lock:
-            self._live.discard(group)
-            self._tell(f"-{group}\n")
+            slot = self._live.pop(group, None)
+            if slot is not None and self._table is not None:
+                self._table.remove(slot)
 
-    def _tell(self, line: str) -> None:
-        """Write to the watchdog (under the lock), starting a new one if it is gone."""
-        for _ in range(2):
-            if self._watchdog is None:
-                self._watchdog = self._start_watchdog()
-                if self._watchdog is None:
-                    return
-            try:
-                self._watchdog.stdin.write(line.encode())
-                self._watchdog.stdin.flush()
-                return
-            except OSError:  # it died: the next one learns every live run
-                logger.error("The run watchdog died; starting another.")
-                self._watchdog.stdin.close()
-                self._watchdog.wait()
-                self._watchdog = None
-                line = "".join(f"+{group}\n" for group in self._live)
-
-    def _start_watchdog(self) -> subprocess.Popen | None:
+    @staticmethod
+    def _start_watchdog(table: _GroupTable) -> subprocess.Popen | None:
         try:
             return subprocess.Popen(
-                [sys.executable, "-I", os.fspath(WATCHDOG_SCRIPT)],
+                [sys.executable, "-I", os.fspath(WATCHDOG_SCRIPT), str(table.fd)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
-                bufsize=0,
+                pass_fds=(table.fd,),
             )
         except OSError as exc:
             logger.error("Cannot start the run watchdog (%s); runs may outlive labqueue if it is killed.", exc)
             return None
+
+
+class _GroupTable:
+    """The live runs' process groups, in a memory file mapped here and read by the
+    watchdog: one native int a slot, 0 when free. Grows by doubling; used under the
+    supervisor's lock."""
+
+    SLOTS = 1024
+
+    def __init__(self) -> None:
+        self.fd = os.memfd_create("labqueue-runs", os.MFD_CLOEXEC)
+        self._free: list[int] = []
+        self._used = 0
+        self._map(self.SLOTS)
+
+    def _map(self, slots: int) -> None:
+        os.ftruncate(self.fd, slots * _SLOT.itemsize)
+        self._memory = mmap.mmap(self.fd, slots * _SLOT.itemsize)
+        self._slots = memoryview(self._memory).cast(_SLOT.typecode)
+
+    def add(self, group: int) -> int:
+        if self._free:
+            slot = self._free.pop()
+        else:
+            if self._used == len(self._slots):  # the file keeps its slots as it grows
+                size = len(self._slots)
+                self._slots.release()
+                self._memory.close()
+                self._map(2 * size)
+            slot, self._used = self._used, self._used + 1
+        self._slots[slot] = group
+        return slot
+
+    def remove(self, slot: int) -> None:
+        self._slots[slot] = 0
+        self._free.append(slot)
+
+    def clear(self) -> None:
+        for slot in range(self._used):
+            self._slots[slot] = 0
+
+    def close(self) -> None:
+        self._slots.release()
+        self._memory.close()
+        os.close(self.fd)
+
+
+_SLOT = array.array("i")

@@ -13,14 +13,22 @@ def kill_once_holding(argv, **popen_options):
     try:
         line = child.stdout.readline().decode().strip()
         assert line == "holding", child.stderr.read().decode()
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(60) == -signal.SIGKILL
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-        child.stderr.close()
+        sigkill(child)
+
+
+def sigkill(process: subprocess.Popen) -> None:
+    """SIGKILL ``process`` (a stand-in labqueue), wait for it and close its pipes."""
+    try:
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(60) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def wait_for_end(exp):

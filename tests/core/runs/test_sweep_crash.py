@@ -4,7 +4,6 @@ runs only what did not finish."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from labqueue import ExpStatus, Manager
 from labqueue.multirun import ParallelLocalRunner, multirun
 
+from ..job_helpers import sigkill
 from .helpers import child, wait_gone
 
 SWEEP_CHILD = Path(__file__).with_name("sweep_child.py")
@@ -30,13 +30,8 @@ def test_sigkill_mid_sweep_leaves_no_run_behind_and_the_restart_skips_the_finish
     try:
         done = [labqueue.stdout.readline().split() for _ in range(3)]
         hanging = [pipe.pids(), pipe.pids()]
-        labqueue.send_signal(signal.SIGKILL)
-        assert labqueue.wait(30) == -signal.SIGKILL
     finally:
-        if labqueue.poll() is None:
-            labqueue.kill()
-            labqueue.wait()
-        labqueue.stdout.close()
+        sigkill(labqueue)
     assert sorted(done) == [["done", "0", "FINISHED"], ["done", "1", "FINISHED"], ["done", "4", "FINISHED"]]
     for pid, grandchild in hanging:
         assert wait_gone(pid, 5) and wait_gone(grandchild, 5), "a run outlived the labqueue that started it"
