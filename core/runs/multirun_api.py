@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from ..engine import DASK_LANE, PROCESS_LANE, Experiment, ExpStatus, current_manager
 from .command import CommandExperiment
 from .groups import SweepGroup
-from .run_files import FINISHED_MARKER, PARAMS_FILE, RESULTS_FILE, RUN_DIR_ENV, is_finished
+from .run_files import FINISHED_MARKER, PARAMS_FILE, RESULTS_FILE, RUN_DIR_ENV, is_finished, write_small_file
 from .sweep import RunStatistics, RunStatus, run_status
 
 if TYPE_CHECKING:
@@ -398,13 +398,20 @@ class RunFolder:
         self.resources = resources
 
     def __call__(self, run_dir: Path) -> None:
-        if not (run_dir / PARAMS_FILE).exists():
-            self.make(run_dir)
+        try:
+            os.mkdir(run_dir)  # the common case: a new folder, made without a look first
+        except FileExistsError:
+            if os.path.exists(os.path.join(run_dir, PARAMS_FILE)):
+                return
+        self._fill(run_dir)
 
     def make(self, run_dir: Path) -> None:
         run_dir.mkdir(exist_ok=True)
+        self._fill(run_dir)
+
+    def _fill(self, run_dir: Path) -> None:
         _link_inputs(run_dir, self.sweep_folder, self.resources)
-        (run_dir / PARAMS_FILE).write_text(self.params_text)
+        write_small_file(os.path.join(run_dir, PARAMS_FILE), self.params_text.encode())
 
 
 def _link_inputs(run_dir: Path, folder: Path, resources: list[FileResource]) -> None:

@@ -45,10 +45,21 @@ def is_finished(run_dir: str | Path) -> bool:
     return (Path(run_dir) / FINISHED_MARKER).is_file()
 
 
-def write_finished(run_dir: Path, experiment_id: str) -> None:
+def write_small_file(path: str, data: bytes) -> None:
+    """Create or replace the file ``path`` with ``data``, in as few calls as the OS allows
+    (a run folder's small files are written once a run, thousands of runs a sweep)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def write_finished(run_dir: str, experiment_id: str) -> None:
     """Write the completion marker. Written after the run exited with 0, so even a
     marker cut short by a crash tells the truth: the run finished."""
-    (run_dir / FINISHED_MARKER).write_text(json.dumps({"experiment": experiment_id, "at": time.time()}))
+    marker = json.dumps({"experiment": experiment_id, "at": time.time()}).encode()
+    write_small_file(os.path.join(run_dir, FINISHED_MARKER), marker)
 
 
 def begin_attempt(run_dir: Path, inputs: Collection[str] | None = None) -> Path | None:
@@ -63,7 +74,7 @@ def begin_attempt(run_dir: Path, inputs: Collection[str] | None = None) -> Path 
     """
     if inputs is None:  # multirun made the folders it prepared; others may be new
         run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / STDOUT_FILE).exists():
+    if not os.path.exists(os.path.join(run_dir, STDOUT_FILE)):  # the common case, without pathlib
         return None
     if inputs is not None:
         keep = {*inputs, PARAMS_FILE}
