@@ -615,6 +615,7 @@ class Manager:
         journal cannot store it (the sweep is held anyway)."""
         self.job_queue.hold_group(group_id)
         self._store_hold(group_id, True)
+        self._queue_changed()  # its runs wait for a human now: a wait_until_idle() may be over
 
     def resume_group(self, group_id: str) -> None:
         """Let the runs of sweep ``group_id`` start again (stored, like the hold)."""

@@ -39,6 +39,7 @@ class CoreInbox:
             (queue.added_signal, self._on_queue_changed),
             (queue.removed_signal, self._on_queue_changed),
             (queue.moved_signal, self._on_queue_changed),
+            (queue.held_signal, self._on_queue_changed),
             (queue.status_changed_signal, self._on_queue_changed),
             (manager.progress_signal, self._on_progress),
             (manager.state_changed_signal, self._on_state_changed),

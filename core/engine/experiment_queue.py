@@ -123,6 +123,8 @@ class ExperimentQueue:
     * ``status_changed_signal(index, status, experiment)``: ``experiment`` at
       ``index`` changed to ``status``.
     * ``moved_signal(old_index, new_index, experiment)``: a queued experiment moved.
+    * ``held_signal(group_id, held)``: the queued experiments of sweep ``group_id``
+      were held (True) or released (False).
 
     Indices are positions in :attr:`queue` at the moment of the change and go stale
     as soon as another thread changes the queue; key on the experiment (or its
@@ -138,6 +140,7 @@ class ExperimentQueue:
     removed_signal = Signal(int, int, object)
     status_changed_signal = Signal(int, object, object)
     moved_signal = Signal(int, int, object)
+    held_signal = Signal(str, bool)
 
     def __init__(self, store: QueueStore | None = None, on_change: Callable[[], None] | None = None) -> None:
         """``store`` makes changes durable; ``on_change()`` is called (outside the lock)
@@ -646,6 +649,7 @@ class ExperimentQueue:
         (running ones go on). The queue keeps it in memory; the Manager stores it with the sweep."""
         with self._lock:
             self._held_groups = self._held_groups | {group_id}
+        emit_safely(self.held_signal, group_id, True)
 
     def release_group(self, group_id: str) -> None:
         """Let the queued experiments of sweep ``group_id`` start again."""
@@ -654,6 +658,7 @@ class ExperimentQueue:
             self._job_available.notify_all()
             self._notify_lanes()
         self._on_change()
+        emit_safely(self.held_signal, group_id, False)
 
     def is_held(self, group_id: str) -> bool:
         return group_id in self._held_groups

@@ -4,6 +4,8 @@ Restart sweep; and a command's live output."""
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -412,3 +414,18 @@ def test_a_sweeps_progress_and_counts_fit_its_row_in_the_default_window(qtbot, w
     painted.clear()
     window.queue_view.viewport().repaint()
     assert painted[0][0].width() == view.columnWidth(Column.RESULT)  # columns moved apart: its own cell only
+
+
+def test_a_sweep_held_and_resumed_from_the_console_shows_it_in_the_window_at_once(qtbot, window, manager):
+    manager.pause_worker()  # nothing runs, so no other change brings the hold to the window
+    sweep = manager.sweep(noop, {"i": [1, 2, 3]})
+    qtbot.waitUntil(lambda: sweep_row(window)[1] is not None and sweep_row(window)[1].total == 3)
+    row, shown = sweep_row(window)
+    held_elsewhere = threading.Thread(target=manager.pause_group, args=(sweep.group.id,))
+    held_elsewhere.start()  # as a script or the console's kernel thread would
+    held_elsewhere.join()
+    qtbot.waitUntil(lambda: text(window, row, Column.STATUS) == "Held", timeout=5000)
+    assert sweep_row(window)[1].counts_text() == "held · 3 queued"
+    manager.resume_group(sweep.group.id)
+    qtbot.waitUntil(lambda: text(window, row, Column.STATUS) != "Held", timeout=5000)
+    assert sweep_row(window)[1].counts_text() == "3 queued"
