@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..engine import DASK_LANE, PROCESS_LANE, Experiment, ExpStatus, current_manager
-from .command import CommandExperiment
+from .command import CommandExperiment, CommandFailed
 from .groups import SweepGroup
 from .run_files import FINISHED_MARKER, PARAMS_FILE, RESULTS_FILE, RUN_DIR_ENV, is_finished, write_small_file
 from .sweep import RunStatistics, RunStatus, run_status
@@ -170,8 +170,8 @@ class Run:
 
     ``status``: "skipped" (finished in an earlier attempt, not run again), "pending",
     "running", "success" or "failure". ``task``: an awaitable of its outcome once
-    :func:`multirunAsync` has made one. ``error``: why a run failed before it could be
-    queued (its parameters cannot be written), else None.
+    :func:`multirunAsync` has made one. ``error``: why the run cannot run (its
+    parameters cannot be written), else None; its experiment then fails with it.
     """
 
     params: dict[str, ParamValue]
@@ -188,11 +188,9 @@ class Run:
     def status(self) -> RunStatus:
         if self.skipped:
             return "skipped"
-        if self.error is not None:
-            return "failure"
-        if self.experiment is None:
-            return "pending"
-        return run_status(self.experiment)
+        if self.experiment is not None:
+            return run_status(self.experiment)
+        return "failure" if self.error is not None else "pending"
 
     @property
     def result(self) -> Any:
@@ -268,7 +266,7 @@ class ParallelLocalRunner(AbstractRunner):
         manager.add_group(group)
         experiments = []
         for run in runs:
-            if run.skipped or run.error is not None:
+            if run.skipped:
                 continue
             run.experiment = CommandExperiment(
                 cmd,
@@ -276,7 +274,7 @@ class ParallelLocalRunner(AbstractRunner):
                 title=f"{run.path.name} {_short_params(run.params)}",
                 group_id=group.id,
                 inputs=inputs,
-                setup=run.folder_setup,
+                setup=run.folder_setup if run.error is None else RefusedRun(run.error),
                 lane=self.lane,
             )
             experiments.append(run.experiment)
@@ -384,6 +382,18 @@ def _output_folder(output_path: Path | str | None) -> tuple[Path, bool]:
 def _run_names(count: int) -> list[str]:
     width = len(str(max(count - 1, 0)))
     return [f"run_{i:0{width}d}" for i in range(count)]
+
+
+class RefusedRun:
+    """The setup of a run that cannot run (its parameters cannot be written): it fails
+    the run with ``message`` before anything is made, so the run is still an experiment
+    of the sweep, in the window and the journal, and the others go on."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __call__(self, run_dir: Path) -> None:
+        raise CommandFailed(self.message)
 
 
 class RunFolder:
@@ -535,7 +545,6 @@ def prepare(
         text = texts[index]
         if not isinstance(text, str):
             run.error = f"the parameters of {name} cannot be written to {run.path / PARAMS_FILE}: {text}"
-            logger.error("%s", run.error)
             continue
         setup = RunFolder(text, folder, resources)
         if restarting and run.path.exists():  # made again now, over what an earlier attempt left

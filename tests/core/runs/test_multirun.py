@@ -162,8 +162,12 @@ def test_bad_runs_fail_with_clear_errors_and_the_rest_go_on(runner, tmp_path):
     assert "cannot be pickled into" in str(runs[0].experiment.exception()) and "run_0" in str(
         runs[0].experiment.exception()
     )
-    assert runs[1].experiment is None
-    assert f"{out / 'run_1' / 'params.json'}" in runs[1].error
+    # A run that cannot run is still one of the sweep's experiments, failed with why.
+    refused = runs[1].experiment
+    assert refused.status is ExpStatus.FAILED and refused.group_id == runs[0].experiment.group_id
+    assert str(refused.exception()) == runs[1].error
+    assert f"the parameters of run_1 cannot be written to {out / 'run_1' / 'params.json'}" in runs[1].error
+    assert not runs[1].path.exists()
 
     good = multirun(runs=[{"x": float("nan")}, {"x": 1}], cmd=child(), output_path=tmp_path / "other", runner=runner)
     assert [run.status for run in good] == ["failure", "success"]
