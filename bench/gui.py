@@ -146,10 +146,14 @@ def run_until(condition, timeout: float = 120.0, check_ms: int = 5) -> None:
 
 
 def open_window(manager: Manager, config: Path) -> MainWindow:
+    """The window shown and settled: its rows there and its plot made (after the first
+    paint), so that what is timed next is the window keeping up, not its start-up."""
     window = MainWindow(manager, config_dir=config)
     window.resize(1280, 800)
     window.show()
-    run_until(lambda: window.queue_model.rowCount() == manager.job_queue.qsize())
+    run_until(
+        lambda: window.queue_model.rowCount() == manager.job_queue.qsize() and window.plot_pane._plot_widget is not None
+    )
     return window
 
 

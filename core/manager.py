@@ -614,8 +614,10 @@ class Manager:
         sweep: after a restart its runs still wait. Raises JournalError when the
         journal cannot store it (the sweep is held anyway)."""
         self.job_queue.hold_group(group_id)
-        self._store_hold(group_id, True)
-        self._queue_changed()  # its runs wait for a human now: a wait_until_idle() may be over
+        try:
+            self._store_hold(group_id, True)
+        finally:
+            self._queue_changed()  # its runs wait for a human now: a wait_until_idle() may be over
 
     def resume_group(self, group_id: str) -> None:
         """Let the runs of sweep ``group_id`` start again (stored, like the hold)."""

@@ -715,14 +715,7 @@ class ExperimentQueue:
             raise RuntimeError("job_done() called with no running experiment")
         self._finish(exp, exit_status, result, exception)
 
-    def _finish(
-        self,
-        exp: Experiment,
-        exit_status: ExpStatus,
-        result: Any,
-        exception: BaseException | None,
-        looks_again: bool = False,
-    ) -> None:
+    def _finish(self, exp: Experiment, exit_status: ExpStatus, result: Any, exception: BaseException | None) -> None:
         """Move the running ``exp`` (of any lane) to the history with its outcome."""
         store = self._store
         outcome = store.prepare_outcome(exp, result, exception) if store is not None else None
@@ -730,19 +723,18 @@ class ExperimentQueue:
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
             if store is None:
-                index = self._end(exp, looks_again)
+                index = self._end(exp)
             else:
                 self._record(store.record_finished, exp, exit_status, outcome)
                 with self._lock:
-                    index = self._end(exp, looks_again)
+                    index = self._end(exp)
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)
 
-    def _end(self, exp: Experiment, looks_again: bool = False) -> int:
+    def _end(self, exp: Experiment) -> int:
         """Under the lock: the running ``exp`` (of any lane) joins the history; returns
-        its index while it ran (for the worker's, the same as its index in the history).
-        ``looks_again``: the lane thread that ran it looks for its next one itself."""
+        its index while it ran (for the worker's, the same as its index in the history)."""
         workers_job = exp is self._running
         if workers_job:
             index = len(self._history)
@@ -758,8 +750,9 @@ class ExperimentQueue:
             if exp._downstreams:
                 self._notify_lanes({exp.lane, *waiting})
             else:
-                others = [lane for lane in waiting if lane != exp.lane]
-                self._notify_lanes(others, one_of=None if looks_again else exp.lane)
+                # Another thread than the one that ran it: that one first completes the
+                # future, whose done-callbacks may wait for the next run of the lane.
+                self._notify_lanes([lane for lane in waiting if lane != exp.lane], one_of=exp.lane)
         self._history.append(exp)
         self._ended.append(exp)
         # A worker waits for the end of a job taken by hand, or for a lane's job that
@@ -830,18 +823,9 @@ class ExperimentQueue:
         return self._index_of(exp)
 
     def lane_job_done(
-        self,
-        exp: Experiment,
-        exit_status: ExpStatus,
-        result: Any = None,
-        *,
-        exception: BaseException | None = None,
-        looks_again: bool = False,
+        self, exp: Experiment, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None
     ) -> None:
         """Complete ``exp``, taken by :meth:`wait_next_lane_job`, as :meth:`job_done` does.
-
-        ``looks_again``: the calling thread calls :meth:`wait_next_lane_job` next, so
-        the slot that ended is taken again without waking another of the lane's threads.
 
         Raises ValueError for an exit status that is not one, or when ``exp`` is not
         running on a lane of this queue.
@@ -851,7 +835,7 @@ class ExperimentQueue:
         with self._lock:
             if exp not in self._lane_running:
                 raise ValueError(f"{exp!r} is not running on a lane of this queue")
-        self._finish(exp, exit_status, result, exception, looks_again)
+        self._finish(exp, exit_status, result, exception)
 
     # -- removing, reordering, requeueing ----------------------------------------------
 

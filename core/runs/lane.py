@@ -59,6 +59,8 @@ class QueueLane(abc.ABC):
 
     def submit(self, experiment: Experiment) -> None:
         """Queue ``experiment`` on this lane. Raises as :meth:`ExperimentQueue.put` does."""
+        if experiment._queue is not None:  # refused as put() refuses it, before its lane changes under the queue
+            raise ValueError(f"{experiment!r} is already queued")
         experiment.lane = self.name
         self._queue.put(experiment)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from ..engine import DASK_LANE, PROCESS_LANE, Experiment, ExpStatus, current_manager
+from ..engine import DASK_LANE, PROCESS_LANE, Experiment, ExpStatus, QueueClosed, current_manager
 from .command import CommandExperiment, CommandFailed
 from .groups import SweepGroup
 from .run_files import FINISHED_MARKER, PARAMS_FILE, RESULTS_FILE, RUN_DIR_ENV, is_finished, write_small_file
@@ -68,9 +69,8 @@ FileLinkage = Literal["copy", "shared", "link"]
 SWEEP_FILE = "sweep.json"
 #: sweep.json's parameters of a run whose own were not JSON: their repr, under this key.
 _NOT_JSON = "<not JSON>"
-#: Runs queued in one put: small enough that the first start at once, big enough that
-#: a sweep of thousands is a few dozen journal transactions.
-PUT_BATCH = 64
+#: Runs queued first, on their own, so that they start while the others are journaled.
+FIRST_PUT = 64
 SHARED_FOLDER = "shared"
 _LINKAGES = ("copy", "shared", "link")
 #: Seconds between two updates of displayStatus().
@@ -278,9 +278,16 @@ class ParallelLocalRunner(AbstractRunner):
                 lane=self.lane,
             )
             experiments.append(run.experiment)
-        # In batches: the first runs start while the later ones are still being journaled.
-        for first in range(0, len(experiments), PUT_BATCH):
-            manager.job_queue.put_many(experiments[first : first + PUT_BATCH])
+        # The first runs start while the others are still being journaled (in one put:
+        # a big one from the window's console goes through the queue's waiter). If that
+        # put fails (a full disk), the sweep stops whole rather than run in part.
+        manager.job_queue.put_many(experiments[:FIRST_PUT])
+        try:
+            manager.job_queue.put_many(experiments[FIRST_PUT:])
+        except BaseException:
+            with contextlib.suppress(QueueClosed):  # closed: nothing of it runs anyway
+                manager.abort_group(group.id)
+            raise
         if experiments and manager.paused:
             logger.warning(
                 "The queue is paused: the %d runs of %s start when it is resumed.", len(experiments), group.title

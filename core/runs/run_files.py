@@ -50,9 +50,14 @@ def write_small_file(path: str, data: bytes) -> None:
     (a run folder's small files are written once a run, thousands of runs a sweep)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        os.write(fd, data)
-    finally:
+        left = memoryview(data)
+        while left:  # a short write (a disk nearly full) goes on, and then fails as it should
+            left = left[os.write(fd, left) :]
+    except OSError:
         os.close(fd)
+        os.unlink(path)  # no cut-short file that would pass for a whole one
+        raise
+    os.close(fd)
 
 
 def write_finished(run_dir: str, experiment_id: str) -> None:

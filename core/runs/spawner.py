@@ -7,6 +7,7 @@ and written into the table of the run watchdog (``watchdog.py``), which kills th
 from __future__ import annotations
 
 import array
+import itertools
 import logging
 import mmap
 import os
@@ -33,9 +34,10 @@ class SpawnError(OSError):
 class RunProcess:
     """One run: the leader of its own process group."""
 
-    def __init__(self, popen: subprocess.Popen, supervisor: RunSupervisor) -> None:
+    def __init__(self, popen: subprocess.Popen, supervisor: RunSupervisor, ticket: int) -> None:
         self._popen = popen
         self._supervisor = supervisor
+        self._ticket = ticket  # its entry among the supervisor's live runs
         self.pid = popen.pid
         self.returncode: int | None = None
         # Held while the group may be signalled: the leader is reaped only under it, and
@@ -55,9 +57,11 @@ class RunProcess:
             return None
         with self._lock:
             self._signal_group(signal.SIGKILL)
+            # Out of the watchdog's table before it is reaped: until then no other
+            # process can get its pid, so the table never names somebody else's group.
+            self._supervisor._forget(self._ticket)
             self.returncode = self._popen.wait()
             os.close(self._pidfd)
-        self._supervisor._forget(self.pid)
         return self.returncode
 
     def terminate(self, grace: float) -> None:
@@ -107,7 +111,9 @@ class RunSupervisor:
         self._lock = threading.Lock()
         self._watchdog: subprocess.Popen | None = None
         self._table: _GroupTable | None = None
-        self._live: dict[int, int] = {}  # group -> its slot in the table
+        self._tickets = itertools.count()
+        # ticket -> (the run's group, its slot in the table, or None if it has none)
+        self._live: dict[int, tuple[int, int | None]] = {}
 
     def spawn(
         self,
@@ -147,13 +153,12 @@ class RunSupervisor:
             raise SpawnError(exc.errno, exc.strerror or str(exc), exc.filename) from exc
         except (ValueError, TypeError) as exc:  # a NUL in an argument, say
             raise SpawnError(None, f"{type(exc).__name__}: {exc}") from exc
-        self._track(popen.pid)
-        return RunProcess(popen, self)
+        return RunProcess(popen, self, self._track(popen.pid))
 
     def close(self) -> None:
         """Kill every run still going (with its group) and end the watchdog."""
         with self._lock:
-            live, self._live = list(self._live), {}
+            live, self._live = [group for group, _ in self._live.values()], {}
             watchdog, self._watchdog = self._watchdog, None
             table, self._table = self._table, None
         for group in live:
@@ -169,21 +174,41 @@ class RunSupervisor:
         if table is not None:
             table.close()
 
-    def _track(self, group: int) -> None:
+    def _track(self, group: int) -> int:
+        """Note the started run's ``group`` (in the watchdog's table too); returns its ticket. Never raises."""
         with self._lock:
+            ticket = next(self._tickets)
+            self._live[ticket] = (group, self._protect(group))
+            return ticket
+
+    def _protect(self, group: int) -> int | None:
+        """Under the lock: ``group``'s slot in the watchdog's table, the watchdog started
+        (again) if it is not running; None, and an error logged, when that fails: the run
+        goes on, as it would without a watchdog."""
+        try:
             if self._table is None:
                 self._table = _GroupTable()
-            if self._watchdog is None or self._watchdog.poll() is not None:
-                if self._watchdog is not None:
-                    logger.error("The run watchdog died; starting another.")
-                self._watchdog = self._start_watchdog(self._table)
-            self._live[group] = self._table.add(group)
+            self._keep_watchdog()
+            return self._table.add(group)
+        except OSError as exc:
+            logger.error("Cannot tell the run watchdog about a run (%s); it may outlive labqueue if it is killed.", exc)
+            return None
 
-    def _forget(self, group: int) -> None:
+    def _forget(self, ticket: int) -> None:
         with self._lock:
-            slot = self._live.pop(group, None)
+            _, slot = self._live.pop(ticket, (None, None))
             if slot is not None and self._table is not None:
                 self._table.remove(slot)
+            if self._live and self._table is not None:
+                self._keep_watchdog()  # a dead one is noticed at each start and end, as it used to be
+
+    def _keep_watchdog(self) -> None:
+        """Under the lock: start a watchdog on the table if none runs."""
+        if self._watchdog is not None and self._watchdog.poll() is None:
+            return
+        if self._watchdog is not None:
+            logger.error("The run watchdog died; starting another.")
+        self._watchdog = self._start_watchdog(self._table)
 
     @staticmethod
     def _start_watchdog(table: _GroupTable) -> subprocess.Popen | None:
@@ -208,24 +233,29 @@ class _GroupTable:
 
     def __init__(self) -> None:
         self.fd = os.memfd_create("labqueue-runs", os.MFD_CLOEXEC)
+        try:
+            self._memory, self._slots = self._mapped(self.SLOTS)
+        except OSError:
+            os.close(self.fd)
+            raise
         self._free: list[int] = []
         self._used = 0
-        self._map(self.SLOTS)
 
-    def _map(self, slots: int) -> None:
+    def _mapped(self, slots: int) -> tuple[mmap.mmap, memoryview]:
+        """The file grown to ``slots`` slots (keeping those it has), and mapped."""
         os.ftruncate(self.fd, slots * _SLOT.itemsize)
-        self._memory = mmap.mmap(self.fd, slots * _SLOT.itemsize)
-        self._slots = memoryview(self._memory).cast(_SLOT.typecode)
+        memory = mmap.mmap(self.fd, slots * _SLOT.itemsize)
+        return memory, memoryview(memory).cast(_SLOT.typecode)
 
     def add(self, group: int) -> int:
         if self._free:
             slot = self._free.pop()
         else:
-            if self._used == len(self._slots):  # the file keeps its slots as it grows
-                size = len(self._slots)
+            if self._used == len(self._slots):
+                grown = self._mapped(2 * len(self._slots))  # an OSError leaves the table as it was
                 self._slots.release()
                 self._memory.close()
-                self._map(2 * size)
+                self._memory, self._slots = grown
             slot, self._used = self._used, self._used + 1
         self._slots[slot] = group
         return slot

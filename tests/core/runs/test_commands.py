@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import os
+import queue as std_queue
 import threading
 import time
+from concurrent import futures
 
 import pytest
 
 from labqueue import Experiment, ExpStatus
+from labqueue.core.engine import ExperimentQueue
 from labqueue.core.runs import (
     FINISHED_MARKER,
     RUN_DIR_ENV,
     CommandExperiment,
     CommandFailed,
     CommandTimedOut,
+    ProcessLane,
     command_of,
 )
 
@@ -287,3 +291,31 @@ def test_the_downstreams_of_a_run_start_together_when_it_ends(open_manager, tmp_
     manager.job_queue.put_many([upstream, *downstreams])
     for exp in downstreams:
         assert exp.result(timeout=30) is None
+
+
+def test_a_runs_done_callback_may_wait_for_the_next_run_of_its_sweep(tmp_path):
+    """The thread that ran a run completes its future (its done-callbacks run there) before
+    it looks for more: another slot must take the run its end lets start meanwhile."""
+    queue = ExperimentQueue()
+    running = threading.Event()
+    running.set()
+    lane = ProcessLane(queue, running, result_queue=std_queue.Queue(), relay=None, slots=2,
+                       group_limit={"sweep": 1}.get, isolated_folder=lambda exp: tmp_path)  # fmt: skip
+    first, second = (
+        CommandExperiment(child(), run_dir=tmp_path / name, group_id="sweep", lane="process") for name in "ab"
+    )
+    second_seen: list[bool] = []
+    callback_done = threading.Event()
+
+    def wait_for_the_second(_) -> None:
+        second_seen.append(not futures.wait([second], timeout=30).not_done)
+        callback_done.set()
+
+    first.add_done_callback(wait_for_the_second)
+    queue.put_many([first, second])
+    lane.start()
+    try:
+        assert callback_done.wait(60)
+        assert second_seen == [True] and second.status is ExpStatus.FINISHED
+    finally:
+        lane.stop()

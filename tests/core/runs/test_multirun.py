@@ -6,10 +6,12 @@ import asyncio
 import json
 import os
 import pickle
+import threading
 
 import pytest
 
 from labqueue import ExpStatus
+from labqueue.core.journal import JournalError
 from labqueue.multirun import (
     FileResource,
     MultirunError,
@@ -259,3 +261,43 @@ def test_a_new_run_folder_is_made_when_its_run_starts_and_made_again_if_it_was_l
     (runs[0].path / "params.json").unlink()  # labqueue died while making it
     setup(runs[0].path)
     assert (runs[0].path / "mesh.dat").read_text() == "mesh" and (runs[0].path / "params.json").is_file()
+
+
+def test_a_big_sweep_put_from_the_queues_waiter_thread_goes_through_the_waiter(runner, tmp_path):
+    """The window's console runs on the GUI thread, the queue's waiter: a big put from
+    there (2,000 or more) must go through it (it keeps the window answering), not in
+    many direct puts."""
+    queue = runner.manager.job_queue
+    waited: list[int] = []
+
+    def waiter(put):
+        waited.append(1)
+        put()
+
+    runner.manager.pause_worker()
+    queue.set_waiter(threading.current_thread(), waiter)
+    try:
+        runs = multirun(runs=[{"i": i} for i in range(2500)], cmd=child(), output_path=tmp_path / "s",
+                        runner=runner, wait=False)  # fmt: skip
+    finally:
+        queue.set_waiter(None, None)
+    assert waited == [1] and queue.qsize("queued") == len(runs)
+
+
+def test_a_sweep_whose_later_runs_cannot_be_queued_stops_whole_and_says_why(runner, tmp_path, monkeypatch):
+    queue = runner.manager.job_queue
+    put_many = queue.put_many
+    puts: list[int] = []
+
+    def disk_full_at_the_second_put(experiments):
+        puts.append(len(experiments))
+        if len(puts) == 2:
+            raise JournalError("cannot add experiments in the journal: database or disk is full")
+        put_many(experiments)
+
+    runner.manager.pause_worker()
+    monkeypatch.setattr(queue, "put_many", disk_full_at_the_second_put)
+    with pytest.raises(JournalError, match="disk is full"):
+        multirun(runs=[{"i": i} for i in range(200)], cmd=child(), output_path=tmp_path / "s", runner=runner)
+    assert puts[0] < 200 and queue.qsize("queued") == 0  # the first runs were queued, then cancelled
+    assert {exp.status for exp in queue.ended} == {ExpStatus.CANCELLED}
