@@ -254,7 +254,7 @@ def _watch(exp: Experiment, link: Link, upstream: Experiment) -> None:
     if upstream._downstreams is None:
         upstream._downstreams = []
     upstream._downstreams.append((exp, link))
-    upstream.add_done_callback(functools.partial(_upstream_done, exp, link))
+    upstream.add_own_done_callback(functools.partial(_upstream_done, exp, link))
 
 
 def carry_over(original: Experiment, again: Experiment) -> None:
@@ -325,7 +325,7 @@ def watch_retries(exp: Experiment) -> None:
 
     Registered before any downstream links to ``exp``, so the attempt is queued (and
     the downstreams follow it) before their failure policies are looked at."""
-    exp.add_done_callback(_retry_if_due)
+    exp.add_own_done_callback(_retry_if_due)
 
 
 def _retry_if_due(exp: Experiment) -> None:

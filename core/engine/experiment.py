@@ -231,6 +231,7 @@ class Experiment(Future):
     study_id: str | None = None
     repeated_by: Experiment | None = None
     _downstreams: list | None = None
+    _has_outside_callbacks = False
 
     def __init__(
         self,
@@ -521,6 +522,14 @@ class Experiment(Future):
         """As ``Future.add_done_callback``, except that a callback raising SystemExit or
         KeyboardInterrupt off the main thread (on the worker, usually) is logged instead
         of ending that thread; ``Future`` itself only survives an ``Exception``."""
+        # It runs on the thread that ran the experiment, and may wait for another one:
+        # a lane then hands the freed slot to another of its threads (see lane_job_done).
+        self._has_outside_callbacks = True
+        super().add_done_callback(_GuardedCallback(fn))
+
+    def add_own_done_callback(self, fn: Callable[[Future], Any]) -> None:
+        """:meth:`add_done_callback` for labqueue's own bookkeeping, which never waits
+        for another experiment."""
         super().add_done_callback(_GuardedCallback(fn))
 
     def cancel(self) -> bool:

@@ -715,7 +715,14 @@ class ExperimentQueue:
             raise RuntimeError("job_done() called with no running experiment")
         self._finish(exp, exit_status, result, exception)
 
-    def _finish(self, exp: Experiment, exit_status: ExpStatus, result: Any, exception: BaseException | None) -> None:
+    def _finish(
+        self,
+        exp: Experiment,
+        exit_status: ExpStatus,
+        result: Any,
+        exception: BaseException | None,
+        looks_again: bool = False,
+    ) -> None:
         """Move the running ``exp`` (of any lane) to the history with its outcome."""
         store = self._store
         outcome = store.prepare_outcome(exp, result, exception) if store is not None else None
@@ -723,18 +730,19 @@ class ExperimentQueue:
             # The store sees the outcome before the future completes and the next job starts.
             exp.finished_at = time.time()
             if store is None:
-                index = self._end(exp)
+                index = self._end(exp, looks_again)
             else:
                 self._record(store.record_finished, exp, exit_status, outcome)
                 with self._lock:
-                    index = self._end(exp)
+                    index = self._end(exp, looks_again)
         exp._complete(exit_status, result, exception)
         self._on_change()
         emit_safely(self.status_changed_signal, index, exit_status, exp)
 
-    def _end(self, exp: Experiment) -> int:
+    def _end(self, exp: Experiment, looks_again: bool = False) -> int:
         """Under the lock: the running ``exp`` (of any lane) joins the history; returns
-        its index while it ran (for the worker's, the same as its index in the history)."""
+        its index while it ran (for the worker's, the same as its index in the history).
+        ``looks_again``: as :meth:`lane_job_done` takes it."""
         workers_job = exp is self._running
         if workers_job:
             index = len(self._history)
@@ -750,9 +758,12 @@ class ExperimentQueue:
             if exp._downstreams:
                 self._notify_lanes({exp.lane, *waiting})
             else:
-                # Another thread than the one that ran it: that one first completes the
-                # future, whose done-callbacks may wait for the next run of the lane.
-                self._notify_lanes([lane for lane in waiting if lane != exp.lane], one_of=exp.lane)
+                # The thread that ran it takes the freed slot itself, unless the future's
+                # callbacks, which it runs first, may wait for the next run of the lane.
+                handed_on = not looks_again or exp._has_outside_callbacks
+                self._notify_lanes(
+                    [lane for lane in waiting if lane != exp.lane], one_of=exp.lane if handed_on else None
+                )
         self._history.append(exp)
         self._ended.append(exp)
         # A worker waits for the end of a job taken by hand, or for a lane's job that
@@ -823,9 +834,20 @@ class ExperimentQueue:
         return self._index_of(exp)
 
     def lane_job_done(
-        self, exp: Experiment, exit_status: ExpStatus, result: Any = None, *, exception: BaseException | None = None
+        self,
+        exp: Experiment,
+        exit_status: ExpStatus,
+        result: Any = None,
+        *,
+        exception: BaseException | None = None,
+        looks_again: bool = False,
     ) -> None:
         """Complete ``exp``, taken by :meth:`wait_next_lane_job`, as :meth:`job_done` does.
+
+        A thread of the lane is woken for the slot it frees, unless ``looks_again``: the
+        calling thread calls :meth:`wait_next_lane_job` next (and saves a thread switch
+        a run), and ``exp`` has no done-callbacks but labqueue's own (those it runs
+        first, and one may wait for the next run of the lane).
 
         Raises ValueError for an exit status that is not one, or when ``exp`` is not
         running on a lane of this queue.
@@ -835,7 +857,7 @@ class ExperimentQueue:
         with self._lock:
             if exp not in self._lane_running:
                 raise ValueError(f"{exp!r} is not running on a lane of this queue")
-        self._finish(exp, exit_status, result, exception)
+        self._finish(exp, exit_status, result, exception, looks_again)
 
     # -- removing, reordering, requeueing ----------------------------------------------
 

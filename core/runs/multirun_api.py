@@ -741,7 +741,7 @@ def _finish_when_done(runner: AbstractRunner, experiments: list[Experiment]) -> 
     if not experiments:
         _finish(runner)
     for exp in experiments:
-        exp.add_done_callback(one_done)
+        exp.add_own_done_callback(one_done)
 
 
 async def displayStatus(runner: AbstractRunner) -> None:  # noqa: N802 (Karana's name)

@@ -226,7 +226,7 @@ class ProcessLane(QueueLane):
         if result is not None and status is ExpStatus.FINISHED:
             self._result_queue.put(result)  # as the worker does: there before the experiment is announced done
         try:
-            self._queue.lane_job_done(exp, status, result, exception=exception)
+            self._queue.lane_job_done(exp, status, result, exception=exception, looks_again=True)
         except Exception:
             logger.exception("Could not record the outcome of %s", exp.title)
         if status is ExpStatus.FAILED:

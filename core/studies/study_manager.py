@@ -255,7 +255,7 @@ class StudyManager:
     # -- following the runs' experiments -----------------------------------------------
 
     def _follow(self, exp: Experiment, run: RunRecord) -> None:
-        exp.add_done_callback(functools.partial(self._experiment_done, run.id, run.study_id))
+        exp.add_own_done_callback(functools.partial(self._experiment_done, run.id, run.study_id))
 
     def _experiment_done(self, run_id: str, study_id: str, exp: Experiment) -> None:
         if exp.repeated_by is None:
