@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from labqueue.core import Experiment, Manager, WorkerState
+from labqueue.core import Experiment, ExpStatus, Manager, WorkerState
 from labqueue.core.config import config_dir as default_config_dir
 
 from .details_pane import DetailsPane
@@ -453,7 +453,17 @@ class MainWindow(QMainWindow):
             then = "quits" if self._quit_after_current else "pauses"
             detail = f"Running · {then} after this experiment"
         paused = state is WorkerState.PAUSED or manager.pausing_after_current
-        self.status.show_status(state, self.stats, self.palette(), detail=detail, paused=paused)
+        # Idle with experiments queued: they wait for a human (a held sweep, an
+        # interrupted upstream), so no time can be promised for them.
+        waits_for_you = (
+            state is WorkerState.IDLE
+            and not manager.job_queue.has_running()
+            and bool(self.stats.counts.get(ExpStatus.QUEUED))
+            and not manager.job_queue.has_work
+        )
+        self.status.show_status(
+            state, self.stats, self.palette(), detail=detail, paused=paused, waits_for_you=waits_for_you
+        )
         cluster = manager.dask_lane.cluster_info()  # as last seen by the lane's thread: never waits
         self.status.show_cluster(cluster.text if cluster is not None else "")
 

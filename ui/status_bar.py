@@ -61,11 +61,19 @@ class QueueStatusBar(QStatusBar):
         self._texts: dict[QLabel, str] = {}
 
     def show_status(
-        self, state: WorkerState, stats: QueueStats, palette: QPalette, *, detail: str = "", paused: bool = False
+        self,
+        state: WorkerState,
+        stats: QueueStats,
+        palette: QPalette,
+        *,
+        detail: str = "",
+        paused: bool = False,
+        waits_for_you: bool = False,
     ) -> None:
         """Show ``state`` (or ``detail``, which says more) and what ``stats`` says; with
-        ``paused`` the time left says the clock stands still. Touches only the labels
-        whose text changed."""
+        ``paused`` the time left says the clock stands still, with ``waits_for_you`` that
+        what is queued waits for a human (a held sweep). Touches only the labels whose
+        text changed."""
         counts = stats.counts
         seconds, unknown = stats.time_left()
         if (state, palette.cacheKey()) != self._shown_state:
@@ -81,7 +89,7 @@ class QueueStatusBar(QStatusBar):
         ]
         self._set(self.state_label, detail or state.value)
         self._set(self.counts_label, " · ".join(parts) if parts else "Queue empty")
-        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused))
+        self._set(self.eta_label, _time_left_text(waiting, seconds, unknown, paused, waits_for_you=waits_for_you))
 
     def show_cluster(self, text: str) -> None:
         """Show the Dask cluster (``""``: the lane is not in use, nothing shown)."""
@@ -102,15 +110,18 @@ class QueueStatusBar(QStatusBar):
             label.setText(text)
 
 
-def _time_left_text(waiting: int, seconds: float, unknown: int, paused: bool, now: float | None = None) -> str:
-    """``≈ 3 min 20 s to empty · done ≈ 03:40``; while paused the clock stands still,
-    and it says so."""
+def _time_left_text(
+    waiting: int, seconds: float, unknown: int, paused: bool, now: float | None = None, *, waits_for_you: bool = False
+) -> str:
+    """``≈ 3 min 20 s to empty · done ≈ 03:40``; while paused, or while what is queued
+    waits for a human, the clock stands still, and it says so."""
     if not waiting:
         return ""
+    stopped = "paused" if paused else "waiting for you" if waits_for_you else ""
     if unknown == waiting:
-        return "time left: paused" if paused else "time left: no estimate yet"
-    if paused:
-        text = f"paused · ≈ {format_duration(seconds)} of work left"
+        return f"time left: {stopped}" if stopped else "time left: no estimate yet"
+    if stopped:
+        text = f"{stopped} · ≈ {format_duration(seconds)} of work left"
     else:
         done = datetime.fromtimestamp((time.time() if now is None else now) + seconds)
         text = f"≈ {format_duration(seconds)} to empty · done ≈ {_clock_text(done, now)}"

@@ -163,6 +163,8 @@ def test_the_time_left_says_when_the_queue_will_be_done():
     assert (
         _time_left_text(1_500, 60, 1_200, True, now) == "paused · ≈ 1 min 00 s of work left (+1,200 without estimate)"
     )
+    assert _time_left_text(3, 90, 0, False, now, waits_for_you=True) == "waiting for you · ≈ 1 min 30 s of work left"
+    assert _time_left_text(3, 0, 3, False, now, waits_for_you=True) == "time left: waiting for you"
 
 
 def test_stats_take_in_a_huge_put_over_several_updates_and_stay_exact():

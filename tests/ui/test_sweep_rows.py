@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from labqueue import ExpStatus, Manager
+from labqueue import ExpStatus, Manager, WorkerState
 from labqueue.core.runs import CommandExperiment
 from labqueue.multirun import ParallelLocalRunner, multirun
 from labqueue.ui.main_window import MainWindow
@@ -429,3 +429,14 @@ def test_a_sweep_held_and_resumed_from_the_console_shows_it_in_the_window_at_onc
     manager.resume_group(sweep.group.id)
     qtbot.waitUntil(lambda: text(window, row, Column.STATUS) != "Held", timeout=5000)
     assert sweep_row(window)[1].counts_text() == "3 queued"
+
+
+def test_a_held_sweep_with_nothing_else_to_do_promises_no_time_in_the_status_bar(qtbot, window, manager):
+    sweep = manager.sweep(noop, {"i": [1, 2, 3]}, max_parallel=1)
+    manager.pause_group(sweep.group.id)  # held at once: at most its first run started
+    qtbot.waitUntil(lambda: manager.state is WorkerState.IDLE and not manager.job_queue.has_running(), timeout=10_000)
+    eta = window.status.eta_label
+    qtbot.waitUntil(lambda: "waiting for you" in eta.text(), timeout=5000)
+    assert "done ≈" not in eta.text()
+    manager.resume_group(sweep.group.id)
+    assert sweep.wait(timeout=30)
