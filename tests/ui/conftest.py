@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from labqueue import Manager, checkpoint, set_progress
+from labqueue.ui import interpreter_sharing
 from labqueue.ui.main_window import MainWindow
 from labqueue.ui.queue_model import Column
 
@@ -39,9 +40,13 @@ def report_then_wait(gate: threading.Event, fraction: float, message: str) -> st
 def collect_garbage_on_the_gui_thread(qapp):
     """After each test, once its windows are closed, collect their reference cycles
     here on the GUI thread (pyqtgraph keeps menus owned by Python), not later in some
-    worker thread's automatic collection, where destroying Qt objects can hang."""
+    worker thread's automatic collection, where destroying Qt objects can hang.
+
+    Every window is closed by then: one left open (it asked about queued jobs instead
+    of closing) keeps the interpreter settings of an open window for the tests after."""
     yield
     gc.collect()
+    assert interpreter_sharing._open == 0, "a window of this test is still open: stop its manager before it closes"
 
 
 @pytest.fixture
@@ -54,12 +59,13 @@ def manager():
 @pytest.fixture
 def window(qtbot, manager, tmp_path):
     window = MainWindow(manager, config_dir=tmp_path / "config")
-    qtbot.addWidget(window)
+    # Stopped before pytest-qt closes the window (it does so before fixtures end): a
+    # window with queued jobs would ask instead of closing, and stay open for the tests
+    # after, with the interpreter settings it took (no automatic garbage collection).
+    qtbot.addWidget(window, before_close_func=lambda _: manager.shutdown(wait=True, abort_running=True, timeout=10))
     window.show()
     qtbot.waitExposed(window)
     yield window
-    # Stopped first, so closing at teardown does not ask about queued jobs.
-    manager.shutdown(wait=True, abort_running=True, timeout=10)
 
 
 def row_point(window: MainWindow, row: int) -> QPoint:
