@@ -61,14 +61,33 @@ class WatchedEvent(threading.Event):
         self._on_change()
 
 
-def _raise_in_thread(thread_id: int, exception_type: type[BaseException] | None) -> None:
-    """Make ``thread_id`` raise ``exception_type`` at its next Python instruction, or
-    (None) drop one that is pending. Blocked in a C call, the thread raises it once the
-    call returns."""
+def _raise_in_thread(thread_id: int, exception_type: type[BaseException]) -> None:
+    """Make ``thread_id`` raise ``exception_type`` at its next Python instruction.
+    Blocked in a C call, the thread raises it once the call returns."""
     # Arguments passed untyped: setting argtypes on ctypes.pythonapi would change them
-    # for every other user of that shared function object. None passes NULL.
-    exception = None if exception_type is None else ctypes.py_object(exception_type)
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), exception)
+    # for every other user of that shared function object.
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exception_type))
+
+
+class _Dropped(BaseException):
+    """Takes the place of an exception raised into a thread that has not fired yet."""
+
+
+def _drop_pending_exception() -> None:
+    """Drop an exception raised into this thread that has not fired yet.
+
+    Not with ``PyThreadState_SetAsyncExc(id, NULL)``: that leaves CPython's
+    interpreter-wide "asynchronous exception pending" flag set for good, so every
+    thread then takes the slow path at each check, and a traced frame (debugpy's, as
+    the console imports it) executes one line for ever. The pending one is replaced
+    by a marker instead, which fires here at the loop's first check and clears the flag.
+    """
+    _raise_in_thread(threading.get_ident(), _Dropped)
+    try:
+        while True:
+            pass
+    except _Dropped:
+        pass
 
 
 class Worker(threading.Thread):
@@ -316,7 +335,7 @@ class Worker(threading.Thread):
                 self._calling = None
                 if self._forced is exp:
                     with self._call_lock:
-                        _raise_in_thread(self.ident, None)
+                        _drop_pending_exception()
         except BaseException as exc:  # the worker outlives SystemExit and KeyboardInterrupt too
             exception = exc
             exp.traceback = format_failure(exc)  # bounded: the exception may carry a huge payload

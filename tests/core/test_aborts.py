@@ -6,6 +6,7 @@ a thread.
 """
 
 import logging
+import sys
 import threading
 from concurrent import futures
 
@@ -551,3 +552,36 @@ def test_an_abort_once_the_call_has_returned_is_refused_and_changes_nothing(mana
     exp = manager.queued_exec(lambda: 1 / 0, cleanup=lambda e: answers.append(manager.abort_job()))()
     assert wait_for_end(exp) is ExpStatus.FAILED  # its outcome was decided before the cleanup ran
     assert answers == [False] and not manager.abort.is_set()
+
+
+def test_after_a_forced_abort_a_traced_thread_still_runs():
+    """Dropping a forced abort that had fired already left CPython's "asynchronous
+    exception pending" flag set for good: a traced frame (debugpy's, which the console
+    imports) then ran one line for ever, and the console never loaded."""
+    stop, started = threading.Event(), threading.Event()
+    manager = Manager(abort_grace_seconds=3600)
+    exp = manager.queued_exec(busy_until)(stop, started)
+    try:
+        assert started.wait(TIMEOUT) and manager.force_abort()
+        assert wait_for_end(exp) is ExpStatus.ABORTED
+    finally:
+        stop.set()
+        manager.shutdown(timeout=TIMEOUT)
+
+    def lines_after_dropping_the_trace() -> int:  # what debugpy checks as it is imported
+        sys._getframe().f_trace = None
+        line = 1
+        line += 1
+        return line
+
+    def traced_lines() -> None:
+        sys.settrace(lambda *_: None)
+        try:
+            lines_after_dropping_the_trace()  # a frame made while tracing: traced
+        finally:
+            sys.settrace(None)
+
+    probe = threading.Thread(target=traced_lines, daemon=True)
+    probe.start()
+    probe.join(TIMEOUT)
+    assert not probe.is_alive(), "a traced thread is stuck after the forced abort"
